@@ -1,0 +1,205 @@
+/// How a Y'CbCr image maps to RGB: the matrix's luma weights and the value range.
+public struct YUVColorSpace: Sendable, Equatable {
+    public var kr: Double
+    public var kb: Double
+    /// Full range (0...255) rather than limited (16...235 luma, 16...240 chroma).
+    public var fullRange: Bool
+
+    public init(kr: Double, kb: Double, fullRange: Bool) {
+        self.kr = kr; self.kb = kb; self.fullRange = fullRange
+    }
+
+    public static func bt601(fullRange: Bool = false) -> Self { .init(kr: 0.299, kb: 0.114, fullRange: fullRange) }
+    public static func bt709(fullRange: Bool = false) -> Self { .init(kr: 0.2126, kb: 0.0722, fullRange: fullRange) }
+    public static func bt2020(fullRange: Bool = false) -> Self { .init(kr: 0.2627, kb: 0.0593, fullRange: fullRange) }
+
+    var kg: Double { 1 - kr - kb }
+    var lumaOffset: Double { fullRange ? 0 : 16 }
+    var lumaScale: Double { fullRange ? 255 : 219 }
+    var chromaScale: Double { fullRange ? 255 : 224 }
+
+    /// Reference conversion of one pixel to RGB in 0...255 (unrounded, unclamped).
+    public func rgb(y: Double, u: Double, v: Double) -> (r: Double, g: Double, b: Double) {
+        let ey = (y - lumaOffset) / lumaScale * 255
+        let cb = (u - 128) / chromaScale * 255, cr = (v - 128) / chromaScale * 255
+        let r = ey + 2 * (1 - kr) * cr
+        let b = ey + 2 * (1 - kb) * cb
+        let g = (ey - kr * r - kb * b) / kg
+        return (r, g, b)
+    }
+
+    /// Reference conversion of RGB in 0...255 to Y'CbCr (unrounded).
+    public func yuv(r: Double, g: Double, b: Double) -> (y: Double, u: Double, v: Double) {
+        let ey = kr * r + kg * g + kb * b
+        let y = lumaOffset + ey * lumaScale / 255
+        let u = 128 + (b - ey) / (2 * (1 - kb)) * chromaScale / 255
+        let v = 128 + (r - ey) / (2 * (1 - kr)) * chromaScale / 255
+        return (y, u, v)
+    }
+}
+
+/// An 8-bit planar Y'CbCr image: chroma planes are subsampled by 2^shift in each direction.
+public struct YUVImage {
+    public var y: Plane
+    public var u: Plane
+    public var v: Plane
+    public var chromaShiftX: Int
+    public var chromaShiftY: Int
+
+    public init(y: Plane, u: Plane, v: Plane, chromaShiftX: Int, chromaShiftY: Int) {
+        precondition((0...1).contains(chromaShiftX) && (0...1).contains(chromaShiftY), "chroma subsampling")
+        precondition(u.width == (y.width + (1 << chromaShiftX) - 1) >> chromaShiftX, "chroma width")
+        precondition(u.height == (y.height + (1 << chromaShiftY) - 1) >> chromaShiftY, "chroma height")
+        self.y = y; self.u = u; self.v = v
+        self.chromaShiftX = chromaShiftX; self.chromaShiftY = chromaShiftY
+    }
+}
+
+/// Applies a channel map to a Y'CbCr image as if it were converted to 8-bit RGB, mapped, and
+/// converted back, in one pass: chroma is shared across its block on the way in and averaged over
+/// the mapped block on the way out.
+///
+/// Holds scratch rows, so one instance serves one thread; it allocates nothing per frame.
+public final class FusedYUVKernel {
+    public let map: ChannelMap?
+    public let colorSpace: YUVColorSpace
+    private var capacity = 0
+    // Per-pixel chroma contributions to R, G, B; then sums of mapped R, G, B over a chroma block row.
+    private var cR, cG, cB, sR, sG, sB: UnsafeMutablePointer<Float>
+
+    public init(map: ChannelMap?, colorSpace: YUVColorSpace) {
+        self.map = map
+        self.colorSpace = colorSpace
+        cR = .allocate(capacity: 0); cG = .allocate(capacity: 0); cB = .allocate(capacity: 0)
+        sR = .allocate(capacity: 0); sG = .allocate(capacity: 0); sB = .allocate(capacity: 0)
+    }
+
+    deinit { for p in [cR, cG, cB, sR, sG, sB] { p.deallocate() } }
+
+    private func reserve(width: Int) {
+        let needed = (width + 7) & ~7
+        guard needed > capacity else { return }
+        for p in [cR, cG, cB, sR, sG, sB] { p.deallocate() }
+        cR = .allocate(capacity: needed); cG = .allocate(capacity: needed); cB = .allocate(capacity: needed)
+        sR = .allocate(capacity: needed); sG = .allocate(capacity: needed); sB = .allocate(capacity: needed)
+        for p in [cR, cG, cB, sR, sG, sB] { p.initialize(repeating: 0, count: needed) }
+        capacity = needed
+    }
+
+    /// Maps `source` into `destination` (same size and subsampling; they may not overlap).
+    public func process(_ source: YUVImage, into destination: YUVImage) {
+        precondition(source.y.width == destination.y.width && source.y.height == destination.y.height)
+        precondition(source.chromaShiftX == destination.chromaShiftX && source.chromaShiftY == destination.chromaShiftY)
+        reserve(width: source.y.width)
+        switch map {
+        case let .posterize(levels)?: run(source, destination, PosterizeLanes(levels: levels))
+        case let .threshold(cut)?: run(source, destination, ThresholdLanes(cut: cut))
+        case nil: run(source, destination, IdentityLanes())
+        }
+    }
+
+    @inline(__always)
+    private func run<L: ChannelLanes>(_ src: YUVImage, _ dst: YUVImage, _ lanes: L) {
+        let cs = colorSpace
+        let width = src.y.width, height = src.y.height
+        let sx = src.chromaShiftX, sy = src.chromaShiftY
+        let yOff = Float(cs.lumaOffset), yMul = Float(255 / cs.lumaScale), cMul = Float(255 / cs.chromaScale)
+        let crR = Float(2 * (1 - cs.kr)) * cMul
+        let cbB = Float(2 * (1 - cs.kb)) * cMul
+        let cbG = Float(-2 * (1 - cs.kb) * cs.kb / cs.kg) * cMul
+        let crG = Float(-2 * (1 - cs.kr) * cs.kr / cs.kg) * cMul
+        let ls = Float(cs.lumaScale / 255)
+        let yR = F8(repeating: Float(cs.kr) * ls), yG = F8(repeating: Float(cs.kg) * ls), yB = F8(repeating: Float(cs.kb) * ls)
+        let yBias = F8(repeating: yOff)
+        let cu = cs.chromaScale / 255 / (2 * (1 - cs.kb)), cv = cs.chromaScale / 255 / (2 * (1 - cs.kr))
+        let uR = Float(-cs.kr * cu), uG = Float(-cs.kg * cu), uB = Float((1 - cs.kb) * cu)
+        let vR = Float((1 - cs.kr) * cv), vG = Float(-cs.kg * cv), vB = Float(-cs.kb * cv)
+        let body = width & ~7
+        let chromaWidth = src.u.width
+        let blockW = 1 << sx
+
+        for cy in 0..<src.u.height {
+            // Chroma contributions for every pixel of this block row.
+            let uRow = src.u.row(cy), vRow = src.v.row(cy)
+            for x in 0..<width {
+                let u = Float(uRow[x >> sx]) - 128, v = Float(vRow[x >> sx]) - 128
+                cR[x] = crR * v
+                cG[x] = cbG * u + crG * v
+                cB[x] = cbB * u
+            }
+            let firstRow = cy << sy
+            let rows = min(1 << sy, height - firstRow)
+            for dy in 0..<rows {
+                let yIn = src.y.row(firstRow + dy), yOut = dst.y.row(firstRow + dy)
+                var x = 0
+                @inline(__always) func pixels(_ yv: Bytes8, _ x: Int) -> Bytes8 {
+                    let l = (floats(yv) - yBias) * yMul
+                    let r = lanes(roundedByte(l + UnsafeRawPointer(cR + x).loadUnaligned(as: F8.self)))
+                    let g = lanes(roundedByte(l + UnsafeRawPointer(cG + x).loadUnaligned(as: F8.self)))
+                    let b = lanes(roundedByte(l + UnsafeRawPointer(cB + x).loadUnaligned(as: F8.self)))
+                    let pr = UnsafeMutableRawPointer(sR + x), pg = UnsafeMutableRawPointer(sG + x), pb = UnsafeMutableRawPointer(sB + x)
+                    if dy == 0 {
+                        pr.storeBytes(of: r, as: F8.self); pg.storeBytes(of: g, as: F8.self); pb.storeBytes(of: b, as: F8.self)
+                    } else {
+                        pr.storeBytes(of: pr.load(as: F8.self) + r, as: F8.self)
+                        pg.storeBytes(of: pg.load(as: F8.self) + g, as: F8.self)
+                        pb.storeBytes(of: pb.load(as: F8.self) + b, as: F8.self)
+                    }
+                    return bytes(roundedByte(yR * r + yG * g + yB * b + yBias))
+                }
+                while x < body {
+                    store8(pixels(load8(yIn + x), x), yOut + x)
+                    x += 8
+                }
+                if body < width {
+                    var tail = Bytes8()
+                    for i in 0..<(width - body) { tail[i] = yIn[body + i] }
+                    let out = pixels(tail, body)
+                    for i in 0..<(width - body) { yOut[body + i] = out[i] }
+                }
+            }
+            // Average the mapped block and convert it back to chroma.
+            let uOut = dst.u.row(cy), vOut = dst.v.row(cy)
+            for cx in 0..<chromaWidth {
+                let x0 = cx << sx
+                let cols = min(blockW, width - x0)
+                var r: Float = 0, g: Float = 0, b: Float = 0
+                for i in 0..<cols { r += sR[x0 + i]; g += sG[x0 + i]; b += sB[x0 + i] }
+                let scale = 1 / Float(cols * rows)
+                r *= scale; g *= scale; b *= scale
+                let u = 128 + uR * r + uG * g + uB * b
+                let v = 128 + vR * r + vG * g + vB * b
+                uOut[cx] = UInt8(min(max(u, 0), 255).rounded())
+                vOut[cx] = UInt8(min(max(v, 0), 255).rounded())
+            }
+        }
+    }
+
+    /// The straightforward scalar version of ``process(_:into:)``, in double precision.
+    public static func processReference(map: ChannelMap?, colorSpace cs: YUVColorSpace,
+                                        _ src: YUVImage, into dst: YUVImage) {
+        let width = src.y.width, height = src.y.height
+        let sx = src.chromaShiftX, sy = src.chromaShiftY
+        func mapped(_ x: Double) -> Double {
+            let v = UInt8(min(max(x, 0), 255).rounded())
+            return Double(map?.reference(v) ?? v)
+        }
+        for cy in 0..<src.u.height {
+            for cx in 0..<src.u.width {
+                let u = Double(src.u.row(cy)[cx]), v = Double(src.v.row(cy)[cx])
+                var sum = (r: 0.0, g: 0.0, b: 0.0), count = 0.0
+                for y in (cy << sy)..<min((cy + 1) << sy, height) {
+                    for x in (cx << sx)..<min((cx + 1) << sx, width) {
+                        let c = cs.rgb(y: Double(src.y.row(y)[x]), u: u, v: v)
+                        let (r, g, b) = (mapped(c.r), mapped(c.g), mapped(c.b))
+                        dst.y.row(y)[x] = UInt8(min(max(cs.yuv(r: r, g: g, b: b).y, 0), 255).rounded())
+                        sum.r += r; sum.g += g; sum.b += b; count += 1
+                    }
+                }
+                let out = cs.yuv(r: sum.r / count, g: sum.g / count, b: sum.b / count)
+                dst.u.row(cy)[cx] = UInt8(min(max(out.u, 0), 255).rounded())
+                dst.v.row(cy)[cx] = UInt8(min(max(out.v, 0), 255).rounded())
+            }
+        }
+    }
+}

@@ -1,0 +1,10 @@
+import Synchronization
+
+/// A flag that asks a running job to stop; every stage checks it between frames, and FFmpeg's
+/// blocking I/O checks it through its interrupt callback.
+public final class CancellationFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    public init() {}
+    public func cancel() { flag.store(true, ordering: .relaxed) }
+    public var isCancelled: Bool { flag.load(ordering: .relaxed) }
+}

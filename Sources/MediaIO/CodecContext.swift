@@ -1,0 +1,107 @@
+import CFFmpeg
+
+/// An owned `AVCodecContext`, the part decoders and encoders share.
+package final class CodecContext {
+    package let pointer: UnsafeMutablePointer<AVCodecContext>
+    let codec: UnsafePointer<AVCodec>
+    /// The file this codec works for, for error messages.
+    let path: String?
+
+    package init(codec: UnsafePointer<AVCodec>, path: String?) throws {
+        guard let p = avcodec_alloc_context3(codec) else {
+            throw FFmpegError(call: "avcodec_alloc_context3", path: path, code: vfx_averror_enomem())
+        }
+        pointer = p
+        self.codec = codec
+        self.path = path
+    }
+
+    deinit {
+        var p: UnsafeMutablePointer<AVCodecContext>? = pointer
+        avcodec_free_context(&p)
+    }
+
+    var name: String { String(cString: codec.pointee.name) }
+}
+
+/// Decodes the packets of one stream into frames.
+public final class Decoder {
+    package let context: CodecContext
+    /// The stream's time base: packets arrive in it and frames leave in it.
+    public let timeBase: AVRational
+
+    /// Opens the decoder FFmpeg names for the stream's probed codec.
+    public init(input: InputFile, stream index: Int, threads: Int = 0) throws {
+        let st = input.stream(index)
+        let par = st.parameters
+        guard let codec = avcodec_find_decoder(par.pointee.codec_id) else {
+            throw MediaError.noDecoder(codec: String(cString: vfx_codec_name(par.pointee.codec_id)))
+        }
+        context = try CodecContext(codec: codec, path: input.url)
+        let ctx = context.pointer
+        try check(avcodec_parameters_to_context(ctx, par), "avcodec_parameters_to_context", path: input.url)
+        ctx.pointee.pkt_timebase = st.pointee.time_base
+        ctx.pointee.thread_count = Int32(threads)
+        ctx.pointee.framerate = av_guess_frame_rate(input.context, st, nil)
+        timeBase = st.pointee.time_base
+        try check(avcodec_open2(ctx, codec, nil), "avcodec_open2(\(context.name))", path: input.url)
+    }
+
+    public var codecName: String { context.name }
+    package var pointer: UnsafeMutablePointer<AVCodecContext> { context.pointer }
+
+    /// What sending a packet did.
+    public enum SendResult { case accepted, full, corrupt(String) }
+
+    /// Sends a packet, or `nil` to begin draining.
+    public func send(_ packet: Packet?) throws -> SendResult {
+        let code = avcodec_send_packet(context.pointer, packet?.pointer)
+        if code >= 0 { return .accepted }
+        if code == AVResult.again { return .full }
+        if code == AVResult.endOfFile { return .accepted } // already draining
+        if code == AVResult.invalidData { return .corrupt(ffmpegMessage(code)) }
+        throw FFmpegError(call: "avcodec_send_packet(\(context.name))", path: context.path, code: code)
+    }
+
+    /// Receives the next decoded frame into `frame`.
+    public func receive(into frame: Frame) throws -> Step<Void> {
+        let code = avcodec_receive_frame(context.pointer, frame.pointer)
+        if code >= 0 { return .value(()) }
+        if code == AVResult.again { return .needsInput }
+        if code == AVResult.endOfFile { return .endOfStream }
+        if code == AVResult.invalidData { return .needsInput }
+        throw FFmpegError(call: "avcodec_receive_frame(\(context.name))", path: context.path, code: code)
+    }
+}
+
+/// Encodes frames into packets.
+public final class Encoder {
+    package let context: CodecContext
+    public var timeBase: AVRational { context.pointer.pointee.time_base }
+    public var name: String { context.name }
+    package var pointer: UnsafeMutablePointer<AVCodecContext> { context.pointer }
+
+    package init(context: CodecContext) { self.context = context }
+
+    /// Sends a frame, or `nil` to begin draining. Returns false when the encoder is full
+    /// (receive packets, then send again).
+    public func send(_ frame: Frame?) throws -> Bool {
+        let code = avcodec_send_frame(context.pointer, frame?.pointer)
+        if code >= 0 { return true }
+        if code == AVResult.again { return false }
+        if code == AVResult.endOfFile, frame == nil { return true }
+        throw FFmpegError(call: "avcodec_send_frame(\(context.name))", path: context.path, code: code)
+    }
+
+    /// Receives the next packet into `packet`.
+    public func receive(into packet: Packet) throws -> Step<Void> {
+        let code = avcodec_receive_packet(context.pointer, packet.pointer)
+        if code >= 0 { return .value(()) }
+        if code == AVResult.again { return .needsInput }
+        if code == AVResult.endOfFile { return .endOfStream }
+        throw FFmpegError(call: "avcodec_receive_packet(\(context.name))", path: context.path, code: code)
+    }
+
+    /// Audio encoders with a fixed frame size want exactly this many samples per frame (0: any).
+    public var frameSize: Int { Int(context.pointer.pointee.frame_size) }
+}

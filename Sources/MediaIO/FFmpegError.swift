@@ -1,0 +1,86 @@
+import CFFmpeg
+
+/// An FFmpeg call that failed: which call, on which file, and FFmpeg's own message.
+public struct FFmpegError: Error, CustomStringConvertible, Sendable {
+    public let call: String
+    public let path: String?
+    public let code: Int32
+
+    public var message: String { ffmpegMessage(code) }
+
+    public var description: String {
+        if let path { return "\(call) failed for \(path): \(message)" }
+        return "\(call) failed: \(message)"
+    }
+}
+
+/// FFmpeg's text for an error code.
+public func ffmpegMessage(_ code: Int32) -> String {
+    var buffer = [CChar](repeating: 0, count: 256)
+    if av_strerror(code, &buffer, buffer.count) < 0 { return "error \(code)" }
+    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// The one funnel from FFmpeg return codes to Swift errors: returns non-negative codes,
+/// throws ``FFmpegError`` naming `call` and `path` for negative ones.
+@discardableResult
+@inline(__always)
+package func check(_ code: Int32, _ call: @autoclosure () -> String, path: String? = nil) throws -> Int32 {
+    if code < 0 { throw FFmpegError(call: call(), path: path, code: code) }
+    return code
+}
+
+/// Result codes that are outcomes rather than failures.
+package enum AVResult {
+    package static let again = vfx_averror_eagain()
+    package static let endOfFile = vfx_averror_eof()
+    package static let exit = vfx_averror_exit()
+    package static let invalidData = vfx_averror_invaliddata()
+}
+
+/// What a send/receive step produced.
+public enum Step<Value> {
+    /// A value came out.
+    case value(Value)
+    /// Nothing now: feed more input first ("try again").
+    case needsInput
+    /// The stage is fully drained.
+    case endOfStream
+}
+
+/// Problems with media that are not a single FFmpeg call failing.
+public enum MediaError: Error, CustomStringConvertible, Equatable, Sendable {
+    case noVideoStream(String)
+    case noDecoder(codec: String)
+    case unknownEncoder(String)
+    case encoderUnavailable(name: String, reason: String)
+    case unsupportedPixelFormat(String, encoder: String, supported: [String])
+    case unsupportedContainer(String)
+    case codecNotAllowedInContainer(codec: String, container: String)
+    case outputNotWritable(path: String, reason: String)
+    case noFramesDecoded(String)
+    case frameCountMismatch(decoded: Int, written: Int)
+    case cancelled
+    case invalidURL(String)
+
+    public var description: String {
+        switch self {
+        case .noVideoStream(let path): return "\(path) has no video stream"
+        case .noDecoder(let codec): return "no decoder for the video codec '\(codec)' in this FFmpeg build"
+        case .unknownEncoder(let name): return "unknown output codec '\(name)' (see `vfx codecs`)"
+        case let .encoderUnavailable(name, reason): return "encoder \(name) cannot open on this machine: \(reason)"
+        case let .unsupportedPixelFormat(fmt, encoder, supported):
+            return "pixel format \(fmt) is not supported by \(encoder) (supported: \(supported.joined(separator: ", ")))"
+        case .unsupportedContainer(let ext):
+            return "unsupported output container '\(ext)' (use .mp4, .mov, .mkv or .webm)"
+        case let .codecNotAllowedInContainer(codec, container):
+            return "\(container) cannot hold \(codec) video (WebM takes VP9 or AV1 only)"
+        case let .outputNotWritable(path, reason): return "cannot write output \(path): \(reason)"
+        case .noFramesDecoded(let path): return "no video frame could be decoded from \(path)"
+        case let .frameCountMismatch(decoded, written):
+            return "the encoder wrote \(written) frames of \(decoded) decoded; the output would be short"
+        case .cancelled: return "cancelled"
+        case .invalidURL(let url): return "invalid input URL: \(url)"
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import CFFmpeg
+import Effects
+
+/// An owned `AVFrame` (video or audio).
+public final class Frame {
+    package let pointer: UnsafeMutablePointer<AVFrame>
+
+    public init() throws {
+        guard let p = av_frame_alloc() else { throw FFmpegError(call: "av_frame_alloc", path: nil, code: vfx_averror_enomem()) }
+        pointer = p
+    }
+
+    deinit {
+        var p: UnsafeMutablePointer<AVFrame>? = pointer
+        av_frame_free(&p)
+    }
+
+    public func unref() { av_frame_unref(pointer) }
+
+    public var width: Int { Int(pointer.pointee.width) }
+    public var height: Int { Int(pointer.pointee.height) }
+    public var pixelFormat: AVPixelFormat { AVPixelFormat(rawValue: pointer.pointee.format) }
+
+    /// Presentation time in the owning stage's time base.
+    public var pts: Int64 {
+        get { pointer.pointee.pts }
+        set { pointer.pointee.pts = newValue }
+    }
+
+    public var duration: Int64 {
+        get { vfx_frame_duration(pointer) }
+        set { vfx_set_frame_duration(pointer, newValue) }
+    }
+
+    /// Gives this frame buffers for `width`x`height` in `format` (replacing what it held).
+    package func allocateVideo(width: Int, height: Int, format: AVPixelFormat) throws {
+        av_frame_unref(pointer)
+        pointer.pointee.width = Int32(width)
+        pointer.pointee.height = Int32(height)
+        pointer.pointee.format = format.rawValue
+        try check(av_frame_get_buffer(pointer, 0), "av_frame_get_buffer")
+    }
+
+    /// Makes the buffers exclusively ours, copying only if another reference shares them.
+    package func makeWritable() throws { try check(av_frame_make_writable(pointer), "av_frame_make_writable") }
+
+    /// Copies timing and colour properties (not pixels) from another frame.
+    package func copyProperties(from other: Frame) throws {
+        try check(av_frame_copy_props(pointer, other.pointer), "av_frame_copy_props")
+    }
+
+    /// A new reference to this frame's pixels showing only its top-left `width`x`height`.
+    package func cropped(width: Int, height: Int) throws -> Frame {
+        let f = try Frame()
+        try check(av_frame_ref(f.pointer, pointer), "av_frame_ref")
+        f.pointer.pointee.width = Int32(min(width, self.width))
+        f.pointer.pointee.height = Int32(min(height, self.height))
+        return f
+    }
+
+    /// Borrowed view of plane `index` of an 8-bit format, valid while this frame holds its buffers.
+    package func plane(_ index: Int, width: Int, height: Int) -> Plane? {
+        let data: UnsafeMutablePointer<UInt8>?
+        let stride: Int32
+        switch index {
+        case 0: data = pointer.pointee.data.0; stride = pointer.pointee.linesize.0
+        case 1: data = pointer.pointee.data.1; stride = pointer.pointee.linesize.1
+        case 2: data = pointer.pointee.data.2; stride = pointer.pointee.linesize.2
+        case 3: data = pointer.pointee.data.3; stride = pointer.pointee.linesize.3
+        default: return nil
+        }
+        guard let data, stride >= width else { return nil }
+        return Plane(base: data, width: width, height: height, stride: Int(stride))
+    }
+}

@@ -1,0 +1,124 @@
+import CFFmpeg
+import Foundation
+
+/// How an input may be opened.
+public struct InputOptions: Sendable {
+    /// Comma-separated protocols FFmpeg may use (nil: FFmpeg's default set).
+    public var protocolWhitelist: String?
+    /// Comma-separated demuxers FFmpeg may use (nil: any).
+    public var formatWhitelist: String?
+    /// Seconds a network read may stall before the input fails.
+    public var networkTimeout: Double = 30
+
+    public init(protocolWhitelist: String? = nil, formatWhitelist: String? = nil, networkTimeout: Double = 30) {
+        self.protocolWhitelist = protocolWhitelist
+        self.formatWhitelist = formatWhitelist
+        self.networkTimeout = networkTimeout
+    }
+
+    /// Local files only: for untrusted media, so nothing inside it can make FFmpeg open another
+    /// address or file (playlists, concat lists, references).
+    public static let untrustedLocalFile = InputOptions(protocolWhitelist: "file")
+}
+
+// Called by FFmpeg during blocking I/O; non-zero aborts the operation.
+private let interruptCallback: @convention(c) (UnsafeMutableRawPointer?) -> Int32 = { opaque in
+    guard let opaque else { return 0 }
+    return Unmanaged<CancellationFlag>.fromOpaque(opaque).takeUnretainedValue().isCancelled ? 1 : 0
+}
+
+/// An opened, probed input (demuxer).
+public final class InputFile {
+    package let context: UnsafeMutablePointer<AVFormatContext>
+    /// The path or URL as given.
+    public let url: String
+    private let cancellation: CancellationFlag
+
+    /// Opens and probes `url` (a path, or any URL FFmpeg's allowed protocols take).
+    public init(url: String, options: InputOptions = InputOptions(), cancellation: CancellationFlag = CancellationFlag()) throws {
+        self.url = url
+        self.cancellation = cancellation
+        guard var ctx = avformat_alloc_context() else {
+            throw FFmpegError(call: "avformat_alloc_context", path: url, code: vfx_averror_enomem())
+        }
+        ctx.pointee.interrupt_callback.callback = interruptCallback
+        ctx.pointee.interrupt_callback.opaque = Unmanaged.passUnretained(cancellation).toOpaque()
+        var dict: OpaquePointer? = nil
+        defer { av_dict_free(&dict) }
+        if let p = options.protocolWhitelist { av_dict_set(&dict, "protocol_whitelist", p, 0) }
+        if let f = options.formatWhitelist { av_dict_set(&dict, "format_whitelist", f, 0) }
+        av_dict_set(&dict, "rw_timeout", String(Int64(options.networkTimeout * 1_000_000)), 0)
+        var maybe: UnsafeMutablePointer<AVFormatContext>? = ctx
+        // On failure avformat_open_input frees the context itself.
+        let opened = avformat_open_input(&maybe, url, nil, &dict)
+        if opened < 0 {
+            if cancellation.isCancelled { throw MediaError.cancelled }
+            throw FFmpegError(call: "avformat_open_input", path: url, code: opened)
+        }
+        guard let opened = maybe else { throw FFmpegError(call: "avformat_open_input", path: url, code: vfx_averror_enomem()) }
+        ctx = opened
+        context = ctx
+        let found = avformat_find_stream_info(ctx, nil)
+        if found < 0 {
+            var p: UnsafeMutablePointer<AVFormatContext>? = ctx
+            avformat_close_input(&p)
+            throw FFmpegError(call: "avformat_find_stream_info", path: url, code: found)
+        }
+    }
+
+    deinit {
+        var p: UnsafeMutablePointer<AVFormatContext>? = context
+        avformat_close_input(&p)
+    }
+
+    public var streamCount: Int { Int(context.pointee.nb_streams) }
+
+    package func stream(_ index: Int) -> UnsafeMutablePointer<AVStream> {
+        precondition(index >= 0 && index < streamCount)
+        return context.pointee.streams[index]!
+    }
+
+    /// The demuxer's name (e.g. "mov,mp4,m4a,3gp,3g2,mj2").
+    public var formatName: String { String(cString: context.pointee.iformat.pointee.name) }
+
+    /// Container duration in seconds, when known.
+    public var duration: Double? {
+        let d = context.pointee.duration
+        return d > 0 && d != vfx_nopts() ? Double(d) / Double(AV_TIME_BASE) : nil
+    }
+
+    /// The stream FFmpeg judges the main video (never cover art).
+    public func bestVideoStream() throws -> Int {
+        let index = av_find_best_stream(context, AVMEDIA_TYPE_VIDEO, -1, -1, nil, 0)
+        guard index >= 0, stream(Int(index)).pointee.disposition & AV_DISPOSITION_ATTACHED_PIC == 0 else {
+            throw MediaError.noVideoStream(url)
+        }
+        return Int(index)
+    }
+
+    /// Indices of the audio streams.
+    public var audioStreams: [Int] {
+        (0..<streamCount).filter { stream($0).parameters.pointee.codec_type == AVMEDIA_TYPE_AUDIO }
+    }
+
+    /// What reading the next packet gave.
+    public enum ReadResult { case packet, endOfFile, corrupt(String) }
+
+    /// Reads the next packet into `packet`.
+    public func read(into packet: Packet) throws -> ReadResult {
+        let code = av_read_frame(context, packet.pointer)
+        if code >= 0 { return .packet }
+        if code == AVResult.endOfFile { return .endOfFile }
+        if cancellation.isCancelled { throw MediaError.cancelled }
+        if code == AVResult.invalidData { return .corrupt(ffmpegMessage(code)) }
+        throw FFmpegError(call: "av_read_frame", path: url, code: code)
+    }
+}
+
+extension UnsafeMutablePointer where Pointee == AVStream {
+    /// The stream's codec parameters; FFmpeg allocates them with every stream.
+    package var parameters: UnsafeMutablePointer<AVCodecParameters> {
+        guard let p = pointee.codecpar else { preconditionFailure("FFmpeg stream without codec parameters") }
+        return p
+    }
+}

@@ -1,0 +1,37 @@
+import CFFmpeg
+
+/// Converts frames between sizes, pixel formats and colour ranges (swscale).
+package final class Scaler {
+    private var context: OpaquePointer?
+    private var key: [Int32] = []
+
+    package init() {}
+
+    deinit { sws_freeContext(context) }
+
+    /// Converts `source` into `destination`, whose size and format are already set and allocated.
+    /// `sourceMatrix`/`destinationMatrix` pick the Y'CbCr coefficients where either side is YUV.
+    package func scale(_ source: Frame, into destination: Frame, sourceMatrix: AVColorSpace, sourceFullRange: Bool,
+               destinationMatrix: AVColorSpace, destinationFullRange: Bool) throws {
+        let s = source.pointer.pointee, d = destination.pointer.pointee
+        let k: [Int32] = [s.width, s.height, s.format, d.width, d.height, d.format,
+                          Int32(sourceMatrix.rawValue), sourceFullRange ? 1 : 0,
+                          Int32(destinationMatrix.rawValue), destinationFullRange ? 1 : 0]
+        if k != key || context == nil {
+            sws_freeContext(context)
+            context = sws_getContext(s.width, s.height, AVPixelFormat(rawValue: s.format),
+                                     d.width, d.height, AVPixelFormat(rawValue: d.format),
+                                     SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, nil, nil, nil)
+            guard let context else {
+                throw FFmpegError(call: "sws_getContext(\(PixelFormats.name(AVPixelFormat(rawValue: s.format))) -> \(PixelFormats.name(AVPixelFormat(rawValue: d.format))))", path: nil, code: vfx_averror_enomem())
+            }
+            let srcTable = sws_getCoefficients(Int32(sourceMatrix.rawValue))
+            let dstTable = sws_getCoefficients(Int32(destinationMatrix.rawValue))
+            _ = sws_setColorspaceDetails(context, srcTable, sourceFullRange ? 1 : 0, dstTable, destinationFullRange ? 1 : 0,
+                                         0, 1 << 16, 1 << 16)
+            key = k
+        }
+        let code = sws_scale_frame(context, destination.pointer, source.pointer)
+        try check(code, "sws_scale_frame")
+    }
+}

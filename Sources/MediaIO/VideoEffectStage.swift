@@ -1,0 +1,152 @@
+import CFFmpeg
+import Effects
+
+/// Turns decoded frames into encoder-ready frames with an effect applied, as if each were
+/// converted to 8-bit RGB, processed and converted back.
+///
+/// Three routes, chosen per frame: a fused Y'CbCr kernel when input and output are the same 8-bit
+/// planar YUV layout (no conversions at all); swscale to planar RGB, the effect's SIMD kernel, and
+/// swscale back for everything else; and a pass-through for `none` when formats already match.
+public final class VideoEffectStage {
+    public let effect: any Effect
+    public let width: Int
+    public let height: Int
+    public let format: AVPixelFormat
+    /// The output's matrix and range, which the conversions honour.
+    public let outputColor: ColorProperties
+    private let toRGB = Scaler()
+    private let fromRGB = Scaler()
+    private let rgb: Frame
+    private var pool: [Frame] = []
+    private var fused: FusedYUVKernel?
+    /// How frames were handled so far, for logs and tests.
+    public private(set) var fusedFrames = 0
+    public private(set) var convertedFrames = 0
+
+    public init(effect: any Effect, width: Int, height: Int, format: AVPixelFormat, outputColor: ColorProperties) throws {
+        self.effect = effect
+        self.width = width; self.height = height; self.format = format
+        self.outputColor = outputColor
+        rgb = try Frame()
+    }
+
+    /// The Y'CbCr matrix for a frame: its own, or BT.709 for HD and BT.601 below (as players guess).
+    public static func matrix(for color: AVColorSpace, height: Int) -> AVColorSpace {
+        switch color {
+        case AVCOL_SPC_UNSPECIFIED, AVCOL_SPC_RESERVED, AVCOL_SPC_RGB:
+            return height >= 720 ? AVCOL_SPC_BT709 : AVCOL_SPC_SMPTE170M
+        default: return color
+        }
+    }
+
+    package static func isFullRange(_ frame: Frame) -> Bool {
+        if frame.pointer.pointee.color_range == AVCOL_RANGE_JPEG { return true }
+        switch frame.pixelFormat {
+        case AV_PIX_FMT_YUVJ420P, AV_PIX_FMT_YUVJ422P, AV_PIX_FMT_YUVJ444P, AV_PIX_FMT_YUVJ440P: return true
+        default: return false
+        }
+    }
+
+    /// Chroma shifts of the 8-bit planar YUV formats the fused kernel takes.
+    package static func planarYUV8(_ f: AVPixelFormat) -> (x: Int, y: Int)? {
+        switch f {
+        case AV_PIX_FMT_YUV420P, AV_PIX_FMT_YUVJ420P: return (1, 1)
+        case AV_PIX_FMT_YUV422P, AV_PIX_FMT_YUVJ422P: return (1, 0)
+        case AV_PIX_FMT_YUV444P, AV_PIX_FMT_YUVJ444P: return (0, 0)
+        default: return nil
+        }
+    }
+
+    package static func colorSpace(_ matrix: AVColorSpace, fullRange: Bool) -> YUVColorSpace {
+        switch matrix {
+        case AVCOL_SPC_BT709: return .bt709(fullRange: fullRange)
+        case AVCOL_SPC_BT2020_NCL, AVCOL_SPC_BT2020_CL: return .bt2020(fullRange: fullRange)
+        case AVCOL_SPC_FCC: return YUVColorSpace(kr: 0.30, kb: 0.11, fullRange: fullRange)
+        case AVCOL_SPC_SMPTE240M: return YUVColorSpace(kr: 0.212, kb: 0.087, fullRange: fullRange)
+        default: return .bt601(fullRange: fullRange)
+        }
+    }
+
+    /// A writable output frame, reusing one the encoder has let go of.
+    private func outputFrame() throws -> Frame {
+        if let free = pool.first(where: { av_frame_is_writable($0.pointer) != 0 }) { return free }
+        let f = try Frame()
+        try f.allocateVideo(width: width, height: height, format: format)
+        if pool.count < 8 { pool.append(f) }
+        return f
+    }
+
+    private var outputMatrix: AVColorSpace { Self.matrix(for: outputColor.matrix, height: height) }
+    private var outputFullRange: Bool {
+        outputColor.range == AVCOL_RANGE_JPEG || format == AV_PIX_FMT_YUVJ420P || format == AV_PIX_FMT_YUVJ444P
+    }
+
+    /// Processes `input` (left untouched) and returns the frame to encode, carrying its timing.
+    public func process(_ decoded: Frame) throws -> Frame {
+        // Subsampled outputs need even sizes; the plan rounds odd ones down and we drop the last row/column.
+        let input = decoded.width > width || decoded.height > height
+            ? try decoded.cropped(width: width, height: height) : decoded
+        let inputMatrix = Self.matrix(for: input.pointer.pointee.colorspace, height: input.height)
+        let inputFull = Self.isFullRange(input)
+        let sameGeometry = input.width == width && input.height == height
+        let sameColor = inputMatrix == outputMatrix && inputFull == outputFullRange
+        let map = effect.channelMap
+
+        // none, and already in shape: hand the decoded frame straight on.
+        if map == nil, effect is NoEffect, sameGeometry, input.pixelFormat == format, sameColor {
+            return input
+        }
+        let out = try outputFrame()
+        try out.copyProperties(from: input)
+        out.pointer.pointee.colorspace = outputColor.matrix
+        out.pointer.pointee.color_range = outputColor.range
+        out.pointer.pointee.color_primaries = outputColor.primaries
+        out.pointer.pointee.color_trc = outputColor.transfer
+
+        if sameGeometry, sameColor, input.pixelFormat == format, let shifts = Self.planarYUV8(format),
+           effect is NoEffect || map != nil {
+            let kernel: FusedYUVKernel
+            if let fused { kernel = fused } else {
+                kernel = FusedYUVKernel(map: map, colorSpace: Self.colorSpace(inputMatrix, fullRange: inputFull))
+                fused = kernel
+            }
+            withExtendedLifetime((input, out)) {
+                kernel.process(yuvImage(input, shifts), into: yuvImage(out, shifts))
+            }
+            fusedFrames += 1
+            return out
+        }
+
+        if effect is NoEffect {
+            try fromRGB.scale(input, into: out, sourceMatrix: inputMatrix, sourceFullRange: inputFull,
+                              destinationMatrix: outputMatrix, destinationFullRange: outputFullRange)
+        } else {
+            if rgb.width != input.width || rgb.height != input.height || av_frame_is_writable(rgb.pointer) == 0 {
+                try rgb.allocateVideo(width: input.width, height: input.height, format: AV_PIX_FMT_GBRP)
+            }
+            try toRGB.scale(input, into: rgb, sourceMatrix: inputMatrix, sourceFullRange: inputFull,
+                            destinationMatrix: inputMatrix, destinationFullRange: true)
+            withExtendedLifetime(rgb) {
+                let w = rgb.width, h = rgb.height
+                // GBRP stores G, B, R in planes 0, 1, 2.
+                if let g = rgb.plane(0, width: w, height: h), let b = rgb.plane(1, width: w, height: h),
+                   let r = rgb.plane(2, width: w, height: h) {
+                    effect.apply(to: RGBPlanes(r: r, g: g, b: b))
+                }
+            }
+            rgb.pointer.pointee.color_range = AVCOL_RANGE_JPEG
+            rgb.pointer.pointee.colorspace = AVCOL_SPC_RGB
+            try fromRGB.scale(rgb, into: out, sourceMatrix: outputMatrix, sourceFullRange: true,
+                              destinationMatrix: outputMatrix, destinationFullRange: outputFullRange)
+        }
+        convertedFrames += 1
+        return out
+    }
+
+    private func yuvImage(_ f: Frame, _ shifts: (x: Int, y: Int)) -> YUVImage {
+        let cw = (f.width + (1 << shifts.x) - 1) >> shifts.x, ch = (f.height + (1 << shifts.y) - 1) >> shifts.y
+        return YUVImage(y: f.plane(0, width: f.width, height: f.height)!,
+                        u: f.plane(1, width: cw, height: ch)!, v: f.plane(2, width: cw, height: ch)!,
+                        chromaShiftX: shifts.x, chromaShiftY: shifts.y)
+    }
+}

@@ -1,0 +1,96 @@
+import Effects
+import MediaIO
+
+/// Which effect to run, with its parameters.
+public enum EffectChoice: Sendable, Equatable {
+    case posterize(levels: Int)
+    case threshold(Double)
+    case none
+
+    /// Builds the effect, validating its parameters.
+    public func makeEffect() throws -> any Effect {
+        switch self {
+        case .posterize(let levels): return try Posterize(levels: levels)
+        case .threshold(let t): return try Threshold(threshold: t)
+        case .none: return NoEffect()
+        }
+    }
+
+    /// Parses a name plus parameters as the CLI and API take them.
+    public static func named(_ name: String, levels: Int = Posterize.defaultLevels,
+                             threshold: Double = Threshold.defaultThreshold) throws -> EffectChoice {
+        switch name {
+        case "posterize": return .posterize(levels: levels)
+        case "threshold": return .threshold(threshold)
+        case "none": return .none
+        default: throw EffectError.unknownEffect(name)
+        }
+    }
+
+    /// The names accepted by ``named(_:levels:threshold:)``.
+    public static let names = ["posterize", "threshold", "none"]
+}
+
+/// Everything one processing job needs.
+public struct ProcessRequest: Sendable {
+    /// A path, `file://`, `http(s)://` or `data:` URL.
+    public var input: String
+    /// The output path; its extension picks the container.
+    public var output: String
+    public var effect: EffectChoice = .posterize(levels: Posterize.defaultLevels)
+    public var outputCodec: String = CodecCatalog.defaultCodec
+    /// Constant quality (CRF or its equivalent); lower is better.
+    public var quality: Int = 19
+    /// Encoder preset; `nil` uses the catalog default for the encoder.
+    public var preset: String?
+    public var pixelFormat: String = "yuv420p"
+    public var keepAudio = true
+    /// Fall back to a CPU encoder when a hardware one cannot open.
+    public var allowFallback = true
+    public var inputOptions = InputOptions()
+    /// Codec threads (0: FFmpeg picks for the core count).
+    public var threads = 0
+
+    public init(input: String, output: String) {
+        self.input = input
+        self.output = output
+    }
+}
+
+/// What a finished job did.
+public struct ProcessResult: Sendable, Codable, Equatable {
+    public var output: String
+    public var framesDecoded: Int
+    public var framesWritten: Int
+    /// The encoder that actually ran (after any fallback).
+    public var encoder: String
+    /// Set when a requested hardware encoder could not open.
+    public var fallbackFrom: String?
+    public var audioStreams: Int
+    public var seconds: Double
+    public var framesPerSecond: Double
+    public var warnings: [String]
+}
+
+/// JobProgress of a running job.
+public struct JobProgress: Sendable, Equatable {
+    public var framesDone: Int
+    /// Frames expected, when the input says.
+    public var totalFrames: Int?
+    public var elapsed: Double
+    public var framesPerSecond: Double { elapsed > 0 ? Double(framesDone) / elapsed : 0 }
+    /// Seconds left at the current rate, when the total is known.
+    public var eta: Double? {
+        guard let total = totalFrames, framesPerSecond > 0, total >= framesDone else { return nil }
+        return Double(total - framesDone) / framesPerSecond
+    }
+
+    /// One plain line: "frame 120/191 (63%) 45.2 fps ETA 1.6s".
+    public var line: String {
+        var s = "frame \(framesDone)"
+        if let t = totalFrames, t > 0 { s += "/\(t) (\(min(100, framesDone * 100 / t))%)" }
+        s += " " + String(format: "%.1f fps", framesPerSecond)
+        if let eta { s += " ETA " + String(format: "%.1fs", eta) }
+        return s
+    }
+}

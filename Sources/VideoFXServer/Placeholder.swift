@@ -1,0 +1,1 @@
+// The Cog-compatible HTTP API.

@@ -1,0 +1,228 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import MediaIO
+import Pipeline
+import VideoFXServer
+
+@main
+struct VFX: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vfx",
+        abstract: "VideoFX: stream a video through an effect (posterize, threshold) into H.264, HEVC, AV1 or VP9.",
+        subcommands: [ProcessCommand.self, Probe.self, Codecs.self, Serve.self]
+    )
+}
+
+/// Writes one line to standard error.
+func printError(_ s: String) {
+    FileHandle.standardError.write(Data((s + "\n").utf8))
+}
+
+struct ProcessCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "process", abstract: "Apply an effect to a video and encode the result.")
+
+    @Argument(help: "Input: a path, or a file://, http(s):// or data: URL.")
+    var input: String
+
+    @Option(name: .shortAndLong, help: "Output file; its extension picks the container (.mp4, .mov, .mkv, .webm).")
+    var output: String
+
+    @Option(help: "Effect: posterize, threshold or none.")
+    var effect: String = "posterize"
+
+    @Option(help: "Posterize: levels per RGB channel, 2...256.")
+    var numLevels: Int = 25
+
+    @Option(help: "Threshold: cut-off in 0...1; channels above become 255, the rest 0.")
+    var threshold: Double = 0.5
+
+    @Option(help: "Encoder: h264_nvenc, av1_nvenc, hevc_nvenc (NVIDIA, with CPU fallback), libx264, libsvtav1, libaom-av1, libx265, libvpx-vp9.")
+    var outputCodec: String = "h264_nvenc"
+
+    @Option(help: "Constant quality (CRF; NVENC's cq): 0...51 for H.264/HEVC, 0...63 for AV1/VP9. Lower is better.")
+    var crf: Int = 19
+
+    @Option(help: "Encoder preset. Defaults: libx264/libx265 medium, libsvtav1 8, libaom-av1 and libvpx-vp9 cpu-used 6 and 4, NVENC p4.")
+    var preset: String?
+
+    @Option(help: "Output pixel format: yuv420p plays everywhere; yuv444p, yuv420p10le and others where the encoder takes them.")
+    var pixelFormat: String = "yuv420p"
+
+    @Flag(help: "Drop audio (by default every audio stream is kept).")
+    var noAudio = false
+
+    @Flag(help: "Fail instead of falling back to a CPU encoder when a hardware encoder cannot open.")
+    var noFallback = false
+
+    @Option(help: "Codec threads (0: one per core).")
+    var threads: Int = 0
+
+    @Flag(name: .shortAndLong, help: "No progress output.")
+    var quiet = false
+
+    @Flag(help: "Show FFmpeg's own messages.")
+    var verbose = false
+
+    func run() throws {
+        FFmpegLog.configure(verbose: verbose)
+        var request = ProcessRequest(input: input, output: output)
+        request.effect = try EffectChoice.named(effect, levels: numLevels, threshold: threshold)
+        request.outputCodec = outputCodec
+        request.quality = crf
+        request.preset = preset
+        request.pixelFormat = pixelFormat
+        request.keepAudio = !noAudio
+        request.allowFallback = !noFallback
+        request.threads = threads
+
+        let cancellation = CancellationFlag()
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler { cancellation.cancel() }
+            s.resume()
+            return s
+        }
+        defer { sources.forEach { $0.cancel() } }
+
+        let bar = ProgressReporter(quiet: quiet)
+        let runner = Runner(request: request, cancellation: cancellation,
+                            onProgress: { bar.update($0) }, onLog: { bar.log($0) })
+        do {
+            let result = try runner.run()
+            bar.finish()
+            if !quiet {
+                printError(String(format: "wrote %@: %d frames with %@ in %.2fs (%.1f fps)", result.output,
+                                  result.framesWritten, result.encoder, result.seconds, result.framesPerSecond))
+            }
+        } catch MediaError.cancelled {
+            bar.finish()
+            printError("error: cancelled; no output written")
+            throw ExitCode(130)
+        } catch {
+            bar.finish()
+            printError("error: \(error)")
+            throw ExitCode.failure
+        }
+    }
+}
+
+/// Draws progress: a bar redrawn in place on a terminal, a plain line every second otherwise.
+final class ProgressReporter: @unchecked Sendable {
+    // Only touched from the runner's thread (progress and logs arrive synchronously from it).
+    private let quiet: Bool
+    private let terminal = isatty(STDERR_FILENO) != 0
+    private var lastDraw = Date.distantPast
+    private var drawn = false
+
+    init(quiet: Bool) { self.quiet = quiet }
+
+    func update(_ p: JobProgress) {
+        guard !quiet else { return }
+        let now = Date()
+        guard now.timeIntervalSince(lastDraw) >= (terminal ? 0.1 : 1) else { return }
+        lastDraw = now
+        if terminal {
+            var bar = ""
+            if let total = p.totalFrames, total > 0 {
+                let filled = min(30, p.framesDone * 30 / total)
+                bar = "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: 30 - filled) + "] "
+            }
+            FileHandle.standardError.write(Data(("\r\u{1B}[K" + bar + p.line).utf8))
+            drawn = true
+        } else {
+            printError(p.line)
+        }
+    }
+
+    func log(_ s: String) {
+        if drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)); drawn = false }
+        printError(s)
+    }
+
+    func finish() {
+        if drawn { FileHandle.standardError.write(Data("\n".utf8)); drawn = false }
+    }
+}
+
+struct Probe: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Describe a media file's container and streams.")
+
+    @Argument(help: "Input: a path, or a file://, http(s):// or data: URL.")
+    var input: String
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() throws {
+        FFmpegLog.configure(verbose: false)
+        let info: MediaInfo
+        do { info = try MediaInfo.probe(input) } catch {
+            printError("error: \(error)")
+            throw ExitCode.failure
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(info), as: UTF8.self))
+            return
+        }
+        print("\(info.input): \(info.format)" + (info.duration.map { String(format: ", %.3fs", $0) } ?? ""))
+        for s in info.streams {
+            var parts = ["#\(s.index)", s.kind, s.codec]
+            if let w = s.width, let h = s.height { parts.append("\(w)x\(h)") }
+            if let p = s.pixelFormat { parts.append(p) }
+            if let r = s.frameRate { parts.append(String(format: "%.3f fps", r)) }
+            if let n = s.frameCount { parts.append("\(n) frames") }
+            if let r = s.sampleRate { parts.append("\(r) Hz") }
+            if let c = s.channels { parts.append("\(c) ch") }
+            if let r = s.rotation { parts.append("rotated \(r)°") }
+            print("  " + parts.joined(separator: "  "))
+        }
+    }
+}
+
+struct Codecs: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the output codecs and whether each opens on this machine.")
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() throws {
+        FFmpegLog.configure(verbose: false)
+        let list = CodecCatalog.probe()
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(list), as: UTF8.self))
+            return
+        }
+        for a in list {
+            let entry = CodecCatalog.entry(named: a.name)
+            var line = a.name.padding(toLength: 12, withPad: " ", startingAt: 0) + " " + a.format.padding(toLength: 5, withPad: " ", startingAt: 0)
+            line += a.hardware ? " gpu " : " cpu "
+            if a.opens { line += " opens" } else {
+                line += " unavailable: \(a.reason ?? "?")"
+                if let fb = entry?.fallbacks.first, a.hardware { line += " (falls back to \(fb))" }
+            }
+            print(line)
+        }
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Serve the Cog prediction API (POST /predictions).")
+
+    @Option(help: "Address to listen on.")
+    var host: String = "0.0.0.0"
+
+    @Option(help: "Port (default: $PORT, else 5000).")
+    var port: Int?
+
+    func run() async throws {
+        printError("vfx serve: not implemented yet")
+        throw ExitCode.failure
+    }
+}
