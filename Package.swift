@@ -42,7 +42,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "EffectsTests", dependencies: ["Effects"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "MediaIO", "Effects"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "MediaIO", "Effects", "vfx"]),
         .testTarget(name: "ServerTests", dependencies: [
             "VideoFXServer",
             .product(name: "Hummingbird", package: "hummingbird"),

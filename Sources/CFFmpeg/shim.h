@@ -113,4 +113,10 @@ static inline void vfx_set_frame_duration(AVFrame *f, int64_t d) {
 #endif
 }
 
+/// Paints a video frame's buffers black; returns FFmpeg's code.
+static inline int vfx_frame_fill_black(AVFrame *f) {
+    ptrdiff_t lines[4] = { f->linesize[0], f->linesize[1], f->linesize[2], f->linesize[3] };
+    return av_image_fill_black(f->data, lines, (enum AVPixelFormat)f->format, f->color_range, f->width, f->height);
+}
+
 #endif

@@ -48,10 +48,13 @@ public enum CodecCatalog {
 
     /// Tries to open every listed encoder on a small frame size.
     public static func probe() -> [Availability] {
-        entries.map { entry in
+        FFmpegLog.ensureDefault()
+        return entries.map { entry in
             do {
                 _ = try Encoder.openVideo(name: entry.name, config: .probe)
                 return Availability(name: entry.name, format: entry.format, hardware: entry.hardware, opens: true, reason: nil)
+            } catch let MediaError.encoderUnavailable(_, reason) {
+                return Availability(name: entry.name, format: entry.format, hardware: entry.hardware, opens: false, reason: reason)
             } catch {
                 return Availability(name: entry.name, format: entry.format, hardware: entry.hardware, opens: false, reason: "\(error)")
             }
@@ -162,9 +165,11 @@ extension Encoder {
             try set("crf", quality)
             if let preset { try set("preset", preset) }
         }
+        if name == "libx265" { try set("x265-params", "log-level=error") }
         let code = avcodec_open2(ctx, codec, nil)
         if code < 0 {
-            throw MediaError.encoderUnavailable(name: name, reason: ffmpegMessage(code))
+            let hint = name.hasSuffix("_nvenc") ? " (no usable NVIDIA GPU and driver)" : ""
+            throw MediaError.encoderUnavailable(name: name, reason: ffmpegMessage(code) + hint)
         }
         return Encoder(context: cc)
     }

@@ -83,11 +83,33 @@ public final class Encoder {
 
     package init(context: CodecContext) { self.context = context }
 
+    /// Set once the encoder reported end of stream.
+    private var drained = false
+    private var framesSent = 0
+
+    // SVT-AV1 hangs when freed with frames in flight, and on end-of-stream before any frame: give it
+    // one blank frame if it had none, flush, and discard what comes out.
+    deinit {
+        guard !drained, let packet = av_packet_alloc() else { return }
+        var p: UnsafeMutablePointer<AVPacket>? = packet
+        let ctx = context.pointer.pointee
+        if framesSent == 0, ctx.codec_type == AVMEDIA_TYPE_VIDEO, let blank = try? Frame() {
+            if (try? blank.allocateVideo(width: Int(ctx.width), height: Int(ctx.height), format: ctx.pix_fmt)) != nil,
+               vfx_frame_fill_black(blank.pointer) >= 0 {
+                blank.pts = 0
+                _ = avcodec_send_frame(context.pointer, blank.pointer)
+            }
+        }
+        _ = avcodec_send_frame(context.pointer, nil)
+        while avcodec_receive_packet(context.pointer, packet) >= 0 { av_packet_unref(packet) }
+        av_packet_free(&p)
+    }
+
     /// Sends a frame, or `nil` to begin draining. Returns false when the encoder is full
     /// (receive packets, then send again).
     public func send(_ frame: Frame?) throws -> Bool {
         let code = avcodec_send_frame(context.pointer, frame?.pointer)
-        if code >= 0 { return true }
+        if code >= 0 { if frame != nil { framesSent += 1 }; return true }
         if code == AVResult.again { return false }
         if code == AVResult.endOfFile, frame == nil { return true }
         throw FFmpegError(call: "avcodec_send_frame(\(context.name))", path: context.path, code: code)
@@ -98,7 +120,7 @@ public final class Encoder {
         let code = avcodec_receive_packet(context.pointer, packet.pointer)
         if code >= 0 { return .value(()) }
         if code == AVResult.again { return .needsInput }
-        if code == AVResult.endOfFile { return .endOfStream }
+        if code == AVResult.endOfFile { drained = true; return .endOfStream }
         throw FFmpegError(call: "avcodec_receive_packet(\(context.name))", path: context.path, code: code)
     }
 

@@ -1,9 +1,21 @@
 import CFFmpeg
+import Foundation
 
 /// FFmpeg's own console messages.
 public enum FFmpegLog {
-    /// Quiet keeps FFmpeg to fatal messages (VideoFX reports problems itself); verbose shows warnings and info.
+    // VideoFX reports problems itself, so FFmpeg stays quiet unless asked; applied once, lazily.
+    private static let quietByDefault: Void = {
+        av_log_set_level(AV_LOG_FATAL)
+        // SVT-AV1 logs to stdout by itself; keep it to errors unless the user chose a level.
+        setenv("SVT_LOG", "1", 0)
+    }()
+
+    /// Applies the quiet default if nothing was configured yet.
+    static func ensureDefault() { _ = quietByDefault }
+
+    /// Quiet keeps FFmpeg to fatal messages; verbose shows its warnings and info.
     public static func configure(verbose: Bool) {
+        ensureDefault()
         av_log_set_level(verbose ? AV_LOG_INFO : AV_LOG_FATAL)
     }
 }

@@ -36,6 +36,7 @@ public final class InputFile {
 
     /// Opens and probes `url` (a path, or any URL FFmpeg's allowed protocols take).
     public init(url: String, options: InputOptions = InputOptions(), cancellation: CancellationFlag = CancellationFlag()) throws {
+        FFmpegLog.ensureDefault()
         self.url = url
         self.cancellation = cancellation
         guard var ctx = avformat_alloc_context() else {

@@ -116,14 +116,16 @@ final class ProgressReporter: @unchecked Sendable {
     private let terminal = isatty(STDERR_FILENO) != 0
     private var lastDraw = Date.distantPast
     private var drawn = false
+    private var pending: JobProgress?
 
     init(quiet: Bool) { self.quiet = quiet }
 
     func update(_ p: JobProgress) {
         guard !quiet else { return }
         let now = Date()
-        guard now.timeIntervalSince(lastDraw) >= (terminal ? 0.1 : 1) else { return }
+        guard now.timeIntervalSince(lastDraw) >= (terminal ? 0.1 : 1) else { pending = p; return }
         lastDraw = now
+        pending = nil
         if terminal {
             var bar = ""
             if let total = p.totalFrames, total > 0 {
@@ -142,7 +144,9 @@ final class ProgressReporter: @unchecked Sendable {
         printError(s)
     }
 
+    /// Shows the last state (the final frame count), then ends the line.
     func finish() {
+        if let p = pending { lastDraw = .distantPast; update(p) }
         if drawn { FileHandle.standardError.write(Data("\n".utf8)); drawn = false }
     }
 }

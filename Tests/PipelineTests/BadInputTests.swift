@@ -1,0 +1,126 @@
+import Foundation
+import MediaIO
+import Testing
+@testable import Pipeline
+
+@Suite struct BadInputTests {
+    /// Runs and expects failure with a message containing `words`, and no file left in `dir` but the inputs.
+    func expectFailure(_ input: String, _ dir: Scratch, output: String = "out.mp4", _ words: [String],
+                       configure: (inout ProcessRequest) -> Void = { _ in }) {
+        let before = Set(dir.contents)
+        var req = ProcessRequest(input: input, output: output.hasPrefix("/") ? output : dir.path(output))
+        req.outputCodec = "libx264"
+        configure(&req)
+        do {
+            _ = try Runner(request: req).run()
+            Issue.record("expected failure for \(input)")
+        } catch {
+            let message = "\(error)".lowercased()
+            for w in words { #expect(message.contains(w.lowercased()), "message '\(message)' lacks '\(w)'") }
+        }
+        #expect(Set(dir.contents) == before, "leftover files: \(Set(dir.contents).subtracting(before))")
+    }
+
+    @Test func missingFile() throws {
+        let dir = try Scratch()
+        expectFailure(dir.path("nope.mp4"), dir, ["not found", "nope.mp4"])
+    }
+
+    @Test func notMedia() throws {
+        let dir = try Scratch()
+        let p = dir.path("text.mp4")
+        try "hello, this is not a video\n".write(toFile: p, atomically: true, encoding: .utf8)
+        expectFailure(p, dir, ["text.mp4"])
+    }
+
+    @Test func emptyFile() throws {
+        let dir = try Scratch()
+        let p = dir.path("empty.mp4")
+        FileManager.default.createFile(atPath: p, contents: Data())
+        expectFailure(p, dir, ["empty.mp4"])
+    }
+
+    @Test func noVideoStream() throws {
+        let dir = try Scratch()
+        let p = dir.path("audio.m4a")
+        let r = try sh(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine", "-t", "1", "-c:a", "aac", p])
+        try #require(r.status == 0)
+        expectFailure(p, dir, ["no video stream"])
+    }
+
+    @Test func truncatedFileKeepsWhatDecodes() throws {
+        let dir = try Scratch()
+        let full = dir.path("full.ts")
+        // MPEG-TS survives truncation (no index at the end), so the first part still decodes.
+        try Media.make(full, video: "testsrc2=size=160x120:rate=25", seconds: 4, args: ["-c:v", "libx264", "-preset", "ultrafast", "-g", "10"])
+        let data = try Data(contentsOf: URL(fileURLWithPath: full))
+        let cut = dir.path("cut.ts")
+        try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: cut))
+        let r = try process(cut, dir.path("out.mp4"))
+        #expect(r.framesWritten > 20 && r.framesWritten < 100)
+        #expect(try Media.probe(dir.path("out.mp4")).video?.nb_read_frames == String(r.framesWritten))
+    }
+
+    @Test func truncatedMP4WithoutIndexFails() throws {
+        let dir = try Scratch()
+        let full = dir.path("full.mp4")
+        try Media.make(full, seconds: 2)  // index (moov) at the end
+        let data = try Data(contentsOf: URL(fileURLWithPath: full))
+        let cut = dir.path("cut.mp4")
+        try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: cut))
+        expectFailure(cut, dir, ["cut.mp4"])
+    }
+
+    @Test func corruptedMiddleIsProcessedWithAWarning() throws {
+        let dir = try Scratch()
+        let full = dir.path("full.ts")
+        try Media.make(full, video: "testsrc2=size=160x120:rate=25", seconds: 4, args: ["-c:v", "libx264", "-preset", "ultrafast", "-g", "10"])
+        var data = try Data(contentsOf: URL(fileURLWithPath: full))
+        let start = data.count / 3
+        for i in start..<(start + 20_000) where i % 188 != 0 { data[i] = UInt8(truncatingIfNeeded: i &* 31) }
+        let bad = dir.path("bad.ts")
+        try data.write(to: URL(fileURLWithPath: bad))
+        let r = try process(bad, dir.path("out.mp4"))
+        #expect(r.framesWritten > 50)
+        #expect(try Media.probe(dir.path("out.mp4")).video?.nb_read_frames == String(r.framesWritten))
+    }
+
+    @Test func outOfRangeParameters() throws {
+        let dir = try Scratch()
+        let input = dir.path("in.mp4")
+        try Media.make(input)
+        expectFailure(input, dir, ["num_levels", "1"]) { $0.effect = .posterize(levels: 1) }
+        expectFailure(input, dir, ["num_levels", "257"]) { $0.effect = .posterize(levels: 257) }
+        expectFailure(input, dir, ["threshold", "1.5"]) { $0.effect = .threshold(1.5) }
+        expectFailure(input, dir, ["crf"]) { $0.quality = 99 }
+        expectFailure(input, dir, ["unknown output codec", "h263_magic"]) { $0.outputCodec = "h263_magic" }
+        expectFailure(input, dir, ["pixel format"]) { $0.pixelFormat = "not_a_format" }
+        expectFailure(input, dir, ["pixel format", "bgr24"]) { $0.pixelFormat = "bgr24" }
+        expectFailure(input, dir, output: "out.webm", ["webm"]) { $0.outputCodec = "libx264" }
+        expectFailure(input, dir, output: "out.avi", ["container", ".avi"])
+    }
+
+    @Test func unwritableOutput() throws {
+        let dir = try Scratch()
+        let input = dir.path("in.mp4")
+        try Media.make(input)
+        expectFailure(input, dir, output: dir.path("no/such/dir/out.mp4"), ["cannot write output", "does not exist"])
+    }
+
+    @Test func unsupportedScheme() throws {
+        let dir = try Scratch()
+        expectFailure("ftp://example.invalid/x.mp4", dir, ["invalid input url"])
+    }
+
+    @Test func cancellationLeavesNothing() throws {
+        let dir = try Scratch()
+        let input = dir.path("in.mp4")
+        try Media.make(input, seconds: 4)
+        let flag = CancellationFlag()
+        var req = ProcessRequest(input: input, output: dir.path("out.mp4"))
+        req.outputCodec = "libx264"
+        let runner = Runner(request: req, cancellation: flag, onProgress: { if $0.framesDone == 10 { flag.cancel() } })
+        #expect(throws: MediaError.cancelled) { try runner.run() }
+        #expect(dir.contents == ["in.mp4"])
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import Testing
+
+/// The built `vfx` binary, next to the test bundle.
+let vfxBinary: String = {
+    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for _ in 0..<4 {
+        let candidate = dir.appendingPathComponent("vfx").path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        dir.deleteLastPathComponent()
+    }
+    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent(".build/debug/vfx").path
+}()
+
+@Suite struct CLITests {
+    @Test func processWritesAPosterizedVideoAndReportsProgress() throws {
+        let dir = try Scratch()
+        let input = dir.path("in.mp4")
+        try Media.make(input, seconds: 1, audio: true)
+        let out = dir.path("out.mp4")
+        let r = try sh([vfxBinary, "process", input, "-o", out, "--num-levels", "3"])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.err.contains("falling back") && r.err.contains("libx264"))
+        #expect(r.err.contains("frame 25/25"))
+        let p = try Media.probe(out)
+        #expect(p.video?.nb_read_frames == "25")
+        #expect(p.audio.count == 1)
+        #expect(fractionNear(try Media.rgbFrame(out), levelSet(3), tolerance: 24) > 0.9)
+    }
+
+    @Test func quietPrintsNothing() throws {
+        let dir = try Scratch()
+        let input = dir.path("in.mp4")
+        try Media.make(input)
+        let r = try sh([vfxBinary, "process", input, "-o", dir.path("o.mp4"), "--output-codec", "libx264", "--quiet"])
+        #expect(r.status == 0)
+        #expect(r.err.isEmpty && r.out.isEmpty)
+    }
+
+    @Test(arguments: [
+        (["process", "/nonexistent/x.mp4", "-o", "/tmp/x.mp4"], "not found"),
+        (["process", "IN", "-o", "OUT", "--num-levels", "1"], "num_levels"),
+        (["process", "IN", "-o", "OUT", "--threshold", "2", "--effect", "threshold"], "threshold"),
+        (["process", "IN", "-o", "OUT", "--effect", "sepia"], "unknown effect"),
+        (["process", "IN", "-o", "OUT", "--output-codec", "nope"], "unknown output codec"),
+        (["process", "IN", "-o", "OUT", "--output-codec", "h264_nvenc", "--no-fallback"], "h264_nvenc"),
+        (["process", "IN", "-o", "/no/dir/out.mp4"], "cannot write output"),
+    ])
+    func badInputExitsNonZeroWithOneLine(args: [String], words: String) throws {
+        let dir = try Scratch()
+        let input = dir.path("in.mp4")
+        try Media.make(input)
+        let argv = args.map { $0 == "IN" ? input : ($0 == "OUT" ? dir.path("out.mp4") : $0) }
+        let r = try sh([vfxBinary] + argv + ["--quiet"])
+        #expect(r.status != 0)
+        let lines = r.err.split(separator: "\n").filter { !$0.isEmpty }
+        #expect(lines.count == 1, "\(r.err)")
+        #expect(r.err.lowercased().contains(words.lowercased()), "\(r.err)")
+        #expect(dir.contents == ["in.mp4"])
+    }
+
+    @Test func probeJSONDescribesStreams() throws {
+        let dir = try Scratch()
+        let input = dir.path("in.mp4")
+        try Media.make(input, seconds: 1, audio: true)
+        let r = try sh([vfxBinary, "probe", input, "--json"])
+        #expect(r.status == 0)
+        let json = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any]
+        let streams = json?["streams"] as? [[String: Any]]
+        #expect(streams?.count == 2)
+        #expect(streams?.first?["codec"] as? String == "h264")
+        #expect(streams?.first?["frameCount"] as? Int == 25)
+        #expect(json?["videoStream"] as? Int == 0)
+    }
+
+    @Test func codecsListsWhatOpens() throws {
+        let r = try sh([vfxBinary, "codecs"])
+        #expect(r.status == 0)
+        #expect(r.out.contains { _ in true })
+        let x264 = r.out.split(separator: "\n").first { $0.hasPrefix("libx264") }
+        #expect(x264?.contains("opens") == true)
+        #expect(r.out.contains("h264_nvenc"))
+    }
+
+    @Test func helpDocumentsDefaults() throws {
+        let r = try sh([vfxBinary, "process", "--help"])
+        for text in ["--num-levels", "default: 25", "--threshold", "default: 0.5", "--output-codec", "default: h264_nvenc",
+                     "--crf", "default: 19", "--preset", "--pixel-format", "default: yuv420p", "--no-audio", "--no-fallback", "--quiet"] {
+            #expect(r.out.contains(text), "help lacks \(text)")
+        }
+    }
+
+    @Test func sharedSampleClipsGoThrough() throws {
+        guard SharedMedia.available else {
+            print("skipped: ../shared/media is not here (a user's clone); the generated clips cover the formats")
+            return
+        }
+        let dir = try Scratch()
+        for name in ["cant-keep-getting-away.mp4", "input.mp4", "sample.gif", "sample.webm", "sample.hevc",
+                     "sample.m4v", "sample.wmv", "sample.flv", "sample.mov"] {
+            let input = SharedMedia.path(name)
+            let expected = try Media.probe(input).video?.nb_read_frames
+            let out = dir.path(name + ".mp4")
+            let r = try sh([vfxBinary, "process", input, "-o", out, "--output-codec", "libx264", "--preset", "ultrafast", "--quiet"])
+            #expect(r.status == 0, "\(name): \(r.err)")
+            let p = try Media.probe(out)
+            #expect(p.video?.nb_read_frames == expected, "\(name)")
+            #expect(p.video?.pix_fmt == "yuv420p")
+            if name.hasPrefix("cant-keep") {
+                #expect(p.audio.first?.codec_name == "aac")
+                #expect(abs(p.duration - (try Media.probe(input)).duration) < 0.1)
+            }
+        }
+    }
+
+    @Test func peakMemoryDoesNotGrowWithLength() throws {
+        let dir = try Scratch()
+        let short = dir.path("short.mp4"), long = dir.path("long.mp4")
+        try Media.make(short, video: "testsrc2=size=320x240:rate=25", seconds: 6, audio: true)
+        try Media.make(long, video: "testsrc2=size=320x240:rate=25", seconds: 60, audio: true)
+        func peakKiB(_ input: String) throws -> Int {
+            let script = "import resource,subprocess,sys; subprocess.run(sys.argv[1:], check=True); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+            let r = try sh(["python3", "-c", script, vfxBinary, "process", input, "-o", input + ".out.mp4",
+                            "--output-codec", "libx264", "--preset", "ultrafast", "--quiet"])
+            try #require(r.status == 0, "\(r.err)")
+            return Int(r.out.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        }
+        let a = try peakKiB(short), b = try peakKiB(long)
+        #expect(a > 0)
+        #expect(Double(b) < Double(a) * 1.25, "peak RSS \(a) KiB for 6 s, \(b) KiB for 60 s")
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import Testing
+
+/// Runs a command (through `env`, so PATH applies), returning its exit status and output.
+/// posix_spawn and waitpid rather than Foundation's Process, which can hang when tests spawn in parallel.
+@discardableResult
+func sh(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+    let base = FileManager.default.temporaryDirectory.appendingPathComponent("vfx-sh-\(UUID().uuidString)").path
+    let outPath = base + ".out", errPath = base + ".err"
+    defer { unlink(outPath); unlink(errPath) }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    let argv = (["/usr/bin/env"] + args).map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
+    var pid: pid_t = 0
+    let rc = posix_spawn(&pid, "/usr/bin/env", &actions, nil, argv, environ)
+    guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO) }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    let exit = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    let out = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+    let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+    return (exit, out, err)
+}
+
+/// A scratch folder removed when the test's value goes away.
+final class Scratch {
+    let url: URL
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("vfx-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(at: url) }
+    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+    /// Files left in the folder (to check no temporary output survives).
+    var contents: [String] { (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? [] }
+}
+
+/// Makes clips with the ffmpeg CLI (an independent tool) and reads results back with ffprobe.
+enum Media {
+    /// Generates a test clip. `video` is an ffmpeg lavfi source graph.
+    static func make(_ path: String, video: String = "testsrc2=size=160x120:rate=25", seconds: Double = 1,
+                     audio: Bool = false, args: [String] = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]) throws {
+        var cmd = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", video]
+        if audio { cmd += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"] }
+        cmd += ["-t", String(seconds)] + args
+        if audio && !args.contains("-c:a") { cmd += ["-c:a", "aac"] }
+        cmd.append(path)
+        let r = try sh(cmd)
+        try #require(r.status == 0, "ffmpeg could not make \(path): \(r.err)")
+    }
+
+    struct Stream: Decodable {
+        let codec_name: String?
+        let codec_type: String
+        let width: Int?
+        let height: Int?
+        let pix_fmt: String?
+        let nb_read_frames: String?
+        let duration: String?
+        let color_space: String?
+        let color_primaries: String?
+        let color_transfer: String?
+        let color_range: String?
+        let sample_aspect_ratio: String?
+        let side_data_list: [SideData]?
+        struct SideData: Decodable { let side_data_type: String?; let rotation: Double? }
+    }
+    struct Probe: Decodable {
+        let streams: [Stream]
+        let format: Format
+        struct Format: Decodable { let format_name: String; let duration: String? }
+        var video: Stream? { streams.first { $0.codec_type == "video" } }
+        var audio: [Stream] { streams.filter { $0.codec_type == "audio" } }
+        var duration: Double { Double(format.duration ?? "0") ?? 0 }
+    }
+
+    /// ffprobe's view of a file, with frames counted by decoding.
+    static func probe(_ path: String) throws -> Probe {
+        let r = try sh(["ffprobe", "-v", "error", "-count_frames", "-show_streams", "-show_format", "-of", "json", path])
+        try #require(r.status == 0, "ffprobe failed on \(path): \(r.err)")
+        return try JSONDecoder().decode(Probe.self, from: Data(r.out.utf8))
+    }
+
+    /// Presentation times (seconds) of every video frame, in order.
+    static func frameTimes(_ path: String) throws -> [Double] {
+        let r = try sh(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "frame=best_effort_timestamp_time",
+                        "-of", "csv=p=0", path])
+        try #require(r.status == 0, "\(r.err)")
+        return r.out.split(separator: "\n").compactMap { Double($0.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: ","))) }
+    }
+
+    /// Decodes frame `index` to packed RGB bytes (FFmpeg converts with the file's own colour tags).
+    static func rgbFrame(_ path: String, index: Int = 0) throws -> [UInt8] {
+        let raw = path + ".frame\(index).rgb"
+        defer { unlink(raw) }
+        let r = try sh(["ffmpeg", "-v", "error", "-y", "-i", path, "-vf", "select=eq(n\\,\(index))", "-frames:v", "1",
+                        "-f", "rawvideo", "-pix_fmt", "rgb24", raw])
+        try #require(r.status == 0, "\(r.err)")
+        return [UInt8](try Data(contentsOf: URL(fileURLWithPath: raw)))
+    }
+}
+
+/// The original predictor's sample clips, present on the team's machines (not in a user's clone).
+enum SharedMedia {
+    static let seed: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("shared/media/seed")
+    static var available: Bool { FileManager.default.fileExists(atPath: seed.path) }
+    static func path(_ name: String) -> String { seed.appendingPathComponent(name).path }
+}
