@@ -1,1 +1,0 @@
-// The Cog-compatible HTTP API.

@@ -1,0 +1,93 @@
+import Foundation
+
+/// The prediction object Cog returns and sends to webhooks.
+public struct Prediction: Codable, Sendable, Equatable {
+    public enum Status: String, Codable, Sendable { case starting, processing, succeeded, canceled, failed
+        var isTerminal: Bool { self == .succeeded || self == .canceled || self == .failed }
+    }
+    public var id: String
+    public var input: [String: JSONValue]
+    public var output: String?
+    public var logs: String = ""
+    public var error: String?
+    public var status: Status = .starting
+    public var created_at: String?
+    public var started_at: String?
+    public var completed_at: String?
+    public var metrics: [String: JSONValue]?
+    public var webhook: String?
+    public var webhook_events_filter: [String]?
+    public var output_file_prefix: String?
+
+    // Encode explicit nulls for the fields clients look at.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(input, forKey: .input)
+        try c.encode(output, forKey: .output)
+        try c.encode(logs, forKey: .logs)
+        try c.encode(error, forKey: .error)
+        try c.encode(status, forKey: .status)
+        try c.encode(created_at, forKey: .created_at)
+        try c.encode(started_at, forKey: .started_at)
+        try c.encode(completed_at, forKey: .completed_at)
+        try c.encode(metrics, forKey: .metrics)
+        try c.encodeIfPresent(webhook, forKey: .webhook)
+        try c.encodeIfPresent(webhook_events_filter, forKey: .webhook_events_filter)
+        try c.encodeIfPresent(output_file_prefix, forKey: .output_file_prefix)
+    }
+
+    /// ISO 8601 in UTC with microseconds, as Cog writes times.
+    static func timestamp(_ date: Date = Date()) -> String {
+        let seconds = date.timeIntervalSince1970
+        let whole = floor(seconds)
+        let micros = Int((seconds - whole) * 1_000_000)
+        var t = time_t(whole), parts = tm()
+        gmtime_r(&t, &parts)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%06d+00:00", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
+                      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), micros)
+    }
+}
+
+/// The body of `POST /predictions`.
+struct PredictionRequest {
+    var id: String?
+    var input: [String: JSONValue]
+    var webhook: String?
+    var webhookEventsFilter: [String]?
+    var outputFilePrefix: String?
+    var createdAt: String?
+
+    /// Parses a body; unknown keys are ignored. Errors come back in Cog's 422 shape.
+    static func parse(_ data: Data) -> Result<PredictionRequest, InputSchema.ValidationFailure> {
+        guard !data.isEmpty else { return .success(PredictionRequest(input: [:])) }
+        guard let value = try? JSONDecoder().decode(JSONValue.self, from: data), let body = value.object else {
+            return .failure(.init(detail: [InputSchema.Problem(loc: ["body"], msg: "request body is not a JSON object", type: "value_error.jsondecode")]))
+        }
+        var problems: [InputSchema.Problem] = []
+        var input: [String: JSONValue] = [:]
+        switch body["input"] {
+        case nil, .null?: break
+        case .object(let o)?: input = o
+        default: problems.append(.init(loc: ["body", "input"], msg: "value is not a valid dict", type: "type_error.dict"))
+        }
+        func string(_ key: String) -> String? {
+            switch body[key] {
+            case nil, .null?: return nil
+            case .string(let s)?: return s
+            default: problems.append(.init(loc: ["body", key], msg: "str type expected", type: "type_error.str")); return nil
+            }
+        }
+        var r = PredictionRequest(id: string("id"), input: input, webhook: string("webhook"),
+                                  outputFilePrefix: string("output_file_prefix"), createdAt: string("created_at"))
+        if case .array(let events)? = body["webhook_events_filter"] {
+            let names = events.compactMap(\.string)
+            let allowed = ["start", "output", "logs", "completed"]
+            if names.count != events.count || !names.allSatisfy(allowed.contains) {
+                problems.append(.init(loc: ["body", "webhook_events_filter"], msg: "value is not a valid enumeration member; permitted: 'start', 'output', 'logs', 'completed'", type: "type_error.enum"))
+            }
+            r.webhookEventsFilter = names
+        }
+        return problems.isEmpty ? .success(r) : .failure(.init(detail: problems))
+    }
+}

@@ -1,0 +1,234 @@
+import AsyncHTTPClient
+import Foundation
+import MediaIO
+import Pipeline
+
+/// Runs predictions: slots, ids, cancellation, state for PUT/SSE, webhooks, and cleanup.
+public actor PredictionService {
+    public let configuration: ServerConfiguration
+    let client: HTTPClient
+    private var entries: [String: Entry] = [:]
+    /// Set once setup (probing FFmpeg and encoders) finished.
+    public private(set) var setup: SetupResult?
+
+    public struct SetupResult: Sendable {
+        public let startedAt: String
+        public let completedAt: String
+        public let succeeded: Bool
+        public let logs: String
+    }
+
+    final class Entry: @unchecked Sendable {
+        // All mutable state is touched only from the PredictionService actor.
+        var prediction: Prediction
+        let cancellation = CancellationFlag()
+        var task: Task<Void, Never>?
+        var listeners: [UUID: AsyncStream<Event>.Continuation] = [:]
+        var waiters: [CheckedContinuation<Prediction, Never>] = []
+        init(_ p: Prediction) { prediction = p }
+    }
+
+    /// What an SSE client sees.
+    public enum Event: Sendable { case start(Prediction), log(String), output(Prediction), completed(Prediction) }
+
+    public init(configuration: ServerConfiguration, client: HTTPClient) {
+        self.configuration = configuration
+        self.client = client
+    }
+
+    /// Probes FFmpeg and the encoders once.
+    public func runSetup() {
+        let started = Prediction.timestamp()
+        let list = CodecCatalog.probe()
+        let logs = list.map { "\($0.name): " + ($0.opens ? "opens" : "unavailable (\($0.reason ?? ""))") }.joined(separator: "\n")
+        setup = SetupResult(startedAt: started, completedAt: Prediction.timestamp(),
+                            succeeded: list.contains { $0.opens }, logs: logs)
+    }
+
+    public var busy: Bool { running >= configuration.concurrency }
+    private var running: Int { entries.values.filter { !$0.prediction.status.isTerminal }.count }
+
+    enum CreateError: Error { case atCapacity }
+
+    /// Starts a prediction, or returns the running one with the same id (idempotent PUT).
+    func create(_ request: PredictionRequest, input: [String: JSONValue], id: String?, traceHeaders: [(String, String)])
+        throws -> (entry: Entry, existing: Bool) {
+        if let id, let e = entries[id], !e.prediction.status.isTerminal { return (e, true) }
+        guard running < configuration.concurrency else { throw CreateError.atCapacity }
+        var p = Prediction(id: id ?? Self.newID(), input: input)
+        p.created_at = request.createdAt ?? Prediction.timestamp()
+        p.webhook = request.webhook
+        p.webhook_events_filter = request.webhookEventsFilter
+        p.output_file_prefix = request.outputFilePrefix
+        let entry = Entry(p)
+        entries[p.id] = entry
+        let given = Set(request.input.keys)
+        let sender = WebhookSender(client: client, configuration: configuration, traceHeaders: traceHeaders)
+        entry.task = Task { await self.run(entry, given: given, webhooks: sender) }
+        return (entry, false)
+    }
+
+    static func newID() -> String {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789")
+        return String((0..<26).map { _ in alphabet.randomElement()! })
+    }
+
+    /// Waits for a prediction to end.
+    func wait(_ entry: Entry) async -> Prediction {
+        if entry.prediction.status.isTerminal { return entry.prediction }
+        return await withCheckedContinuation { entry.waiters.append($0) }
+    }
+
+    /// Events of one prediction, from now on.
+    func events(_ entry: Entry) -> AsyncStream<Event> {
+        let (stream, continuation) = AsyncStream<Event>.makeStream()
+        if entry.prediction.status.isTerminal {
+            continuation.yield(.completed(entry.prediction)); continuation.finish()
+        } else {
+            entry.listeners[UUID()] = continuation
+        }
+        return stream
+    }
+
+    /// Asks a running prediction to stop; false when there is none by that id.
+    public func cancel(id: String) -> Bool {
+        guard let e = entries[id], !e.prediction.status.isTerminal else { return false }
+        e.cancellation.cancel()
+        e.task?.cancel()
+        return true
+    }
+
+    /// Cancels everything (shutdown) and waits for the work to end.
+    public func cancelAll() async {
+        let all = entries.values.filter { !$0.prediction.status.isTerminal }
+        for e in all { e.cancellation.cancel(); e.task?.cancel() }
+        for e in all { await e.task?.value }
+    }
+
+    func current(_ id: String) -> Prediction? { entries[id]?.prediction }
+
+    // MARK: - One prediction
+
+    private func emit(_ entry: Entry, _ event: Event) {
+        for c in entry.listeners.values { c.yield(event) }
+    }
+
+    private func webhook(_ entry: Entry, _ event: String, _ sender: WebhookSender) {
+        guard let url = entry.prediction.webhook else { return }
+        let filter = entry.prediction.webhook_events_filter ?? ["start", "output", "logs", "completed"]
+        guard filter.contains(event) || event == "completed" && filter.isEmpty else { return }
+        let snapshot = entry.prediction
+        let terminal = event == "completed"
+        if terminal {
+            // The terminal event is awaited (with retries) before the prediction counts as done.
+            pendingTerminal = Task { await sender.send(snapshot, to: url, terminal: true) }
+        } else {
+            Task { await sender.send(snapshot, to: url, terminal: false) }
+        }
+    }
+    private var pendingTerminal: Task<Void, Never>?
+
+    private var lastLogWebhook: [String: Date] = [:]
+
+    private func appendLog(_ entry: Entry, _ line: String, _ sender: WebhookSender) {
+        entry.prediction.logs += line + "\n"
+        emit(entry, .log(line))
+        let now = Date()
+        if now.timeIntervalSince(lastLogWebhook[entry.prediction.id] ?? .distantPast) >= 0.5 {
+            lastLogWebhook[entry.prediction.id] = now
+            webhook(entry, "logs", sender)
+        }
+    }
+
+    private func run(_ entry: Entry, given: Set<String>, webhooks: WebhookSender) async {
+        let started = Date()
+        entry.prediction.status = .processing
+        entry.prediction.started_at = Prediction.timestamp(started)
+        emit(entry, .start(entry.prediction))
+        webhook(entry, "start", webhooks)
+
+        let work = URL(fileURLWithPath: configuration.temporaryDirectory)
+            .appendingPathComponent("vfx-\(entry.prediction.id)-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        var metrics: [String: JSONValue] = [:]
+        do {
+            try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+            let input = entry.prediction.input
+            let source = work + "/input"
+            try await InputFetcher(client: client, configuration: configuration).fetch(input["video"]?.string ?? "", to: source)
+            try Task.checkCancellation()
+            let codec = input["output_codec"]?.string ?? CodecCatalog.defaultCodec
+            let container: OutputContainer = CodecCatalog.entry(named: codec)?.format == "vp9" ? .webm : .mp4
+            let output = work + "/output.\(container.rawValue)"
+            var request = ProcessRequest(input: source, output: output)
+            request.effect = try InputSchema.effect(input, given: given)
+            request.outputCodec = codec
+            if case .int(let crf)? = input["crf"] { request.quality = crf }
+            if let preset = input["preset"]?.string, !preset.isEmpty { request.preset = preset }
+            request.inputOptions = .untrustedLocalFile
+            let result = try await runOffThread(request, entry: entry, webhooks: webhooks)
+            metrics["frames"] = .int(result.framesWritten)
+            metrics["fps"] = .double((result.framesPerSecond * 100).rounded() / 100)
+            metrics["encoder"] = .string(result.encoder)
+            if let f = result.fallbackFrom { metrics["requested_encoder"] = .string(f) }
+            let delivered = try await OutputDelivery(client: client, configuration: configuration)
+                .deliver(file: output, mimeType: container.mimeType, prefix: entry.prediction.output_file_prefix)
+            try Task.checkCancellation()
+            entry.prediction.output = delivered
+            entry.prediction.status = .succeeded
+            emit(entry, .output(entry.prediction))
+            webhook(entry, "output", webhooks)
+        } catch {
+            if entry.cancellation.isCancelled || error is CancellationError || (error as? MediaError) == .cancelled {
+                entry.prediction.status = .canceled
+            } else {
+                entry.prediction.status = .failed
+                entry.prediction.error = "\(error)"
+                appendLog(entry, "error: \(error)", webhooks)
+            }
+        }
+        metrics["predict_time"] = .double(Date().timeIntervalSince(started))
+        entry.prediction.metrics = metrics
+        entry.prediction.completed_at = Prediction.timestamp()
+        webhook(entry, "completed", webhooks)
+        await pendingTerminal?.value
+        pendingTerminal = nil
+        emit(entry, .completed(entry.prediction))
+        for c in entry.listeners.values { c.finish() }
+        entry.listeners.removeAll()
+        for w in entry.waiters { w.resume(returning: entry.prediction) }
+        entry.waiters.removeAll()
+        lastLogWebhook[entry.prediction.id] = nil
+    }
+
+    /// Runs the blocking engine on its own thread so the server's threads stay free.
+    private func runOffThread(_ request: ProcessRequest, entry: Entry, webhooks: WebhookSender) async throws -> ProcessResult {
+        let flag = entry.cancellation
+        let log: @Sendable (String) -> Void = { line in Task { await self.appendLog(entry, line, webhooks) } }
+        let throttle = ProgressThrottle()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ProcessResult, Error>) in
+                let thread = Thread {
+                    let runner = Runner(request: request, cancellation: flag, onProgress: { p in
+                        if throttle.due(final: p.framesDone == p.totalFrames) { log(p.line) }
+                    }, onLog: log)
+                    do { continuation.resume(returning: try runner.run()) } catch { continuation.resume(throwing: error) }
+                }
+                thread.stackSize = 8 << 20
+                thread.start()
+            }
+        } onCancel: { flag.cancel() }
+    }
+}
+
+/// Lets one progress line through every half second (and the last one).
+final class ProgressThrottle: @unchecked Sendable {
+    // Only used from the single engine thread that reports progress.
+    private var last = Date.distantPast
+    func due(final: Bool) -> Bool {
+        let now = Date()
+        guard final || now.timeIntervalSince(last) >= 0.5 else { return false }
+        last = now
+        return true
+    }
+}
