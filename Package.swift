@@ -44,10 +44,12 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        // Helpers the test targets share: scratch folders, ffmpeg/ffprobe checks, the sample clips.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "EffectsTests", dependencies: ["Effects"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "MediaIO", "Effects", "vfx"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "MediaIO", "Effects", "vfx", "TestSupport"]),
         .testTarget(name: "ServerTests", dependencies: [
-            "VideoFXServer",
+            "VideoFXServer", "TestSupport",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),

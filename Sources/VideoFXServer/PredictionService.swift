@@ -85,6 +85,8 @@ public actor PredictionService {
         if entry.prediction.status.isTerminal {
             continuation.yield(.completed(entry.prediction)); continuation.finish()
         } else {
+            // A listener that arrives after the start still sees it.
+            if entry.prediction.status == .processing { continuation.yield(.start(entry.prediction)) }
             entry.listeners[UUID()] = continuation
         }
         return stream

@@ -1,6 +1,7 @@
 import Effects
 import Foundation
 import MediaIO
+import TestSupport
 import Testing
 @testable import Pipeline
 

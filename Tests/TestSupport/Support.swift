@@ -4,7 +4,7 @@ import Testing
 /// Runs a command (through `env`, so PATH applies), returning its exit status and output.
 /// posix_spawn and waitpid rather than Foundation's Process, which can hang when tests spawn in parallel.
 @discardableResult
-func sh(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+public func sh(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
     let base = FileManager.default.temporaryDirectory.appendingPathComponent("vfx-sh-\(UUID().uuidString)").path
     let outPath = base + ".out", errPath = base + ".err"
     defer { unlink(outPath); unlink(errPath) }
@@ -28,22 +28,22 @@ func sh(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
 }
 
 /// A scratch folder removed when the test's value goes away.
-final class Scratch {
-    let url: URL
-    init() throws {
+public final class Scratch: Sendable {
+    public let url: URL
+    public init() throws {
         url = FileManager.default.temporaryDirectory.appendingPathComponent("vfx-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     }
     deinit { try? FileManager.default.removeItem(at: url) }
-    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+    public func path(_ name: String) -> String { url.appendingPathComponent(name).path }
     /// Files left in the folder (to check no temporary output survives).
-    var contents: [String] { (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? [] }
+    public var contents: [String] { (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? [] }
 }
 
 /// Makes clips with the ffmpeg CLI (an independent tool) and reads results back with ffprobe.
-enum Media {
+public enum Media {
     /// Generates a test clip. `video` is an ffmpeg lavfi source graph.
-    static func make(_ path: String, video: String = "testsrc2=size=160x120:rate=25", seconds: Double = 1,
+    public static func make(_ path: String, video: String = "testsrc2=size=160x120:rate=25", seconds: Double = 1,
                      audio: Bool = false, args: [String] = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]) throws {
         var cmd = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", video]
         if audio { cmd += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"] }
@@ -54,40 +54,40 @@ enum Media {
         try #require(r.status == 0, "ffmpeg could not make \(path): \(r.err)")
     }
 
-    struct Stream: Decodable {
-        let codec_name: String?
-        let codec_type: String
-        let width: Int?
-        let height: Int?
-        let pix_fmt: String?
-        let nb_read_frames: String?
-        let duration: String?
-        let color_space: String?
-        let color_primaries: String?
-        let color_transfer: String?
-        let color_range: String?
-        let sample_aspect_ratio: String?
-        let side_data_list: [SideData]?
-        struct SideData: Decodable { let side_data_type: String?; let rotation: Double? }
+    public struct Stream: Decodable {
+        public let codec_name: String?
+        public let codec_type: String
+        public let width: Int?
+        public let height: Int?
+        public let pix_fmt: String?
+        public let nb_read_frames: String?
+        public let duration: String?
+        public let color_space: String?
+        public let color_primaries: String?
+        public let color_transfer: String?
+        public let color_range: String?
+        public let sample_aspect_ratio: String?
+        public let side_data_list: [SideData]?
+        public struct SideData: Decodable { public let side_data_type: String?; public let rotation: Double? }
     }
-    struct Probe: Decodable {
-        let streams: [Stream]
-        let format: Format
-        struct Format: Decodable { let format_name: String; let duration: String? }
-        var video: Stream? { streams.first { $0.codec_type == "video" } }
-        var audio: [Stream] { streams.filter { $0.codec_type == "audio" } }
-        var duration: Double { Double(format.duration ?? "0") ?? 0 }
+    public struct Probe: Decodable {
+        public let streams: [Stream]
+        public let format: Format
+        public struct Format: Decodable { public let format_name: String; public let duration: String? }
+        public var video: Stream? { streams.first { $0.codec_type == "video" } }
+        public var audio: [Stream] { streams.filter { $0.codec_type == "audio" } }
+        public var duration: Double { Double(format.duration ?? "0") ?? 0 }
     }
 
     /// ffprobe's view of a file, with frames counted by decoding.
-    static func probe(_ path: String) throws -> Probe {
+    public static func probe(_ path: String) throws -> Probe {
         let r = try sh(["ffprobe", "-v", "error", "-count_frames", "-show_streams", "-show_format", "-of", "json", path])
         try #require(r.status == 0, "ffprobe failed on \(path): \(r.err)")
         return try JSONDecoder().decode(Probe.self, from: Data(r.out.utf8))
     }
 
     /// Presentation times (seconds) of every video frame, in order.
-    static func frameTimes(_ path: String) throws -> [Double] {
+    public static func frameTimes(_ path: String) throws -> [Double] {
         let r = try sh(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "frame=best_effort_timestamp_time",
                         "-of", "csv=p=0", path])
         try #require(r.status == 0, "\(r.err)")
@@ -95,7 +95,7 @@ enum Media {
     }
 
     /// Decodes frame `index` to packed RGB bytes (FFmpeg converts with the file's own colour tags).
-    static func rgbFrame(_ path: String, index: Int = 0) throws -> [UInt8] {
+    public static func rgbFrame(_ path: String, index: Int = 0) throws -> [UInt8] {
         let raw = path + ".frame\(index).rgb"
         defer { unlink(raw) }
         let r = try sh(["ffmpeg", "-v", "error", "-y", "-i", path, "-vf", "select=eq(n\\,\(index))", "-frames:v", "1",
@@ -106,10 +106,10 @@ enum Media {
 }
 
 /// The original predictor's sample clips, present on the team's machines (not in a user's clone).
-enum SharedMedia {
-    static let seed: URL = URL(fileURLWithPath: #filePath)
+public enum SharedMedia {
+    public static let seed: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("shared/media/seed")
-    static var available: Bool { FileManager.default.fileExists(atPath: seed.path) }
-    static func path(_ name: String) -> String { seed.appendingPathComponent(name).path }
+    public static var available: Bool { FileManager.default.fileExists(atPath: seed.path) }
+    public static func path(_ name: String) -> String { seed.appendingPathComponent(name).path }
 }

@@ -1,0 +1,349 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import NIOHTTP1
+import TestSupport
+import Testing
+@testable import VideoFXServer
+
+/// What the fixture server saw.
+actor Recorder {
+    var hooks: [[String: Any]] = []
+    var requests: [String] = []
+    var uploads: [String: Data] = [:]
+    func hook(_ d: Data) { if let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any] { hooks.append(o) } }
+    func request(_ path: String) { requests.append(path) }
+    func upload(_ name: String, _ d: Data) { uploads[name] = d }
+    var statuses: [String] { hooks.compactMap { $0["status"] as? String } }
+    var hookCount: Int { hooks.count }
+    var lastOutput: String? { hooks.last?["output"] as? String }
+}
+
+/// A loopback HTTP server for inputs, webhooks and uploads, plus the vfx server under test; both on ephemeral ports.
+func withServers(concurrency: Int = 1, files: [String: Data] = [:], configure: @Sendable (inout ServerConfiguration) -> Void = { _ in },
+                 _ body: @Sendable @escaping (_ vfx: String, _ fixture: String, _ recorder: Recorder, _ tmp: Scratch) async throws -> Void) async throws {
+    let recorder = Recorder()
+    let router = Router()
+    router.get("/files/:name") { _, ctx in
+        let name = ctx.parameters.get("name") ?? ""
+        await recorder.request("/files/" + name)
+        guard let data = files[name] else { return Response(status: .notFound) }
+        return Response(status: .ok, headers: [.contentType: "video/mp4"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+    router.post("/hook") { req, _ in
+        let b = try await req.body.collect(upTo: 1 << 28)
+        await recorder.hook(Data(b.readableBytesView))
+        return Response(status: .ok)
+    }
+    router.put("/upload/:name") { req, ctx in
+        let b = try await req.body.collect(upTo: 1 << 28)
+        await recorder.upload(ctx.parameters.get("name") ?? "", Data(b.readableBytesView))
+        return Response(status: .created, headers: [.location: "http://cdn.example/\(ctx.parameters.get("name") ?? "")?sig=1"])
+    }
+    let fixture = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+    try await fixture.test(.live) { fixtureClient in
+        let tmp = try Scratch()
+        var config = ServerConfiguration()
+        config.host = "127.0.0.1"
+        config.port = 0
+        config.concurrency = concurrency
+        config.temporaryDirectory = tmp.url.path
+        config.keepAliveInterval = 0.5
+        config.webhookRetryBase = 0.01
+        configure(&config)
+        let fixtureBase = "http://127.0.0.1:\(fixtureClient.port!)"
+        if let u = config.uploadURL { config.uploadURL = u.replacingOccurrences(of: "FIXTURE", with: fixtureBase) }
+        let client = makeHTTPClient(configuration: config)
+        let service = PredictionService(configuration: config, client: client)
+        await service.runSetup()
+        let app = buildApplication(configuration: config, service: service)
+        do {
+            try await app.test(.live) { vfxClient in
+                try await body("http://127.0.0.1:\(vfxClient.port!)", fixtureBase, recorder, tmp)
+            }
+        } catch {
+            await service.cancelAll(); try await client.shutdown(); throw error
+        }
+        await service.cancelAll()
+        try await client.shutdown()
+    }
+}
+
+/// One HTTP exchange with a real client.
+func http(_ method: HTTPMethod, _ url: String, json: Any? = nil, raw: String? = nil, headers: [(String, String)] = [],
+          timeout: Int64 = 120) async throws -> (status: Int, body: Data, object: [String: Any]) {
+    var req = HTTPClientRequest(url: url)
+    req.method = method
+    for (k, v) in headers { req.headers.add(name: k, value: v) }
+    if let json { req.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json))); req.headers.add(name: "Content-Type", value: "application/json") }
+    if let raw { req.body = .bytes(ByteBuffer(string: raw)); req.headers.add(name: "Content-Type", value: "application/json") }
+    let resp = try await HTTPClient.shared.execute(req, timeout: .seconds(timeout))
+    let body = try await resp.body.collect(upTo: 1 << 28)
+    let data = Data(body.readableBytesView)
+    return (Int(resp.status.code), data, (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:])
+}
+
+func clip(seconds: Double = 1, size: String = "160x120", audio: Bool = false) throws -> Data {
+    let dir = try Scratch()
+    let p = dir.path("clip.mp4")
+    try Media.make(p, video: "testsrc2=size=\(size):rate=10", seconds: seconds, audio: audio)
+    return try Data(contentsOf: URL(fileURLWithPath: p))
+}
+
+/// Decodes a data-URL output to a file and returns its ffprobe view.
+func decodeOutput(_ output: Any?, in dir: Scratch) throws -> (Media.Probe, String) {
+    let s = try #require(output as? String)
+    #expect(s.hasPrefix("data:video/mp4;base64,"))
+    let data = try #require(Data(base64Encoded: String(s.dropFirst("data:video/mp4;base64,".count))))
+    let path = dir.path("output-\(UUID().uuidString).mp4")
+    try data.write(to: URL(fileURLWithPath: path))
+    return (try Media.probe(path), path)
+}
+
+func waitUntil(_ seconds: Double = 60, _ condition: @Sendable () async throws -> Bool) async throws {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try await condition() { return }
+        try await Task.sleep(nanoseconds: 50_000_000)
+    }
+    Issue.record("timed out waiting")
+}
+
+@Suite(.serialized) struct ServerTests {
+    @Test func rootHealthAndSyncPrediction() async throws {
+        let video = try clip(seconds: 1, audio: true)
+        try await withServers(files: ["a.mp4": video]) { vfx, fixture, _, tmp in
+            let root = try await http(.GET, vfx + "/")
+            #expect(root.status == 200)
+            #expect(root.object["predictions_url"] as? String == "/predictions")
+            #expect(root.object["predictions_cancel_url"] as? String == "/predictions/{prediction_id}/cancel")
+            let health = try await http(.GET, vfx + "/health-check")
+            #expect(health.object["status"] as? String == "READY")
+
+            let r = try await http(.POST, vfx + "/predictions", json: ["input": ["video": fixture + "/files/a.mp4", "num_levels": 3]])
+            #expect(r.status == 200)
+            #expect(r.object["status"] as? String == "succeeded", "\(r.object["error"] ?? "")")
+            let input = r.object["input"] as? [String: Any]
+            #expect(input?["threshold"] as? Double == 0.5 && input?["output_codec"] as? String == "h264_nvenc")
+            let metrics = r.object["metrics"] as? [String: Any]
+            #expect(metrics?["predict_time"] is Double)
+            #expect(metrics?["frames"] as? Int == 10)
+            #expect((r.object["logs"] as? String)?.contains("frame 10/10") == true)
+            for key in ["created_at", "started_at", "completed_at"] {
+                #expect((r.object[key] as? String)?.range(of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$"#, options: .regularExpression) != nil)
+            }
+            let dir = try Scratch()
+            let (probe, path) = try decodeOutput(r.object["output"], in: dir)
+            #expect(probe.video?.nb_read_frames == "10")
+            #expect(probe.audio.count == 1)
+            let rgb = try Media.rgbFrame(path, index: 5)
+            let levels = [0, 128, 255]
+            let near = rgb.filter { v in levels.contains { abs($0 - Int(v)) <= 24 } }.count
+            #expect(Double(near) / Double(rgb.count) > 0.9)
+            #expect(tmp.contents.isEmpty, "left in TMPDIR: \(tmp.contents)")
+        }
+    }
+
+    @Test func validationErrorsAre422InCogShape() async throws {
+        try await withServers { vfx, _, _, _ in
+            func detail(_ body: Any) async throws -> [[String: Any]] {
+                let r = try await http(.POST, vfx + "/predictions", json: body)
+                #expect(r.status == 422)
+                return r.object["detail"] as? [[String: Any]] ?? []
+            }
+            let missing = try await detail(["input": ["num_levels": 5]])
+            #expect(missing.first?["loc"] as? [String] == ["body", "input", "video"])
+            #expect(missing.first?["msg"] as? String == "Field required")
+            #expect(missing.first?["type"] as? String == "value_error.missing")
+            let many = try await detail(["input": ["video": "http://x/y.mp4", "num_levels": 1, "threshold": "high", "output_codec": "mpeg2", "crf": 2.5]])
+            let fields = Set(many.compactMap { ($0["loc"] as? [String])?.last })
+            #expect(fields == ["num_levels", "threshold", "output_codec", "crf"])
+            #expect(many.contains { $0["type"] as? String == "value_error.number.not_ge" })
+            #expect(many.contains { $0["type"] as? String == "type_error.enum" })
+            let tooBig = try await detail(["input": ["video": "http://x/y.mp4", "num_levels": 257, "threshold": 1.5]])
+            #expect(tooBig.count == 2)
+            let scheme = try await detail(["input": ["video": "file:///etc/passwd"]])
+            #expect(scheme.first?["loc"] as? [String] == ["body", "input", "video"])
+            let malformed = try await http(.POST, vfx + "/predictions", raw: "{not json")
+            #expect(malformed.status == 422 || malformed.status == 400)
+            let wrongType = try await http(.POST, vfx + "/predictions", raw: #"{"input": [1,2]}"#)
+            #expect(wrongType.status == 422)
+        }
+    }
+
+    @Test func downloadErrorsFailThePrediction() async throws {
+        try await withServers { vfx, fixture, _, tmp in
+            let r = try await http(.POST, vfx + "/predictions", json: ["input": ["video": fixture + "/files/missing.mp4"]])
+            #expect(r.status == 200)
+            #expect(r.object["status"] as? String == "failed")
+            #expect((r.object["error"] as? String)?.contains("404") == true)
+            let bad = try await http(.POST, vfx + "/predictions", json: ["input": ["video": "data:video/mp4;base64,bm90IGEgdmlkZW8="]])
+            #expect(bad.object["status"] as? String == "failed")
+            #expect((bad.object["error"] as? String)?.isEmpty == false)
+            #expect(tmp.contents.isEmpty)
+        }
+    }
+
+    @Test func asyncPredictionReportsThroughWebhooks() async throws {
+        let video = try clip(seconds: 2)
+        try await withServers(files: ["a.mp4": video]) { vfx, fixture, recorder, _ in
+            let r = try await http(.POST, vfx + "/predictions",
+                                   json: ["id": "job-1", "input": ["video": fixture + "/files/a.mp4", "effect": "threshold"],
+                                          "webhook": fixture + "/hook"],
+                                   headers: [("Prefer", "respond-async"), ("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")])
+            #expect(r.status == 202)
+            #expect(r.object["status"] as? String == "starting")
+            #expect(r.object["id"] as? String == "job-1")
+            try await waitUntil { await recorder.statuses.contains("succeeded") }
+            let statuses = await recorder.statuses
+            #expect(statuses.first == "processing")
+            #expect(statuses.last == "succeeded")
+            #expect(await recorder.lastOutput?.hasPrefix("data:video/mp4;base64,") == true)
+        }
+    }
+
+    @Test func webhookEventsFilterPicksEvents() async throws {
+        let video = try clip()
+        try await withServers(files: ["a.mp4": video]) { vfx, fixture, recorder, _ in
+            _ = try await http(.POST, vfx + "/predictions",
+                               json: ["input": ["video": fixture + "/files/a.mp4"], "webhook": fixture + "/hook",
+                                      "webhook_events_filter": ["completed"]])
+            try await waitUntil { await recorder.hookCount >= 1 }
+            try await Task.sleep(nanoseconds: 200_000_000)
+            #expect(await recorder.statuses == ["succeeded"])
+        }
+    }
+
+    @Test func serverSentEvents() async throws {
+        let video = try clip()
+        try await withServers(files: ["a.mp4": video]) { vfx, fixture, _, _ in
+            let r = try await http(.POST, vfx + "/predictions", json: ["input": ["video": fixture + "/files/a.mp4"]],
+                                   headers: [("Accept", "text/event-stream")])
+            #expect(r.status == 200)
+            let text = String(decoding: r.body, as: UTF8.self)
+            for event in ["event: start", "event: log", "event: output", "event: completed"] {
+                #expect(text.contains(event), "missing \(event)")
+            }
+            #expect(text.contains("\"status\":\"succeeded\""))
+        }
+    }
+
+    @Test func idempotentPutAndCancel() async throws {
+        let long = try clip(seconds: 30, size: "640x360")
+        try await withServers(files: ["long.mp4": long]) { vfx, fixture, recorder, tmp in
+            let body: [String: Any] = ["input": ["video": fixture + "/files/long.mp4", "output_codec": "libx264", "preset": "slow"],
+                                       "webhook": fixture + "/hook"]
+            let first = try await http(.PUT, vfx + "/predictions/p1", json: body, headers: [("Prefer", "respond-async")])
+            #expect(first.status == 202)
+            try await waitUntil { await recorder.statuses.contains("processing") }
+            let again = try await http(.PUT, vfx + "/predictions/p1", json: body, headers: [("Prefer", "respond-async")])
+            #expect(again.status == 202)
+            #expect(again.object["id"] as? String == "p1")
+            #expect(again.object["status"] as? String == "processing")
+            let mismatch = try await http(.PUT, vfx + "/predictions/p2", json: ["id": "other", "input": ["video": "http://x/y.mp4"]])
+            #expect(mismatch.status == 422)
+            #expect((mismatch.object["detail"] as? [[String: Any]])?.first?["loc"] as? [String] == ["body", "id"])
+
+            let busy = try await http(.POST, vfx + "/predictions", json: ["input": ["video": fixture + "/files/long.mp4"]])
+            #expect(busy.status == 409)
+            #expect(busy.object["error"] as? String == "At capacity - all prediction slots busy")
+            #expect(try await http(.GET, vfx + "/health-check").object["status"] as? String == "BUSY")
+
+            let started = Date()
+            let cancel = try await http(.POST, vfx + "/predictions/p1/cancel")
+            #expect(cancel.status == 200)
+            try await waitUntil(10) { await recorder.statuses.contains("canceled") }
+            #expect(Date().timeIntervalSince(started) < 3)
+            #expect(try await http(.POST, vfx + "/predictions/p1/cancel").status == 404)
+            #expect(try await http(.POST, vfx + "/predictions/nope/cancel").status == 404)
+            try await waitUntil(5) { tmp.contents.isEmpty }
+            #expect(try await http(.GET, vfx + "/health-check").object["status"] as? String == "READY")
+        }
+    }
+
+    @Test func syncCancelReturnsCanceled() async throws {
+        let long = try clip(seconds: 30, size: "640x360")
+        try await withServers(files: ["long.mp4": long]) { vfx, fixture, _, _ in
+            async let result = http(.POST, vfx + "/predictions",
+                                    json: ["id": "sync-1", "input": ["video": fixture + "/files/long.mp4", "output_codec": "libx264", "preset": "slow"]])
+            try await Task.sleep(nanoseconds: 1_500_000_000)
+            #expect(try await http(.POST, vfx + "/predictions/sync-1/cancel").status == 200)
+            let r = try await result
+            #expect(r.status == 200)
+            #expect(r.object["status"] as? String == "canceled")
+        }
+    }
+
+    @Test func uploadsToOutputFilePrefixAndUploadURL() async throws {
+        let video = try clip()
+        try await withServers(files: ["a.mp4": video], configure: { $0.uploadURL = "FIXTURE/upload/" }) { vfx, fixture, recorder, _ in
+            let r = try await http(.POST, vfx + "/predictions", json: ["input": ["video": fixture + "/files/a.mp4"]])
+            #expect(r.object["status"] as? String == "succeeded", "\(r.object["error"] ?? "")")
+            #expect(r.object["output"] as? String == "http://cdn.example/output.mp4")
+            #expect((await recorder.uploads["output.mp4"])?.count ?? 0 > 1000)
+            let m = try await http(.POST, vfx + "/predictions", json: ["input": ["video": fixture + "/files/a.mp4"],
+                                                                        "output_file_prefix": fixture + "/upload/pre-"])
+            #expect(m.object["output"] as? String == fixture + "/upload/pre-output.mp4")
+            let body = try #require(await recorder.uploads["pre-output.mp4"])
+            #expect(String(decoding: body.prefix(200), as: UTF8.self).contains("name=\"file\""))
+            let failed = try await http(.POST, vfx + "/predictions", json: ["input": ["video": fixture + "/files/a.mp4"],
+                                                                             "output_file_prefix": "http://127.0.0.1:9/nothing/"])
+            #expect(failed.object["status"] as? String == "failed")
+            #expect(failed.object["output"] is NSNull)
+        }
+    }
+
+    @Test func hostileFilesCannotReachOtherAddresses() async throws {
+        try await withServers(files: [:]) { vfx, fixture, recorder, _ in
+            let playlist = "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n\(fixture)/files/secret.ts\n#EXT-X-ENDLIST\n"
+            let concat = "ffconcat version 1.0\nfile '/etc/passwd'\nfile '\(fixture)/files/secret2.ts'\n"
+            for hostile in [playlist, concat] {
+                let url = "data:application/octet-stream;base64," + Data(hostile.utf8).base64EncodedString()
+                let r = try await http(.POST, vfx + "/predictions", json: ["input": ["video": url]])
+                #expect(r.object["status"] as? String == "failed")
+            }
+            let fetched = await recorder.requests
+            #expect(fetched.isEmpty, "the server fetched \(fetched)")
+        }
+    }
+
+    @Test func openAPIDocumentMatchesValidation() async throws {
+        try await withServers { vfx, _, _, _ in
+            let doc = try await http(.GET, vfx + "/openapi.json").object
+            #expect(doc["openapi"] as? String == "3.0.2")
+            let schemas = try #require((doc["components"] as? [String: Any])?["schemas"] as? [String: Any])
+            for name in ["Input", "Output", "PredictionRequest", "PredictionResponse", "Status", "HTTPValidationError", "ValidationError", "output_codec"] {
+                #expect(schemas[name] != nil, "missing \(name)")
+            }
+            let input = try #require(schemas["Input"] as? [String: Any])
+            #expect(input["required"] as? [String] == ["video"])
+            let props = try #require(input["properties"] as? [String: [String: Any]])
+            #expect(props["video"]?["format"] as? String == "uri")
+            #expect(props["video"]?["x-order"] as? Int == 0)
+            #expect(props["num_levels"]?["default"] as? Int == 25)
+            let codecEnum = (schemas["output_codec"] as? [String: Any])?["enum"] as? [String]
+            #expect(codecEnum?.contains("h264_nvenc") == true)
+            let paths = try #require(doc["paths"] as? [String: Any])
+            for p in ["/", "/health-check", "/openapi.json", "/predictions", "/predictions/{prediction_id}", "/predictions/{prediction_id}/cancel", "/shutdown"] {
+                #expect(paths[p] != nil, "missing path \(p)")
+            }
+            // What the document allows is accepted; one step beyond is rejected.
+            for (name, prop) in props {
+                guard let min = prop["minimum"] as? Double, let max = prop["maximum"] as? Double else { continue }
+                let isInt = prop["type"] as? String == "integer"
+                func value(_ d: Double) -> JSONValue { isInt ? .int(Int(d)) : .double(d) }
+                let step = isInt ? 1.0 : 0.001
+                for (v, ok) in [(min, true), (max, true), (min - step, false), (max + step, false)] {
+                    var i: [String: JSONValue] = ["video": "http://x/y.mp4", "output_codec": "libsvtav1"]
+                    i[name] = value(v)
+                    if case .success = InputSchema.validate(i) { #expect(ok, "\(name)=\(v) accepted") } else { #expect(!ok, "\(name)=\(v) rejected") }
+                }
+            }
+            for codec in codecEnum ?? [] {
+                if case .failure = InputSchema.validate(["video": "http://x/y.mp4", "output_codec": .string(codec)]) { Issue.record("\(codec) rejected") }
+            }
+        }
+    }
+}
