@@ -40,7 +40,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "vfx", dependencies: [
-            "Pipeline", "VideoFXServer",
+            "Pipeline", "VideoFXServer", "Effects",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),

@@ -38,6 +38,11 @@ public struct YUVColorSpace: Sendable, Equatable {
     }
 }
 
+/// Clamps to 0...255 and rounds half up, without a libm call.
+@inline(__always) private func byte(_ x: Float) -> UInt8 {
+    UInt8(truncatingIfNeeded: Int32(min(max(x, 0), 255) + 0.5))
+}
+
 /// An 8-bit planar Y'CbCr image: chroma planes are subsampled by 2^shift in each direction.
 public struct YUVImage {
     public var y: Plane
@@ -100,6 +105,8 @@ public final class FusedYUVKernel {
 
     @inline(__always)
     private func run<L: ChannelLanes>(_ src: YUVImage, _ dst: YUVImage, _ lanes: L) {
+        // Local copies: class properties in the inner loop would pay exclusivity checks per access.
+        let cR = self.cR, cG = self.cG, cB = self.cB, sR = self.sR, sG = self.sG, sB = self.sB
         let cs = colorSpace
         let width = src.y.width, height = src.y.height
         let sx = src.chromaShiftX, sy = src.chromaShiftY
@@ -118,22 +125,29 @@ public final class FusedYUVKernel {
         let chromaWidth = src.u.width
         let blockW = 1 << sx
 
+        // Padded copies for each row's last partial vector.
+        let tailIn = UnsafeMutablePointer<UInt8>.allocate(capacity: 8), tailOut = UnsafeMutablePointer<UInt8>.allocate(capacity: 8)
+        tailIn.initialize(repeating: 0, count: 8); tailOut.initialize(repeating: 0, count: 8)
+        defer { tailIn.deallocate(); tailOut.deallocate() }
         for cy in 0..<src.u.height {
-            // Chroma contributions for every pixel of this block row.
+            // Chroma contributions, computed once per chroma sample and spread over its block.
             let uRow = src.u.row(cy), vRow = src.v.row(cy)
-            for x in 0..<width {
-                let u = Float(uRow[x >> sx]) - 128, v = Float(vRow[x >> sx]) - 128
-                cR[x] = crR * v
-                cG[x] = cbG * u + crG * v
-                cB[x] = cbB * u
+            for cx in 0..<chromaWidth {
+                let u = Float(uRow[cx]) - 128, v = Float(vRow[cx]) - 128
+                let r = crR * v, g = cbG * u + crG * v, b = cbB * u
+                let x0 = cx << sx
+                for x in x0..<min(x0 + blockW, width) { cR[x] = r; cG[x] = g; cB[x] = b }
             }
             let firstRow = cy << sy
             let rows = min(1 << sy, height - firstRow)
             for dy in 0..<rows {
                 let yIn = src.y.row(firstRow + dy), yOut = dst.y.row(firstRow + dy)
                 var x = 0
-                @inline(__always) func pixels(_ yv: Bytes8, _ x: Int) -> Bytes8 {
-                    let l = (floats(yv) - yBias) * yMul
+                if body < width { for i in 0..<(width - body) { tailIn[i] = yIn[body + i] } }
+                while x < width {
+                    // Full vectors straight from the row; the last partial one through the padded copy.
+                    let full = x < body
+                    let l = (floats(load8(full ? yIn + x : tailIn)) - yBias) * yMul
                     let r = lanes(roundedByte(l + UnsafeRawPointer(cR + x).loadUnaligned(as: F8.self)))
                     let g = lanes(roundedByte(l + UnsafeRawPointer(cG + x).loadUnaligned(as: F8.self)))
                     let b = lanes(roundedByte(l + UnsafeRawPointer(cB + x).loadUnaligned(as: F8.self)))
@@ -145,18 +159,10 @@ public final class FusedYUVKernel {
                         pg.storeBytes(of: pg.load(as: F8.self) + g, as: F8.self)
                         pb.storeBytes(of: pb.load(as: F8.self) + b, as: F8.self)
                     }
-                    return bytes(roundedByte(yR * r + yG * g + yB * b + yBias))
-                }
-                while x < body {
-                    store8(pixels(load8(yIn + x), x), yOut + x)
+                    store8(bytes(roundedByte(yR * r + yG * g + yB * b + yBias)), full ? yOut + x : tailOut)
                     x += 8
                 }
-                if body < width {
-                    var tail = Bytes8()
-                    for i in 0..<(width - body) { tail[i] = yIn[body + i] }
-                    let out = pixels(tail, body)
-                    for i in 0..<(width - body) { yOut[body + i] = out[i] }
-                }
+                if body < width { for i in 0..<(width - body) { yOut[body + i] = tailOut[i] } }
             }
             // Average the mapped block and convert it back to chroma.
             let uOut = dst.u.row(cy), vOut = dst.v.row(cy)
@@ -167,10 +173,8 @@ public final class FusedYUVKernel {
                 for i in 0..<cols { r += sR[x0 + i]; g += sG[x0 + i]; b += sB[x0 + i] }
                 let scale = 1 / Float(cols * rows)
                 r *= scale; g *= scale; b *= scale
-                let u = 128 + uR * r + uG * g + uB * b
-                let v = 128 + vR * r + vG * g + vB * b
-                uOut[cx] = UInt8(min(max(u, 0), 255).rounded())
-                vOut[cx] = UInt8(min(max(v, 0), 255).rounded())
+                uOut[cx] = byte(128 + uR * r + uG * g + uB * b)
+                vOut[cx] = byte(128 + vR * r + vG * g + vB * b)
             }
         }
     }

@@ -18,8 +18,12 @@ typealias Bytes8 = SIMD8<UInt8>
 @inline(__always) func roundedNearest(_ x: F8) -> F8 { (x + roundingMagic) - roundingMagic }
 
 /// Clamps to 0...255 and rounds to the nearest integer.
+// Comparisons and selects: `clamped` goes through generic pointwise min/max calls.
 @inline(__always) func roundedByte(_ x: F8) -> F8 {
-    roundedNearest(x.clamped(lowerBound: F8(repeating: 0), upperBound: F8(repeating: 255)))
+    var y = x
+    y.replace(with: 0, where: x .< 0)
+    y.replace(with: 255, where: x .> 255)
+    return roundedNearest(y)
 }
 
 /// Eight integral floats in 0...255 narrowed to bytes.

@@ -18,7 +18,15 @@ public struct InputOptions: Sendable {
 
     /// Local files only: for untrusted media, so nothing inside it can make FFmpeg open another
     /// address or file (playlists, concat lists, references).
-    public static let untrustedLocalFile = InputOptions(protocolWhitelist: "file")
+    public static let untrustedLocalFile = InputOptions(protocolWhitelist: "file", formatWhitelist: mediaDemuxers)
+
+    /// Demuxers of self-contained media files. Playlist and list formats (hls, dash, concat, image
+    /// sequences, tee) are left out: they name further files or addresses to open.
+    public static let mediaDemuxers = [
+        "mov", "mp4", "matroska", "webm", "avi", "flv", "live_flv", "asf", "mpegts", "mpeg", "mpegvideo", "gif",
+        "h264", "hevc", "m4v", "ivf", "obu", "ogg", "yuv4mpegpipe", "mxf", "nut", "dv", "rm", "h263", "vc1",
+        "wav", "mp3", "aac", "apng", "webp_pipe", "png_pipe", "jpeg_pipe", "amv", "smjpeg", "flic", "bink",
+    ].joined(separator: ",")
 }
 
 // Called by FFmpeg during blocking I/O; non-zero aborts the operation.

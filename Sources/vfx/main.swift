@@ -1,5 +1,6 @@
 import ArgumentParser
 import Dispatch
+import Effects
 import Foundation
 import MediaIO
 import Pipeline
@@ -11,7 +12,7 @@ struct VFX: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vfx",
         abstract: "VideoFX: stream a video through an effect (posterize, threshold) into H.264, HEVC, AV1 or VP9.",
-        subcommands: [ProcessCommand.self, Probe.self, Codecs.self, Serve.self]
+        subcommands: [ProcessCommand.self, Probe.self, Codecs.self, Serve.self, BenchKernels.self]
     )
 }
 
@@ -267,5 +268,46 @@ struct Serve: AsyncParsableCommand {
         }
         await service.cancelAll()
         try? await client.shutdown()
+    }
+}
+
+struct BenchKernels: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-kernels", abstract: "Measure the effect kernels alone (megapixels per second, one core).",
+        shouldDisplay: false)
+
+    @Option(help: "Frame width.") var width = 1920
+    @Option(help: "Frame height.") var height = 1080
+
+    func run() throws {
+        let w = width, h = height, cw = (w + 1) / 2, ch = (h + 1) / 2
+        var rng = SystemRandomNumberGenerator()
+        func buffer(_ n: Int) -> UnsafeMutablePointer<UInt8> {
+            let p = UnsafeMutablePointer<UInt8>.allocate(capacity: n)
+            for i in 0..<n { p[i] = UInt8.random(in: 0...255, using: &rng) }
+            return p
+        }
+        let planes = (0..<3).map { _ in Plane(base: buffer(w * h), width: w, height: h, stride: w) }
+        let rgb = RGBPlanes(r: planes[0], g: planes[1], b: planes[2])
+        func yuv() -> YUVImage {
+            YUVImage(y: Plane(base: buffer(w * h), width: w, height: h, stride: w),
+                     u: Plane(base: buffer(cw * ch), width: cw, height: ch, stride: cw),
+                     v: Plane(base: buffer(cw * ch), width: cw, height: ch, stride: cw), chromaShiftX: 1, chromaShiftY: 1)
+        }
+        let src = yuv(), dst = yuv()
+        func rate(_ body: () -> Void) -> Double {
+            body()
+            var runs = 0
+            let start = Date()
+            repeat { body(); runs += 1 } while Date().timeIntervalSince(start) < 1
+            return Double(runs * w * h) / Date().timeIntervalSince(start) / 1e6
+        }
+        print("kernel (\(w)x\(h))                       MP/s per core")
+        for effect in [try Posterize(levels: 25) as any Effect, try Threshold(threshold: 0.5)] {
+            print(String(format: "%-10@ reference, planar RGB        %8.1f", effect.name, rate { effect.applyReference(to: rgb) }))
+            print(String(format: "%-10@ SIMD, planar RGB             %8.1f", effect.name, rate { effect.apply(to: rgb) }))
+            let fused = FusedYUVKernel(map: effect.channelMap, colorSpace: .bt709())
+            print(String(format: "%-10@ SIMD fused YUV420->RGB->YUV  %8.1f", effect.name, rate { fused.process(src, into: dst) }))
+        }
     }
 }
