@@ -133,3 +133,50 @@ let vfxBinary: String = {
         #expect(Double(b) < Double(a) * 1.25, "peak RSS \(a) KiB for 6 s, \(b) KiB for 60 s")
     }
 }
+
+@Suite struct CLISignalAndNetworkTests {
+    @Test func interruptLeavesNoOutputAndExits130() throws {
+        let dir = try Scratch()
+        let input = dir.path("long.mp4")
+        try Media.make(input, video: "testsrc2=size=640x360:rate=30", seconds: 30)
+        let script = """
+        import signal, subprocess, sys, time
+        p = subprocess.Popen(sys.argv[1:], stderr=subprocess.PIPE)
+        time.sleep(1.5)
+        p.send_signal(signal.SIGINT)
+        err = p.communicate(timeout=30)[1].decode()
+        print(p.returncode); print(err, file=sys.stderr)
+        """
+        let r = try sh(["python3", "-c", script, vfxBinary, "process", input, "-o", dir.path("out.mp4"),
+                        "--output-codec", "libx264", "--preset", "slow", "--quiet"])
+        #expect(r.out.trimmingCharacters(in: .whitespacesAndNewlines) == "130", "\(r.out) \(r.err)")
+        #expect(r.err.contains("cancelled"))
+        #expect(dir.contents == ["long.mp4"])
+    }
+
+    @Test func httpInputIsStreamed() throws {
+        let dir = try Scratch()
+        try Media.make(dir.path("clip.mp4"), video: "testsrc2=size=160x120:rate=10")
+        // A throwaway static server on loopback, stopped when the test ends.
+        let port = Int.random(in: 20_000...40_000)
+        let script = """
+        import functools, http.server, subprocess, sys, threading
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2])), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        r = subprocess.run(sys.argv[3:], capture_output=True, text=True)
+        server.shutdown()
+        print(r.returncode); print(r.stderr, file=sys.stderr)
+        """
+        let base = "http://127.0.0.1:\(port)"
+        let ok = try sh(["python3", "-c", script, dir.url.path, String(port), vfxBinary, "process", base + "/clip.mp4",
+                         "-o", dir.path("out.mp4"), "--output-codec", "libx264", "--quiet"])
+        #expect(ok.out.hasPrefix("0"), "\(ok.err)")
+        #expect(try Media.probe(dir.path("out.mp4")).video?.nb_read_frames == "10")
+        let missing = try sh(["python3", "-c", script, dir.url.path, String(port + 1), vfxBinary, "process", "http://127.0.0.1:\(port + 1)/nope.mp4",
+                              "-o", dir.path("none.mp4"), "--output-codec", "libx264", "--quiet"])
+        #expect(missing.out.hasPrefix("1"))
+        #expect(missing.err.contains("404") || missing.err.lowercased().contains("not found"), "\(missing.err)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path("none.mp4")))
+    }
+}

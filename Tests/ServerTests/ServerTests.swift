@@ -276,6 +276,18 @@ func waitUntil(_ seconds: Double = 60, _ condition: @Sendable () async throws ->
         }
     }
 
+    @Test func clientHangUpCancelsSyncPrediction() async throws {
+        let long = try clip(seconds: 30, size: "640x360")
+        try await withServers(files: ["long.mp4": long]) { vfx, fixture, _, tmp in
+            let gaveUp = try? await http(.POST, vfx + "/predictions",
+                                         json: ["input": ["video": fixture + "/files/long.mp4", "output_codec": "libx264", "preset": "slow"]],
+                                         timeout: 2)
+            #expect(gaveUp == nil)
+            try await waitUntil(10) { try await http(.GET, vfx + "/health-check").object["status"] as? String == "READY" }
+            try await waitUntil(5) { tmp.contents.isEmpty }
+        }
+    }
+
     @Test func uploadsToOutputFilePrefixAndUploadURL() async throws {
         let video = try clip()
         try await withServers(files: ["a.mp4": video], configure: { $0.uploadURL = "FIXTURE/upload/" }) { vfx, fixture, recorder, _ in
