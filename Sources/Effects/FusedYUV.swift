@@ -38,6 +38,18 @@ public struct YUVColorSpace: Sendable, Equatable {
     }
 }
 
+/// One vector of luma through RGB, the map, and back, with the block's chroma terms fixed.
+struct LumaMath {
+    let yBias, yMul, yR, yG, yB, rc, gc, bc: F8
+    @inline(__always)
+    func pixel<L: ChannelLanes>(_ yv: Bytes8, _ lanes: L, _ sumR: inout F8, _ sumG: inout F8, _ sumB: inout F8) -> Bytes8 {
+        let l = (floats(yv) - yBias) * yMul
+        let r = lanes(roundedByte(l + rc)), g = lanes(roundedByte(l + gc)), b = lanes(roundedByte(l + bc))
+        sumR += r; sumG += g; sumB += b
+        return bytes(roundedByte(yR * r + yG * g + yB * b + yBias))
+    }
+}
+
 /// Clamps to 0...255 and rounds half up, without a libm call.
 @inline(__always) private func byte(_ x: Float) -> UInt8 {
     UInt8(truncatingIfNeeded: Int32(min(max(x, 0), 255) + 0.5))
@@ -129,20 +141,56 @@ public final class FusedYUVKernel {
         let tailIn = UnsafeMutablePointer<UInt8>.allocate(capacity: 8), tailOut = UnsafeMutablePointer<UInt8>.allocate(capacity: 8)
         tailIn.initialize(repeating: 0, count: 8); tailOut.initialize(repeating: 0, count: 8)
         defer { tailIn.deallocate(); tailOut.deallocate() }
+        // 4:2:0 fast path: whole 2x2 blocks, 8 chroma samples (16x2 pixels) at a time, all in vectors.
+        let vR8 = F8(repeating: crR), gU8 = F8(repeating: cbG), gV8 = F8(repeating: crG), bU8 = F8(repeating: cbB)
+        let uR8 = F8(repeating: uR), uG8 = F8(repeating: uG), uB8 = F8(repeating: uB)
+        let vvR8 = F8(repeating: vR), vG8 = F8(repeating: vG), vB8 = F8(repeating: vB)
+        let c128 = F8(repeating: 128), quarter = F8(repeating: 0.25)
+        let blockColumns = sx == 1 && sy == 1 ? (width / 16) * 16 : 0
+
         for cy in 0..<src.u.height {
-            // Chroma contributions, computed once per chroma sample and spread over its block.
             let uRow = src.u.row(cy), vRow = src.v.row(cy)
-            for cx in 0..<chromaWidth {
+            let firstRow = cy << sy
+            let rows = min(1 << sy, height - firstRow)
+            // Columns the vector block path covers in this chroma row (none when a row is missing).
+            let done = rows == 2 ? blockColumns : 0
+            if done > 0 {
+                let y0In = src.y.row(firstRow), y1In = src.y.row(firstRow + 1)
+                let y0Out = dst.y.row(firstRow), y1Out = dst.y.row(firstRow + 1)
+                let uOut = dst.u.row(cy), vOut = dst.v.row(cy)
+                var x = 0
+                while x < done {
+                    let c = x >> 1
+                    let u = floats(load8(uRow + c)) - c128, v = floats(load8(vRow + c)) - c128
+                    let rc = vR8 * v, gc = gU8 * u + gV8 * v, bc = bU8 * u
+                    let top = UnsafeRawPointer(y0In + x).loadUnaligned(as: SIMD16<UInt8>.self)
+                    let bottom = UnsafeRawPointer(y1In + x).loadUnaligned(as: SIMD16<UInt8>.self)
+                    let m = LumaMath(yBias: yBias, yMul: F8(repeating: yMul), yR: yR, yG: yG, yB: yB, rc: rc, gc: gc, bc: bc)
+                    var sumR = F8(), sumG = F8(), sumB = F8()
+                    var outTop = SIMD16<UInt8>(), outBottom = SIMD16<UInt8>()
+                    outTop.evenHalf = m.pixel(top.evenHalf, lanes, &sumR, &sumG, &sumB)
+                    outTop.oddHalf = m.pixel(top.oddHalf, lanes, &sumR, &sumG, &sumB)
+                    outBottom.evenHalf = m.pixel(bottom.evenHalf, lanes, &sumR, &sumG, &sumB)
+                    outBottom.oddHalf = m.pixel(bottom.oddHalf, lanes, &sumR, &sumG, &sumB)
+                    UnsafeMutableRawPointer(y0Out + x).storeBytes(of: outTop, as: SIMD16<UInt8>.self)
+                    UnsafeMutableRawPointer(y1Out + x).storeBytes(of: outBottom, as: SIMD16<UInt8>.self)
+                    let r = sumR * quarter, g = sumG * quarter, b = sumB * quarter
+                    store8(bytes(roundedByte(c128 + uR8 * r + uG8 * g + uB8 * b)), uOut + c)
+                    store8(bytes(roundedByte(c128 + vvR8 * r + vG8 * g + vB8 * b)), vOut + c)
+                    x += 16
+                }
+                if done == width { continue }
+            }
+            // Chroma contributions, computed once per chroma sample and spread over its block.
+            for cx in (done >> sx)..<chromaWidth {
                 let u = Float(uRow[cx]) - 128, v = Float(vRow[cx]) - 128
                 let r = crR * v, g = cbG * u + crG * v, b = cbB * u
                 let x0 = cx << sx
                 for x in x0..<min(x0 + blockW, width) { cR[x] = r; cG[x] = g; cB[x] = b }
             }
-            let firstRow = cy << sy
-            let rows = min(1 << sy, height - firstRow)
             for dy in 0..<rows {
                 let yIn = src.y.row(firstRow + dy), yOut = dst.y.row(firstRow + dy)
-                var x = 0
+                var x = done
                 if body < width { for i in 0..<(width - body) { tailIn[i] = yIn[body + i] } }
                 while x < width {
                     // Full vectors straight from the row; the last partial one through the padded copy.
@@ -166,7 +214,7 @@ public final class FusedYUVKernel {
             }
             // Average the mapped block and convert it back to chroma.
             let uOut = dst.u.row(cy), vOut = dst.v.row(cy)
-            for cx in 0..<chromaWidth {
+            for cx in (done >> sx)..<chromaWidth {
                 let x0 = cx << sx
                 let cols = min(blockW, width - x0)
                 var r: Float = 0, g: Float = 0, b: Float = 0
