@@ -39,14 +39,15 @@ public struct YUVColorSpace: Sendable, Equatable {
 }
 
 /// One vector of luma through RGB, the map, and back, with the block's chroma terms fixed.
-struct LumaMath {
+struct LumaMath<L: ChannelLanes> {
+    let lanes: L
     let yBias, yMul, yR, yG, yB, rc, gc, bc: F8
+    /// The new luma and the mapped R, G, B (for the block's chroma).
     @inline(__always)
-    func pixel<L: ChannelLanes>(_ yv: Bytes8, _ lanes: L, _ sumR: inout F8, _ sumG: inout F8, _ sumB: inout F8) -> Bytes8 {
+    func pixel(_ yv: Bytes8) -> (luma: Bytes8, r: F8, g: F8, b: F8) {
         let l = (floats(yv) - yBias) * yMul
         let r = lanes(roundedByte(l + rc)), g = lanes(roundedByte(l + gc)), b = lanes(roundedByte(l + bc))
-        sumR += r; sumG += g; sumB += b
-        return bytes(roundedByte(yR * r + yG * g + yB * b + yBias))
+        return (bytes(roundedByte(yR * r + yG * g + yB * b + yBias)), r, g, b)
     }
 }
 
@@ -165,13 +166,13 @@ public final class FusedYUVKernel {
                     let rc = vR8 * v, gc = gU8 * u + gV8 * v, bc = bU8 * u
                     let top = UnsafeRawPointer(y0In + x).loadUnaligned(as: SIMD16<UInt8>.self)
                     let bottom = UnsafeRawPointer(y1In + x).loadUnaligned(as: SIMD16<UInt8>.self)
-                    let m = LumaMath(yBias: yBias, yMul: F8(repeating: yMul), yR: yR, yG: yG, yB: yB, rc: rc, gc: gc, bc: bc)
-                    var sumR = F8(), sumG = F8(), sumB = F8()
+                    let m = LumaMath(lanes: lanes, yBias: yBias, yMul: F8(repeating: yMul), yR: yR, yG: yG, yB: yB, rc: rc, gc: gc, bc: bc)
+                    let p0 = m.pixel(top.evenHalf), p1 = m.pixel(top.oddHalf)
+                    let p2 = m.pixel(bottom.evenHalf), p3 = m.pixel(bottom.oddHalf)
                     var outTop = SIMD16<UInt8>(), outBottom = SIMD16<UInt8>()
-                    outTop.evenHalf = m.pixel(top.evenHalf, lanes, &sumR, &sumG, &sumB)
-                    outTop.oddHalf = m.pixel(top.oddHalf, lanes, &sumR, &sumG, &sumB)
-                    outBottom.evenHalf = m.pixel(bottom.evenHalf, lanes, &sumR, &sumG, &sumB)
-                    outBottom.oddHalf = m.pixel(bottom.oddHalf, lanes, &sumR, &sumG, &sumB)
+                    outTop.evenHalf = p0.luma; outTop.oddHalf = p1.luma
+                    outBottom.evenHalf = p2.luma; outBottom.oddHalf = p3.luma
+                    let sumR = p0.r + p1.r + p2.r + p3.r, sumG = p0.g + p1.g + p2.g + p3.g, sumB = p0.b + p1.b + p2.b + p3.b
                     UnsafeMutableRawPointer(y0Out + x).storeBytes(of: outTop, as: SIMD16<UInt8>.self)
                     UnsafeMutableRawPointer(y1Out + x).storeBytes(of: outBottom, as: SIMD16<UInt8>.self)
                     let r = sumR * quarter, g = sumG * quarter, b = sumB * quarter
