@@ -98,8 +98,7 @@ public final class Runner {
         color.primaries = dctx.color_primaries
         color.transfer = dctx.color_trc
         color.matrix = VideoEffectStage.matrix(for: dctx.colorspace, height: height)
-        let inputFull = dctx.color_range == AVCOL_RANGE_JPEG || VideoEffectStage.planarYUV8(dctx.pix_fmt) != nil && [AV_PIX_FMT_YUVJ420P, AV_PIX_FMT_YUVJ422P, AV_PIX_FMT_YUVJ444P].contains(dctx.pix_fmt)
-        color.range = inputFull && dctx.color_range == AVCOL_RANGE_JPEG ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG
+        color.range = dctx.color_range == AVCOL_RANGE_JPEG ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG
 
         let st = input.stream(videoIndex)
         let frameRate = av_guess_frame_rate(input.context, st, nil)

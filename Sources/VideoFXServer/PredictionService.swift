@@ -115,20 +115,16 @@ public actor PredictionService {
         for c in entry.listeners.values { c.yield(event) }
     }
 
-    private func webhook(_ entry: Entry, _ event: String, _ sender: WebhookSender) {
-        guard let url = entry.prediction.webhook else { return }
+    /// Sends one webhook event in the background; returns the sending task (the terminal one is awaited).
+    @discardableResult
+    private func webhook(_ entry: Entry, _ event: String, _ sender: WebhookSender) -> Task<Void, Never>? {
+        guard let url = entry.prediction.webhook else { return nil }
         let filter = entry.prediction.webhook_events_filter ?? ["start", "output", "logs", "completed"]
-        guard filter.contains(event) || event == "completed" && filter.isEmpty else { return }
+        guard filter.contains(event) || event == "completed" && filter.isEmpty else { return nil }
         let snapshot = entry.prediction
         let terminal = event == "completed"
-        if terminal {
-            // The terminal event is awaited (with retries) before the prediction counts as done.
-            pendingTerminal = Task { await sender.send(snapshot, to: url, terminal: true) }
-        } else {
-            Task { await sender.send(snapshot, to: url, terminal: false) }
-        }
+        return Task { await sender.send(snapshot, to: url, terminal: terminal) }
     }
-    private var pendingTerminal: Task<Void, Never>?
 
     private var lastLogWebhook: [String: Date] = [:]
 
@@ -192,9 +188,8 @@ public actor PredictionService {
         metrics["predict_time"] = .double(Date().timeIntervalSince(started))
         entry.prediction.metrics = metrics
         entry.prediction.completed_at = Prediction.timestamp()
-        webhook(entry, "completed", webhooks)
-        await pendingTerminal?.value
-        pendingTerminal = nil
+        // The terminal event is delivered (with retries) before the prediction counts as done.
+        await webhook(entry, "completed", webhooks)?.value
         emit(entry, .completed(entry.prediction))
         for c in entry.listeners.values { c.finish() }
         entry.listeners.removeAll()
