@@ -13,6 +13,14 @@ actor Recorder {
     var hooks: [[String: Any]] = []
     var requests: [String] = []
     var uploads: [String: Data] = [:]
+    var flakyFailures = 0
+    /// Fails the first two terminal deliveries with 503.
+    func flaky(_ d: Data) -> Bool {
+        hook(d)
+        let terminal = ["succeeded", "failed", "canceled"].contains(statuses.last ?? "")
+        if terminal && flakyFailures < 2 { flakyFailures += 1; return false }
+        return true
+    }
     func hook(_ d: Data) { if let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any] { hooks.append(o) } }
     func request(_ path: String) { requests.append(path) }
     func upload(_ name: String, _ d: Data) { uploads[name] = d }
@@ -36,6 +44,10 @@ func withServers(concurrency: Int = 1, files: [String: Data] = [:], configure: @
         let b = try await req.body.collect(upTo: 1 << 28)
         await recorder.hook(Data(b.readableBytesView))
         return Response(status: .ok)
+    }
+    router.post("/flaky-hook") { req, _ in
+        let b = try await req.body.collect(upTo: 1 << 28)
+        return Response(status: await recorder.flaky(Data(b.readableBytesView)) ? .ok : .serviceUnavailable)
     }
     router.put("/upload/:name") { req, ctx in
         let b = try await req.body.collect(upTo: 1 << 28)
@@ -201,6 +213,19 @@ func waitUntil(_ seconds: Double = 60, _ condition: @Sendable () async throws ->
             #expect(statuses.first == "processing")
             #expect(statuses.last == "succeeded")
             #expect(await recorder.lastOutput?.hasPrefix("data:video/mp4;base64,") == true)
+        }
+    }
+
+    @Test func terminalWebhookIsRetried() async throws {
+        let video = try clip()
+        try await withServers(files: ["a.mp4": video]) { vfx, fixture, recorder, _ in
+            _ = try await http(.POST, vfx + "/predictions",
+                               json: ["input": ["video": fixture + "/files/a.mp4"], "webhook": fixture + "/flaky-hook",
+                                      "webhook_events_filter": ["completed"]],
+                               headers: [("Prefer", "respond-async")])
+            try await waitUntil { await recorder.hookCount >= 3 }
+            try await Task.sleep(nanoseconds: 300_000_000)
+            #expect(await recorder.statuses == ["succeeded", "succeeded", "succeeded"])
         }
     }
 
