@@ -173,6 +173,28 @@ func fractionNear(_ rgb: [UInt8], _ levels: [Int], tolerance: Int) -> Double {
         #expect(v.color_transfer == "bt709")
     }
 
+    @Test func displayRotationSurvives() throws {
+        let dir = try Scratch()
+        let input = dir.path("in.mp4")
+        try Media.make(input)
+        // Write a 90-degree display matrix into the video track header (FFmpeg 5.1's CLI cannot set one).
+        var data = try Data(contentsOf: URL(fileURLWithPath: input))
+        let tkhd = try #require(data.range(of: Data("tkhd".utf8)))
+        #expect(data[tkhd.upperBound] == 0, "version 0 track header")
+        let matrix = tkhd.upperBound + 40
+        let values: [UInt32] = [0, 0x0001_0000, 0, 0xFFFF_0000, 0, 0, 0, 0, 0x4000_0000]
+        for (i, v) in values.enumerated() {
+            for b in 0..<4 { data[matrix + i * 4 + b] = UInt8(truncatingIfNeeded: v >> (24 - 8 * UInt32(b))) }
+        }
+        try data.write(to: URL(fileURLWithPath: input))
+        let inRotation = try Media.probe(input).video?.side_data_list?.compactMap(\.rotation).first
+        try #require(inRotation != nil, "the patched input should carry a rotation")
+        let out = dir.path("out.mp4")
+        try process(input, out)
+        let outRotation = try Media.probe(out).video?.side_data_list?.compactMap(\.rotation).first
+        #expect(outRotation == inRotation)
+    }
+
     @Test(arguments: [
         ("mkv", ["-c:v", "libx264", "-preset", "ultrafast"]),
         ("avi", ["-c:v", "mpeg4"]),
