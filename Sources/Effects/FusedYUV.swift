@@ -38,19 +38,6 @@ public struct YUVColorSpace: Sendable, Equatable {
     }
 }
 
-/// One vector of luma through RGB, the map, and back, with the block's chroma terms fixed.
-struct LumaMath<L: ChannelLanes> {
-    let lanes: L
-    let yBias, yMul, yR, yG, yB, rc, gc, bc: F8
-    /// The new luma and the mapped R, G, B (for the block's chroma).
-    @inline(__always)
-    func pixel(_ yv: Bytes8) -> (luma: Bytes8, r: F8, g: F8, b: F8) {
-        let l = (floats(yv) - yBias) * yMul
-        let r = lanes(roundedByte(l + rc)), g = lanes(roundedByte(l + gc)), b = lanes(roundedByte(l + bc))
-        return (bytes(roundedByte(yR * r + yG * g + yB * b + yBias)), r, g, b)
-    }
-}
-
 /// Clamps to 0...255 and rounds half up, without a libm call.
 @inline(__always) private func byte(_ x: Float) -> UInt8 {
     UInt8(truncatingIfNeeded: Int32(min(max(x, 0), 255) + 0.5))
@@ -166,13 +153,19 @@ public final class FusedYUVKernel {
                     let rc = vR8 * v, gc = gU8 * u + gV8 * v, bc = bU8 * u
                     let top = UnsafeRawPointer(y0In + x).loadUnaligned(as: SIMD16<UInt8>.self)
                     let bottom = UnsafeRawPointer(y1In + x).loadUnaligned(as: SIMD16<UInt8>.self)
-                    let m = LumaMath(lanes: lanes, yBias: yBias, yMul: F8(repeating: yMul), yR: yR, yG: yG, yB: yB, rc: rc, gc: gc, bc: bc)
-                    let p0 = m.pixel(top.evenHalf), p1 = m.pixel(top.oddHalf)
-                    let p2 = m.pixel(bottom.evenHalf), p3 = m.pixel(bottom.oddHalf)
+                    // The four 8-pixel quarters of the block, written out: the optimiser will not inline a helper here.
+                    let l0 = (floats(top.evenHalf) - yBias) * yMul, l1 = (floats(top.oddHalf) - yBias) * yMul
+                    let l2 = (floats(bottom.evenHalf) - yBias) * yMul, l3 = (floats(bottom.oddHalf) - yBias) * yMul
+                    let r0 = lanes(roundedByte(l0 + rc)), g0 = lanes(roundedByte(l0 + gc)), b0 = lanes(roundedByte(l0 + bc))
+                    let r1 = lanes(roundedByte(l1 + rc)), g1 = lanes(roundedByte(l1 + gc)), b1 = lanes(roundedByte(l1 + bc))
+                    let r2 = lanes(roundedByte(l2 + rc)), g2 = lanes(roundedByte(l2 + gc)), b2 = lanes(roundedByte(l2 + bc))
+                    let r3 = lanes(roundedByte(l3 + rc)), g3 = lanes(roundedByte(l3 + gc)), b3 = lanes(roundedByte(l3 + bc))
                     var outTop = SIMD16<UInt8>(), outBottom = SIMD16<UInt8>()
-                    outTop.evenHalf = p0.luma; outTop.oddHalf = p1.luma
-                    outBottom.evenHalf = p2.luma; outBottom.oddHalf = p3.luma
-                    let sumR = p0.r + p1.r + p2.r + p3.r, sumG = p0.g + p1.g + p2.g + p3.g, sumB = p0.b + p1.b + p2.b + p3.b
+                    outTop.evenHalf = bytes(roundedByte(yR * r0 + yG * g0 + yB * b0 + yBias))
+                    outTop.oddHalf = bytes(roundedByte(yR * r1 + yG * g1 + yB * b1 + yBias))
+                    outBottom.evenHalf = bytes(roundedByte(yR * r2 + yG * g2 + yB * b2 + yBias))
+                    outBottom.oddHalf = bytes(roundedByte(yR * r3 + yG * g3 + yB * b3 + yBias))
+                    let sumR = r0 + r1 + r2 + r3, sumG = g0 + g1 + g2 + g3, sumB = b0 + b1 + b2 + b3
                     UnsafeMutableRawPointer(y0Out + x).storeBytes(of: outTop, as: SIMD16<UInt8>.self)
                     UnsafeMutableRawPointer(y1Out + x).storeBytes(of: outBottom, as: SIMD16<UInt8>.self)
                     let r = sumR * quarter, g = sumG * quarter, b = sumB * quarter
