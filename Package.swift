@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "Pipeline", dependencies: ["MediaIO", "Effects"]),
         // The Cog-compatible HTTP API.
         .target(name: "VideoFXServer", dependencies: [
-            "Pipeline",
+            "Pipeline", "Effects", "MediaIO",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),

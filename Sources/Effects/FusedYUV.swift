@@ -71,15 +71,22 @@ public final class FusedYUVKernel {
     private var capacity = 0
     // Per-pixel chroma contributions to R, G, B; then sums of mapped R, G, B over a chroma block row.
     private var cR, cG, cB, sR, sG, sB: UnsafeMutablePointer<Float>
+    // Padded copies for each row's last partial vector.
+    private let tailIn = UnsafeMutablePointer<UInt8>.allocate(capacity: 8)
+    private let tailOut = UnsafeMutablePointer<UInt8>.allocate(capacity: 8)
 
     public init(map: ChannelMap?, colorSpace: YUVColorSpace) {
         self.map = map
         self.colorSpace = colorSpace
         cR = .allocate(capacity: 0); cG = .allocate(capacity: 0); cB = .allocate(capacity: 0)
         sR = .allocate(capacity: 0); sG = .allocate(capacity: 0); sB = .allocate(capacity: 0)
+        tailIn.initialize(repeating: 0, count: 8); tailOut.initialize(repeating: 0, count: 8)
     }
 
-    deinit { for p in [cR, cG, cB, sR, sG, sB] { p.deallocate() } }
+    deinit {
+        for p in [cR, cG, cB, sR, sG, sB] { p.deallocate() }
+        tailIn.deallocate(); tailOut.deallocate()
+    }
 
     private func reserve(width: Int) {
         let needed = (width + 7) & ~7
@@ -125,10 +132,7 @@ public final class FusedYUVKernel {
         let chromaWidth = src.u.width
         let blockW = 1 << sx
 
-        // Padded copies for each row's last partial vector.
-        let tailIn = UnsafeMutablePointer<UInt8>.allocate(capacity: 8), tailOut = UnsafeMutablePointer<UInt8>.allocate(capacity: 8)
-        tailIn.initialize(repeating: 0, count: 8); tailOut.initialize(repeating: 0, count: 8)
-        defer { tailIn.deallocate(); tailOut.deallocate() }
+        let tailIn = self.tailIn, tailOut = self.tailOut
         // 4:2:0 fast path: whole 2x2 blocks, 8 chroma samples (16x2 pixels) at a time, all in vectors.
         let vR8 = F8(repeating: crR), gU8 = F8(repeating: cbG), gV8 = F8(repeating: crG), bU8 = F8(repeating: cbB)
         let uR8 = F8(repeating: uR), uG8 = F8(repeating: uG), uB8 = F8(repeating: uB)

@@ -175,7 +175,7 @@ extension Encoder {
     }
 
     /// Opens an audio encoder by name for the given sample rate and channel layout.
-    package static func openAudio(name: String, sampleRate: Int32, layout: AVChannelLayout, timeBase: AVRational,
+    package static func openAudio(name: String, sampleRate: Int32, layout: AVChannelLayout,
                           globalHeader: Bool, path: String?) throws -> Encoder {
         guard let codec = avcodec_find_encoder_by_name(name) else {
             throw MediaError.encoderUnavailable(name: name, reason: "not in this FFmpeg build")

@@ -34,7 +34,6 @@ package func check(_ code: Int32, _ call: @autoclosure () -> String, path: Strin
 package enum AVResult {
     package static let again = vfx_averror_eagain()
     package static let endOfFile = vfx_averror_eof()
-    package static let exit = vfx_averror_exit()
     package static let invalidData = vfx_averror_invaliddata()
 }
 

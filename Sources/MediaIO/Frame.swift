@@ -41,9 +41,6 @@ public final class Frame {
         try check(av_frame_get_buffer(pointer, 0), "av_frame_get_buffer")
     }
 
-    /// Makes the buffers exclusively ours, copying only if another reference shares them.
-    package func makeWritable() throws { try check(av_frame_make_writable(pointer), "av_frame_make_writable") }
-
     /// Copies timing and colour properties (not pixels) from another frame.
     package func copyProperties(from other: Frame) throws {
         try check(av_frame_copy_props(pointer, other.pointer), "av_frame_copy_props")

@@ -93,7 +93,7 @@ public final class VideoEffectStage {
         let map = effect.channelMap
 
         // none, and already in shape: hand the decoded frame straight on.
-        if map == nil, effect is NoEffect, sameGeometry, input.pixelFormat == format, sameColor {
+        if effect is NoEffect, sameGeometry, input.pixelFormat == format, sameColor {
             return input
         }
         let out = try outputFrame()
@@ -104,7 +104,7 @@ public final class VideoEffectStage {
         out.pointer.pointee.color_trc = outputColor.transfer
 
         if sameGeometry, sameColor, input.pixelFormat == format, let shifts = Self.planarYUV8(format),
-           effect is NoEffect || map != nil {
+           effect is NoEffect || map != nil {  // spatial effects (no channel map) need real RGB planes
             let kernel: FusedYUVKernel
             if let fused { kernel = fused } else {
                 kernel = FusedYUVKernel(map: map, colorSpace: Self.colorSpace(inputMatrix, fullRange: inputFull))

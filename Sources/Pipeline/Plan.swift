@@ -55,16 +55,16 @@ public enum RequestValidation {
             throw MediaError.codecNotAllowedInContainer(codec: entry.format.uppercased(), container: "WebM")
         }
         guard (0...entry.maxQuality).contains(request.quality) else {
-            throw EffectErrorBridge.outOfRange("crf", "\(request.quality)", "0...\(entry.maxQuality) for \(entry.name)")
+            throw ParameterError.outOfRange("crf", "\(request.quality)", "0...\(entry.maxQuality) for \(entry.name)")
         }
         guard PixelFormats.named(request.pixelFormat) != nil else {
-            throw EffectErrorBridge.outOfRange("pixel format", request.pixelFormat, "an FFmpeg pixel format such as yuv420p, yuv444p, yuv420p10le")
+            throw ParameterError.outOfRange("pixel format", request.pixelFormat, "an FFmpeg pixel format such as yuv420p, yuv444p, yuv420p10le")
         }
     }
 }
 
 /// A request parameter outside what is allowed.
-public enum EffectErrorBridge: Error, CustomStringConvertible, Equatable {
+public enum ParameterError: Error, CustomStringConvertible, Equatable {
     case outOfRange(String, String, String)
     public var description: String {
         switch self { case let .outOfRange(p, v, a): return "\(p) \(v) is out of range (allowed: \(a))" }

@@ -127,7 +127,7 @@ public final class Runner {
                     let dec = try Decoder(input: input, stream: index)
                     let d = dec.pointer.pointee
                     let enc = try Encoder.openAudio(name: container.audioEncoder, sampleRate: d.sample_rate, layout: d.ch_layout,
-                                                    timeBase: ist.pointee.time_base, globalHeader: output.needsGlobalHeader, path: path)
+                                                    globalHeader: output.needsGlobalHeader, path: path)
                     let conv = try AudioConverter(decoder: dec, encoder: enc)
                     let o = try output.addStream(encoder: enc)
                     output.copyLanguage(from: ist, to: output.stream(o))

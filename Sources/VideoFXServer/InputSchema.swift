@@ -1,3 +1,4 @@
+import Effects
 import Foundation
 import MediaIO
 import Pipeline
@@ -114,4 +115,3 @@ public enum InputSchema {
     }
 }
 
-import Effects
