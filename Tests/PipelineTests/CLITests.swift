@@ -138,7 +138,7 @@ let vfxBinary: String = {
     @Test func interruptLeavesNoOutputAndExits130() throws {
         let dir = try Scratch()
         let input = dir.path("long.mp4")
-        try Media.make(input, video: "testsrc2=size=640x360:rate=30", seconds: 30)
+        try Media.make(input, video: "testsrc2=size=1280x720:rate=30", seconds: 30)
         let script = """
         import signal, subprocess, sys, time
         p = subprocess.Popen(sys.argv[1:], stderr=subprocess.PIPE)

@@ -97,6 +97,7 @@ func http(_ method: HTTPMethod, _ url: String, json: Any? = nil, raw: String? = 
     return (Int(resp.status.code), data, (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:])
 }
 
+/// A test clip at 10 fps; the "long" ones (30 s of 720p, encoded with a slow preset) take several seconds to process.
 func clip(seconds: Double = 1, size: String = "160x120", audio: Bool = false) throws -> Data {
     let dir = try Scratch()
     let p = dir.path("clip.mp4")
@@ -256,7 +257,7 @@ func waitUntil(_ seconds: Double = 60, _ condition: @Sendable () async throws ->
     }
 
     @Test func idempotentPutAndCancel() async throws {
-        let long = try clip(seconds: 30, size: "640x360")
+        let long = try clip(seconds: 30, size: "1280x720")
         try await withServers(files: ["long.mp4": long]) { vfx, fixture, recorder, tmp in
             let body: [String: Any] = ["input": ["video": fixture + "/files/long.mp4", "output_codec": "libx264", "preset": "slow"],
                                        "webhook": fixture + "/hook"]
@@ -289,7 +290,7 @@ func waitUntil(_ seconds: Double = 60, _ condition: @Sendable () async throws ->
     }
 
     @Test func syncCancelReturnsCanceled() async throws {
-        let long = try clip(seconds: 30, size: "640x360")
+        let long = try clip(seconds: 30, size: "1280x720")
         try await withServers(files: ["long.mp4": long]) { vfx, fixture, _, _ in
             async let result = http(.POST, vfx + "/predictions",
                                     json: ["id": "sync-1", "input": ["video": fixture + "/files/long.mp4", "output_codec": "libx264", "preset": "slow"]])
@@ -302,11 +303,11 @@ func waitUntil(_ seconds: Double = 60, _ condition: @Sendable () async throws ->
     }
 
     @Test func clientHangUpCancelsSyncPrediction() async throws {
-        let long = try clip(seconds: 30, size: "640x360")
+        let long = try clip(seconds: 30, size: "1280x720")
         try await withServers(files: ["long.mp4": long]) { vfx, fixture, _, tmp in
             let gaveUp = try? await http(.POST, vfx + "/predictions",
                                          json: ["input": ["video": fixture + "/files/long.mp4", "output_codec": "libx264", "preset": "slow"]],
-                                         timeout: 2)
+                                         timeout: 1)
             #expect(gaveUp == nil)
             try await waitUntil(10) { try await http(.GET, vfx + "/health-check").object["status"] as? String == "READY" }
             try await waitUntil(5) { tmp.contents.isEmpty }
