@@ -25,10 +25,8 @@
 static inline int vfx_averror_eagain(void) { return AVERROR(EAGAIN); }
 static inline int vfx_averror_eof(void) { return AVERROR_EOF; }
 static inline int vfx_averror_enomem(void) { return AVERROR(ENOMEM); }
-static inline int vfx_averror_exit(void) { return AVERROR_EXIT; }
 static inline int vfx_averror_invaliddata(void) { return AVERROR_INVALIDDATA; }
 static inline int64_t vfx_nopts(void) { return AV_NOPTS_VALUE; }
-static inline AVRational vfx_time_base_q(void) { return AV_TIME_BASE_Q; }
 
 /// Copies the display matrix (rotation) of one stream onto another; 0 when there is none.
 static inline int vfx_copy_display_matrix(const AVStream *in, AVStream *out) {
@@ -78,21 +76,6 @@ static inline int vfx_set_priv_opt(AVCodecContext *ctx, const char *key, const c
 }
 static inline int vfx_has_priv_opt(AVCodecContext *ctx, const char *key) {
     return ctx->priv_data && av_opt_find(ctx->priv_data, key, NULL, 0, 0) != NULL;
-}
-
-/// Log callback plumbing: FFmpeg's log is variadic, so format here and hand Swift a finished line.
-typedef void (*vfx_log_sink)(int level, const char *line);
-static vfx_log_sink vfx_current_sink = 0;
-static inline void vfx_log_trampoline(void *avcl, int level, const char *fmt, va_list vl) {
-    if (level > av_log_get_level() || !vfx_current_sink) return;
-    char line[1024];
-    int print_prefix = 1;
-    av_log_format_line2(avcl, level, fmt, vl, line, sizeof line, &print_prefix);
-    vfx_current_sink(level, line);
-}
-static inline void vfx_install_log_sink(vfx_log_sink sink) {
-    vfx_current_sink = sink;
-    av_log_set_callback(sink ? vfx_log_trampoline : av_log_default_callback);
 }
 
 static inline const char *vfx_codec_name(enum AVCodecID id) { return avcodec_get_name(id); }

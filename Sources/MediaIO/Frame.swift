@@ -46,9 +46,9 @@ public final class Frame {
         try check(av_frame_copy_props(pointer, other.pointer), "av_frame_copy_props")
     }
 
-    /// A new reference to this frame's pixels showing only its top-left `width`x`height`.
-    package func cropped(width: Int, height: Int) throws -> Frame {
-        let f = try Frame()
+    /// Points `f` at this frame's pixels, showing only the top-left `width`x`height`; returns `f`.
+    package func cropped(width: Int, height: Int, into f: Frame) throws -> Frame {
+        f.unref()
         try check(av_frame_ref(f.pointer, pointer), "av_frame_ref")
         f.pointer.pointee.width = Int32(min(width, self.width))
         f.pointer.pointee.height = Int32(min(height, self.height))

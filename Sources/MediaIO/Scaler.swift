@@ -3,7 +3,16 @@ import CFFmpeg
 /// Converts frames between sizes, pixel formats and colour ranges (swscale).
 package final class Scaler {
     private var context: OpaquePointer?
-    private var key: [Int32] = []
+    /// What the cached context was made for.
+    private struct Key: Equatable {
+        var source: (Int32, Int32, Int32), destination: (Int32, Int32, Int32)
+        var sourceMatrix: AVColorSpace, sourceFull: Bool, destinationMatrix: AVColorSpace, destinationFull: Bool
+        static func == (a: Key, b: Key) -> Bool {
+            a.source == b.source && a.destination == b.destination && a.sourceMatrix == b.sourceMatrix
+                && a.sourceFull == b.sourceFull && a.destinationMatrix == b.destinationMatrix && a.destinationFull == b.destinationFull
+        }
+    }
+    private var key: Key?
 
     package init() {}
 
@@ -14,9 +23,9 @@ package final class Scaler {
     package func scale(_ source: Frame, into destination: Frame, sourceMatrix: AVColorSpace, sourceFullRange: Bool,
                destinationMatrix: AVColorSpace, destinationFullRange: Bool) throws {
         let s = source.pointer.pointee, d = destination.pointer.pointee
-        let k: [Int32] = [s.width, s.height, s.format, d.width, d.height, d.format,
-                          Int32(sourceMatrix.rawValue), sourceFullRange ? 1 : 0,
-                          Int32(destinationMatrix.rawValue), destinationFullRange ? 1 : 0]
+        let k = Key(source: (s.width, s.height, s.format), destination: (d.width, d.height, d.format),
+                    sourceMatrix: sourceMatrix, sourceFull: sourceFullRange,
+                    destinationMatrix: destinationMatrix, destinationFull: destinationFullRange)
         if k != key || context == nil {
             sws_freeContext(context)
             context = sws_getContext(s.width, s.height, AVPixelFormat(rawValue: s.format),

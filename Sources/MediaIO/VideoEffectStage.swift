@@ -17,17 +17,17 @@ public final class VideoEffectStage {
     private let toRGB = Scaler()
     private let fromRGB = Scaler()
     private let rgb: Frame
+    /// Re-pointed at each decoded frame when it must be cropped to even sizes.
+    private let cropView: Frame
     private var pool: [Frame] = []
     private var fused: FusedYUVKernel?
-    /// How frames were handled so far, for logs and tests.
-    public private(set) var fusedFrames = 0
-    public private(set) var convertedFrames = 0
 
     public init(effect: any Effect, width: Int, height: Int, format: AVPixelFormat, outputColor: ColorProperties) throws {
         self.effect = effect
         self.width = width; self.height = height; self.format = format
         self.outputColor = outputColor
         rgb = try Frame()
+        cropView = try Frame()
     }
 
     /// The Y'CbCr matrix for a frame: its own, or BT.709 for HD and BT.601 below (as players guess).
@@ -85,7 +85,7 @@ public final class VideoEffectStage {
     public func process(_ decoded: Frame) throws -> Frame {
         // Subsampled outputs need even sizes; the plan rounds odd ones down and we drop the last row/column.
         let input = decoded.width > width || decoded.height > height
-            ? try decoded.cropped(width: width, height: height) : decoded
+            ? try decoded.cropped(width: width, height: height, into: cropView) : decoded
         let inputMatrix = Self.matrix(for: input.pointer.pointee.colorspace, height: input.height)
         let inputFull = Self.isFullRange(input)
         let sameGeometry = input.width == width && input.height == height
@@ -113,7 +113,6 @@ public final class VideoEffectStage {
             withExtendedLifetime((input, out)) {
                 kernel.process(yuvImage(input, shifts), into: yuvImage(out, shifts))
             }
-            fusedFrames += 1
             return out
         }
 
@@ -139,7 +138,6 @@ public final class VideoEffectStage {
             try fromRGB.scale(rgb, into: out, sourceMatrix: outputMatrix, sourceFullRange: true,
                               destinationMatrix: outputMatrix, destinationFullRange: outputFullRange)
         }
-        convertedFrames += 1
         return out
     }
 

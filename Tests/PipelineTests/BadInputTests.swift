@@ -49,12 +49,16 @@ import Testing
         expectFailure(p, dir, ["no video stream"])
     }
 
+    /// 4 s of MPEG-TS with frequent key frames: it has no index at the end, so damaged parts can be skipped.
+    func transportStream(in dir: Scratch) throws -> Data {
+        let full = dir.path("full.ts")
+        try Media.make(full, video: "testsrc2=size=160x120:rate=25", seconds: 4, args: ["-c:v", "libx264", "-preset", "ultrafast", "-g", "10"])
+        return try Data(contentsOf: URL(fileURLWithPath: full))
+    }
+
     @Test func truncatedFileKeepsWhatDecodes() throws {
         let dir = try Scratch()
-        let full = dir.path("full.ts")
-        // MPEG-TS survives truncation (no index at the end), so the first part still decodes.
-        try Media.make(full, video: "testsrc2=size=160x120:rate=25", seconds: 4, args: ["-c:v", "libx264", "-preset", "ultrafast", "-g", "10"])
-        let data = try Data(contentsOf: URL(fileURLWithPath: full))
+        let data = try transportStream(in: dir)
         let cut = dir.path("cut.ts")
         try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: cut))
         let r = try process(cut, dir.path("out.mp4"))
@@ -74,9 +78,7 @@ import Testing
 
     @Test func corruptedMiddleIsProcessedWithAWarning() throws {
         let dir = try Scratch()
-        let full = dir.path("full.ts")
-        try Media.make(full, video: "testsrc2=size=160x120:rate=25", seconds: 4, args: ["-c:v", "libx264", "-preset", "ultrafast", "-g", "10"])
-        var data = try Data(contentsOf: URL(fileURLWithPath: full))
+        var data = try transportStream(in: dir)
         let start = data.count / 3
         for i in start..<(start + 20_000) where i % 188 != 0 { data[i] = UInt8(truncatingIfNeeded: i &* 31) }
         let bad = dir.path("bad.ts")

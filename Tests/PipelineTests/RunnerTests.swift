@@ -69,7 +69,7 @@ func fractionNear(_ rgb: [UInt8], _ levels: [Int], tolerance: Int) -> Double {
     }
 
     @Test func posterizeMatchesConvertApplyConvertBack() throws {
-        // Compare with ffmpeg doing the same thing the slow way: to RGB, lutrgb, back.
+        // Compare with the slow way: ffmpeg decodes the source to RGB, the scalar reference posterizes it.
         let dir = try Scratch()
         let input = dir.path("in.mkv")
         try Media.make(input, video: "testsrc2=size=128x96:rate=10", args: ["-c:v", "ffv1", "-pix_fmt", "yuv444p"])
