@@ -1,6 +1,18 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// The SIMD kernels are compiled once per x86-64 level as well, and Effects picks a copy at run time.
+#if arch(x86_64)
+let instructionSetKernels: [Target] = [
+    .target(name: "PixelKernelsAVX2", dependencies: ["PixelKernels"],
+            swiftSettings: [.unsafeFlags(["-O", "-target-cpu", "haswell"])]),
+    .target(name: "PixelKernelsAVX512", dependencies: ["PixelKernels"],
+            swiftSettings: [.unsafeFlags(["-O", "-target-cpu", "skylake-avx512"])]),
+]
+#else
+let instructionSetKernels: [Target] = []
+#endif
+
 let package = Package(
     name: "VideoFX",
     platforms: [.macOS(.v14)],
@@ -24,9 +36,15 @@ let package = Package(
             providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavfilter-dev",
                               "libswscale-dev", "libswresample-dev", "libavutil-dev"])]
         ),
-        // Pure Swift pixel kernels: no FFmpeg here.
+        // Pure Swift pixel kernels: planes, colour maths and the SIMD loops, all inlinable.
         // Always optimised, even in debug builds: the kernels are the hot loop and tests run them on real video.
-        .target(name: "Effects", swiftSettings: [.unsafeFlags(["-O"])]),
+        .target(name: "PixelKernels", swiftSettings: [.unsafeFlags(["-O"])]),
+        // Which x86-64 level this CPU reaches.
+        .target(name: "CPUFeatures"),
+        // Effects and their parameters, over the kernel copy this CPU runs best.
+        .target(name: "Effects",
+                dependencies: ["PixelKernels", "CPUFeatures"] + instructionSetKernels.map { .target(name: $0.name) },
+                swiftSettings: [.unsafeFlags(["-O"])]),
         // Owning Swift wrappers over FFmpeg objects: files, codecs, frames, scalers, filters.
         .target(name: "MediaIO", dependencies: ["CFFmpeg", "Effects"]),
         // Plan + Runner: decode -> effect -> encode with audio alongside.
@@ -54,5 +72,5 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
-    ]
+    ] + instructionSetKernels
 )

@@ -56,11 +56,8 @@ public struct Posterize: Effect {
     public var channelMap: ChannelMap? { .posterize(levels: levels) }
 
     /// The exact scalar rule: k = round(v / s), v' = floor(k * s + 0.5), s = 255 / (levels - 1).
-    /// Integer arithmetic only, so there is no rounding question.
     public static func reference(_ v: UInt8, levels: Int) -> UInt8 {
-        let n1 = levels - 1
-        let k = (2 * Int(v) * n1 + 255) / 510          // floor(v*n1/255 + 1/2)
-        return UInt8((2 * k * 255 + n1) / (2 * n1))     // floor(k*255/n1 + 1/2)
+        ChannelMap.posterize(levels: levels).reference(v)
     }
 }
 

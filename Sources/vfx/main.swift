@@ -302,12 +302,20 @@ struct BenchKernels: ParsableCommand {
             repeat { body(); runs += 1 } while Date().timeIntervalSince(start) < 1
             return Double(runs * w * h) / Date().timeIntervalSince(start) / 1e6
         }
-        print("kernel (\(w)x\(h))                       MP/s per core")
+        print("kernel (\(w)x\(h))                                MP/s per core")
         for effect in [try Posterize(levels: 25) as any Effect, try Threshold(threshold: 0.5)] {
-            print(String(format: "%-10@ reference, planar RGB        %8.1f", effect.name, rate { effect.applyReference(to: rgb) }))
-            print(String(format: "%-10@ SIMD, planar RGB             %8.1f", effect.name, rate { effect.apply(to: rgb) }))
-            let fused = FusedYUVKernel(map: effect.channelMap, colorSpace: .bt709())
-            print(String(format: "%-10@ SIMD fused YUV420->RGB->YUV  %8.1f", effect.name, rate { fused.process(src, into: dst) }))
+            guard let map = effect.channelMap else { continue }
+            print(String(format: "%-10@ reference, planar RGB                 %8.1f", effect.name,
+                         rate { for p in rgb.all { map.applyReference(to: p) } }))
+            for isa in InstructionSet.available {
+                print(String(format: "%-10@ SIMD %-8@ planar RGB              %8.1f", effect.name, isa.rawValue,
+                             rate { for p in rgb.all { map.apply(to: p, using: isa) } }))
+            }
+            for isa in InstructionSet.available {
+                let fused = FusedYUVKernel(map: map, colorSpace: .bt709(), instructionSet: isa)
+                print(String(format: "%-10@ SIMD %-8@ fused YUV420->RGB->YUV  %8.1f", effect.name, isa.rawValue,
+                             rate { fused.process(src, into: dst) }))
+            }
         }
     }
 }

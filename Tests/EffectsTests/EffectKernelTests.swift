@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Effects
 
@@ -54,29 +55,47 @@ final class TestPlane {
     static let maps: [ChannelMap] = (2...256).map { ChannelMap.posterize(levels: $0) }
         + [0, 0.1, 0.25, 0.5, 0.5019607843137255, 0.77, 0.999, 1].map { ChannelMap.threshold(cut: $0 * 255) }
 
-    @Test func fastKernelEqualsReferenceOnEveryValue() {
+    @Test(arguments: InstructionSet.available)
+    func fastKernelEqualsReferenceOnEveryValue(isa: InstructionSet) {
         var rng = SystemRandomNumberGenerator()
         for map in Self.maps {
             // One row holding every value, plus a tail that is not a multiple of the vector width.
             let plane = TestPlane(width: 263, height: 1, padding: 5, seed: &rng)
             for v in 0..<256 { plane.bytes[v] = UInt8(v) }
             let reference = TestPlane(copying: plane)
-            plane.withPlane { map.apply(to: $0) }
+            plane.withPlane { map.apply(to: $0, using: isa) }
             reference.withPlane { map.applyReference(to: $0) }
-            #expect(plane.bytes == reference.bytes, "\(map)")
+            #expect(plane.bytes == reference.bytes, "\(map) \(isa)")
         }
     }
 
     @Test(arguments: [(1, 1, 0), (7, 3, 1), (17, 5, 13), (33, 9, 3), (641, 7, 64), (8, 8, 0)])
     func fastKernelEqualsReferenceOnRandomPlanes(width: Int, height: Int, padding: Int) {
         var rng = SystemRandomNumberGenerator()
-        for map in [ChannelMap.posterize(levels: 25), .posterize(levels: 2), .posterize(levels: 77), .threshold(cut: 127.5), .threshold(cut: 3)] {
-            let plane = TestPlane(width: width, height: height, padding: padding, seed: &rng)
-            let reference = TestPlane(copying: plane)
-            plane.withPlane { map.apply(to: $0) }
-            reference.withPlane { map.applyReference(to: $0) }
-            #expect(plane.bytes == reference.bytes, "\(map) \(width)x\(height)+\(padding)")
+        for isa in InstructionSet.available {
+            for map in [ChannelMap.posterize(levels: 25), .posterize(levels: 2), .posterize(levels: 77), .threshold(cut: 127.5), .threshold(cut: 3)] {
+                let plane = TestPlane(width: width, height: height, padding: padding, seed: &rng)
+                let reference = TestPlane(copying: plane)
+                plane.withPlane { map.apply(to: $0, using: isa) }
+                reference.withPlane { map.applyReference(to: $0) }
+                #expect(plane.bytes == reference.bytes, "\(map) \(isa) \(width)x\(height)+\(padding)")
+            }
         }
+    }
+
+    @Test func everyInstructionSetThisMachineHasIsUsed() {
+        // The portable copy always exists; on x86-64 the newer copies must be offered whenever the CPU has them.
+        #expect(InstructionSet.available.first == .baseline)
+        #expect(InstructionSet.available.contains(InstructionSet.preferred))
+        #if arch(x86_64)
+        let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        if flags.contains(" avx2 ") && flags.contains(" fma ") {
+            #expect(InstructionSet.avx2.isAvailable)
+        }
+        if flags.contains(" avx512bw ") && flags.contains(" avx512vl ") {
+            #expect(InstructionSet.avx512.isAvailable)
+        }
+        #endif
     }
 
     @Test func effectsApplyToAllThreeChannels() throws {
@@ -105,6 +124,7 @@ final class TestPlane {
         Layout(width: 1, height: 1, sx: 1, sy: 1, padding: 0),
         Layout(width: 37, height: 11, sx: 1, sy: 1, padding: 3),
         Layout(width: 64, height: 8, sx: 1, sy: 1, padding: 0),
+        Layout(width: 301, height: 7, sx: 1, sy: 1, padding: 5),
         Layout(width: 29, height: 6, sx: 1, sy: 0, padding: 7),
         Layout(width: 23, height: 5, sx: 0, sy: 0, padding: 1),
     ]
@@ -131,11 +151,12 @@ final class TestPlane {
     @Test(arguments: layouts)
     func fusedKernelMatchesScalarReference(layout: Layout) {
         var rng = SystemRandomNumberGenerator()
+        for isa in InstructionSet.available {
         for map in [ChannelMap.posterize(levels: 25), .posterize(levels: 4), .threshold(cut: 127.5), nil] {
             for cs in [YUVColorSpace.bt601(), .bt709(), .bt709(fullRange: true), .bt2020()] {
                 let src = Image(layout, rng: &rng)
                 let fast = Image(blankLike: src), reference = Image(blankLike: src)
-                let kernel = FusedYUVKernel(map: map, colorSpace: cs)
+                let kernel = FusedYUVKernel(map: map, colorSpace: cs, instructionSet: isa)
                 src.with { s in fast.with { kernel.process(s, into: $0) } }
                 src.with { s in reference.with { FusedYUVKernel.processReference(map: map, colorSpace: cs, s, into: $0) } }
                 for (a, b) in [(fast.y, reference.y), (fast.u, reference.u), (fast.v, reference.v)] {
@@ -146,11 +167,12 @@ final class TestPlane {
                                 #expect(a.bytes[i] == b.bytes[i], "padding changed")
                                 continue
                             }
-                            #expect(abs(Int(a.bytes[i]) - Int(b.bytes[i])) <= 1, "\(layout) \(String(describing: map)) \(cs) at \(x),\(row)")
+                            #expect(abs(Int(a.bytes[i]) - Int(b.bytes[i])) <= 1, "\(isa) \(layout) \(String(describing: map)) \(cs) at \(x),\(row)")
                         }
                     }
                 }
             }
+        }
         }
     }
 

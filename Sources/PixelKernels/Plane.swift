@@ -16,7 +16,7 @@ public struct Plane {
     }
 
     /// The first byte of row `y`.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func row(_ y: Int) -> UnsafeMutablePointer<UInt8> { base + y * stride }
 }
 

@@ -1,0 +1,70 @@
+import PixelKernels
+#if canImport(PixelKernelsAVX2)
+import PixelKernelsAVX2
+#endif
+#if canImport(PixelKernelsAVX512)
+import PixelKernelsAVX512
+#endif
+
+/// Applies a channel map to a Y'CbCr image as if it were converted to 8-bit RGB, mapped, and
+/// converted back, in one pass: chroma is shared across its block on the way in and averaged over
+/// the mapped block on the way out.
+///
+/// Holds scratch rows, so one instance serves one thread; it allocates nothing per frame.
+public final class FusedYUVKernel {
+    public let map: ChannelMap?
+    public let colorSpace: YUVColorSpace
+    public let instructionSet: InstructionSet
+    private let scratch = FusedYUVScratch()
+
+    /// `instructionSet` must be available (see ``InstructionSet/isAvailable``); by default the preferred one.
+    public init(map: ChannelMap?, colorSpace: YUVColorSpace, instructionSet: InstructionSet = .preferred) {
+        precondition(instructionSet.isAvailable, "instruction set \(instructionSet) is not available here")
+        self.map = map
+        self.colorSpace = colorSpace
+        self.instructionSet = instructionSet
+    }
+
+    /// Maps `source` into `destination` (same size and subsampling; they may not overlap).
+    public func process(_ source: YUVImage, into destination: YUVImage) {
+        switch instructionSet {
+        case .baseline: SIMDKernels<PortableCopy>.fusedYUV(map, colorSpace, source, into: destination, scratch: scratch)
+        case .avx2:
+            #if canImport(PixelKernelsAVX2)
+            AVX2Kernels.fusedYUV(map, colorSpace, source, into: destination, scratch: scratch)
+            #endif
+        case .avx512:
+            #if canImport(PixelKernelsAVX512)
+            AVX512Kernels.fusedYUV(map, colorSpace, source, into: destination, scratch: scratch)
+            #endif
+        }
+    }
+
+    /// The straightforward scalar version of ``process(_:into:)``, in double precision.
+    public static func processReference(map: ChannelMap?, colorSpace cs: YUVColorSpace,
+                                        _ src: YUVImage, into dst: YUVImage) {
+        let width = src.y.width, height = src.y.height
+        let sx = src.chromaShiftX, sy = src.chromaShiftY
+        func mapped(_ x: Double) -> Double {
+            let v = UInt8(min(max(x, 0), 255).rounded())
+            return Double(map?.reference(v) ?? v)
+        }
+        for cy in 0..<src.u.height {
+            for cx in 0..<src.u.width {
+                let u = Double(src.u.row(cy)[cx]), v = Double(src.v.row(cy)[cx])
+                var sum = (r: 0.0, g: 0.0, b: 0.0), count = 0.0
+                for y in (cy << sy)..<min((cy + 1) << sy, height) {
+                    for x in (cx << sx)..<min((cx + 1) << sx, width) {
+                        let c = cs.rgb(y: Double(src.y.row(y)[x]), u: u, v: v)
+                        let (r, g, b) = (mapped(c.r), mapped(c.g), mapped(c.b))
+                        dst.y.row(y)[x] = UInt8(min(max(cs.yuv(r: r, g: g, b: b).y, 0), 255).rounded())
+                        sum.r += r; sum.g += g; sum.b += b; count += 1
+                    }
+                }
+                let out = cs.yuv(r: sum.r / count, g: sum.g / count, b: sum.b / count)
+                dst.u.row(cy)[cx] = UInt8(min(max(out.u, 0), 255).rounded())
+                dst.v.row(cy)[cx] = UInt8(min(max(out.v, 0), 255).rounded())
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+/// A mapping applied to each 8-bit RGB channel value independently.
+public enum ChannelMap: Sendable, Equatable {
+    /// Posterize with this many levels (2...256).
+    case posterize(levels: Int)
+    /// Values strictly above `cut` (in 0...255) become 255, the rest 0.
+    case threshold(cut: Double)
+
+    /// The scalar reference mapping of one value.
+    public func reference(_ v: UInt8) -> UInt8 {
+        switch self {
+        case let .posterize(levels):
+            // k = floor(v*n1/255 + 1/2), v' = floor(k*255/n1 + 1/2): integers only, so no rounding question.
+            let n1 = levels - 1
+            let k = (2 * Int(v) * n1 + 255) / 510
+            return UInt8((2 * k * 255 + n1) / (2 * n1))
+        case let .threshold(cut): return Double(v) > cut ? 255 : 0
+        }
+    }
+
+    /// The reference mapping of every value, indexed by value.
+    public var table: [UInt8] { (0...255).map { reference(UInt8($0)) } }
+
+    /// Applies the reference mapping to every pixel of `plane`.
+    public func applyReference(to plane: Plane) {
+        let lut = table
+        for y in 0..<plane.height {
+            let row = plane.row(y)
+            for x in 0..<plane.width { row[x] = lut[Int(row[x])] }
+        }
+    }
+}
+
+/// Names one compiled copy of the SIMD kernels.
+///
+/// Every generic function of the kernels takes the copy as a type parameter, so each copy's
+/// specialisations get their own symbol names: without that the linker would keep one module's
+/// copy of an identically named specialisation and drop the others.
+public protocol KernelCopy {}
+
+/// The copy compiled for the build's default target.
+public enum PortableCopy: KernelCopy {}
+
+/// The SIMD kernels, written once. Each instruction-set module instantiates them with its own
+/// ``KernelCopy`` so that its compiler settings produce its own code; call them through `Effects`,
+/// which picks the copy for this CPU.
+public enum SIMDKernels<Copy: KernelCopy> {
+    /// Applies `map` to every pixel of `plane`.
+    @inlinable @inline(__always)
+    public static func apply(_ map: ChannelMap, to plane: Plane) {
+        switch map {
+        case let .posterize(levels): PosterizeLanes(levels: levels).apply(to: plane, Copy.self)
+        case let .threshold(cut): ThresholdLanes(cut: cut).apply(to: plane, Copy.self)
+        }
+    }
+
+    /// Maps `source` into `destination` as ``FusedYUVScratch`` describes; the two may not overlap.
+    @inlinable @inline(__always)
+    public static func fusedYUV(_ map: ChannelMap?, _ colorSpace: YUVColorSpace,
+                                _ source: YUVImage, into destination: YUVImage, scratch: FusedYUVScratch) {
+        precondition(source.y.width == destination.y.width && source.y.height == destination.y.height)
+        precondition(source.chromaShiftX == destination.chromaShiftX && source.chromaShiftY == destination.chromaShiftY)
+        scratch.reserve(width: source.y.width)
+        switch map {
+        case let .posterize(levels)?: fusedYUVLoop(source, destination, colorSpace, scratch, PosterizeLanes(levels: levels), Copy.self)
+        case let .threshold(cut)?: fusedYUVLoop(source, destination, colorSpace, scratch, ThresholdLanes(cut: cut), Copy.self)
+        case nil: fusedYUVLoop(source, destination, colorSpace, scratch, IdentityLanes(), Copy.self)
+        }
+    }
+}

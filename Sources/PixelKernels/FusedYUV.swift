@@ -1,0 +1,214 @@
+/// How a Y'CbCr image maps to RGB: the matrix's luma weights and the value range.
+public struct YUVColorSpace: Sendable, Equatable {
+    public var kr: Double
+    public var kb: Double
+    /// Full range (0...255) rather than limited (16...235 luma, 16...240 chroma).
+    public var fullRange: Bool
+
+    public init(kr: Double, kb: Double, fullRange: Bool) {
+        self.kr = kr; self.kb = kb; self.fullRange = fullRange
+    }
+
+    public static func bt601(fullRange: Bool = false) -> Self { .init(kr: 0.299, kb: 0.114, fullRange: fullRange) }
+    public static func bt709(fullRange: Bool = false) -> Self { .init(kr: 0.2126, kb: 0.0722, fullRange: fullRange) }
+    public static func bt2020(fullRange: Bool = false) -> Self { .init(kr: 0.2627, kb: 0.0593, fullRange: fullRange) }
+
+    @inlinable var kg: Double { 1 - kr - kb }
+    @inlinable var lumaOffset: Double { fullRange ? 0 : 16 }
+    @inlinable var lumaScale: Double { fullRange ? 255 : 219 }
+    @inlinable var chromaScale: Double { fullRange ? 255 : 224 }
+
+    /// Reference conversion of one pixel to RGB in 0...255 (unrounded, unclamped).
+    public func rgb(y: Double, u: Double, v: Double) -> (r: Double, g: Double, b: Double) {
+        let ey = (y - lumaOffset) / lumaScale * 255
+        let cb = (u - 128) / chromaScale * 255, cr = (v - 128) / chromaScale * 255
+        let r = ey + 2 * (1 - kr) * cr
+        let b = ey + 2 * (1 - kb) * cb
+        let g = (ey - kr * r - kb * b) / kg
+        return (r, g, b)
+    }
+
+    /// Reference conversion of RGB in 0...255 to Y'CbCr (unrounded).
+    public func yuv(r: Double, g: Double, b: Double) -> (y: Double, u: Double, v: Double) {
+        let ey = kr * r + kg * g + kb * b
+        let y = lumaOffset + ey * lumaScale / 255
+        let u = 128 + (b - ey) / (2 * (1 - kb)) * chromaScale / 255
+        let v = 128 + (r - ey) / (2 * (1 - kr)) * chromaScale / 255
+        return (y, u, v)
+    }
+}
+
+/// Clamps to 0...255 and rounds half up, without a libm call.
+@inlinable @inline(__always) func byte(_ x: Float) -> UInt8 {
+    UInt8(truncatingIfNeeded: Int32(min(max(x, 0), 255) + 0.5))
+}
+
+/// An 8-bit planar Y'CbCr image: chroma planes are subsampled by 2^shift in each direction.
+public struct YUVImage {
+    public var y: Plane
+    public var u: Plane
+    public var v: Plane
+    public var chromaShiftX: Int
+    public var chromaShiftY: Int
+
+    public init(y: Plane, u: Plane, v: Plane, chromaShiftX: Int, chromaShiftY: Int) {
+        precondition((0...1).contains(chromaShiftX) && (0...1).contains(chromaShiftY), "chroma subsampling")
+        precondition(u.width == (y.width + (1 << chromaShiftX) - 1) >> chromaShiftX, "chroma width")
+        precondition(u.height == (y.height + (1 << chromaShiftY) - 1) >> chromaShiftY, "chroma height")
+        self.y = y; self.u = u; self.v = v
+        self.chromaShiftX = chromaShiftX; self.chromaShiftY = chromaShiftY
+    }
+}
+
+/// Scratch rows for the fused Y'CbCr kernel, grown to the widest image seen and reused.
+///
+/// One instance serves one thread; it allocates nothing per frame.
+public final class FusedYUVScratch {
+    // Per-pixel chroma contributions to R, G, B; then sums of mapped R, G, B over a chroma block row.
+    @usableFromInline var cR, cG, cB, sR, sG, sB: UnsafeMutablePointer<Float>
+    // Padded copies for each row's last partial vector.
+    @usableFromInline let tailIn = UnsafeMutablePointer<UInt8>.allocate(capacity: 8)
+    @usableFromInline let tailOut = UnsafeMutablePointer<UInt8>.allocate(capacity: 8)
+    @usableFromInline var capacity = 0
+
+    public init() {
+        cR = .allocate(capacity: 0); cG = .allocate(capacity: 0); cB = .allocate(capacity: 0)
+        sR = .allocate(capacity: 0); sG = .allocate(capacity: 0); sB = .allocate(capacity: 0)
+        tailIn.initialize(repeating: 0, count: 8); tailOut.initialize(repeating: 0, count: 8)
+    }
+
+    deinit {
+        for p in [cR, cG, cB, sR, sG, sB] { p.deallocate() }
+        tailIn.deallocate(); tailOut.deallocate()
+    }
+
+    /// Makes the rows at least `width` floats long.
+    public func reserve(width: Int) {
+        let needed = (width + 7) & ~7
+        guard needed > capacity else { return }
+        for p in [cR, cG, cB, sR, sG, sB] { p.deallocate() }
+        cR = .allocate(capacity: needed); cG = .allocate(capacity: needed); cB = .allocate(capacity: needed)
+        sR = .allocate(capacity: needed); sG = .allocate(capacity: needed); sB = .allocate(capacity: needed)
+        for p in [cR, cG, cB, sR, sG, sB] { p.initialize(repeating: 0, count: needed) }
+        capacity = needed
+    }
+}
+
+/// Applies a channel map to a Y'CbCr image as if it were converted to 8-bit RGB, mapped, and
+/// converted back, in one pass: chroma is shared across its block on the way in and averaged over
+/// the mapped block on the way out.
+@inlinable @inline(__always)
+func fusedYUVLoop<L: ChannelLanes, Copy: KernelCopy>(_ src: YUVImage, _ dst: YUVImage, _ colorSpace: YUVColorSpace,
+                                                    _ scratch: FusedYUVScratch, _ lanes: L, _: Copy.Type) {
+    // Local copies: class properties in the inner loop would pay exclusivity checks per access.
+    let cR = scratch.cR, cG = scratch.cG, cB = scratch.cB, sR = scratch.sR, sG = scratch.sG, sB = scratch.sB
+    let cs = colorSpace
+    let width = src.y.width, height = src.y.height
+    let sx = src.chromaShiftX, sy = src.chromaShiftY
+    let yOff = Float(cs.lumaOffset), yMul = Float(255 / cs.lumaScale), cMul = Float(255 / cs.chromaScale)
+    let crR = Float(2 * (1 - cs.kr)) * cMul
+    let cbB = Float(2 * (1 - cs.kb)) * cMul
+    let cbG = Float(-2 * (1 - cs.kb) * cs.kb / cs.kg) * cMul
+    let crG = Float(-2 * (1 - cs.kr) * cs.kr / cs.kg) * cMul
+    let ls = Float(cs.lumaScale / 255)
+    let yR = F8(repeating: Float(cs.kr) * ls), yG = F8(repeating: Float(cs.kg) * ls), yB = F8(repeating: Float(cs.kb) * ls)
+    let yBias = F8(repeating: yOff)
+    let cu = cs.chromaScale / 255 / (2 * (1 - cs.kb)), cv = cs.chromaScale / 255 / (2 * (1 - cs.kr))
+    let uR = Float(-cs.kr * cu), uG = Float(-cs.kg * cu), uB = Float((1 - cs.kb) * cu)
+    let vR = Float((1 - cs.kr) * cv), vG = Float(-cs.kg * cv), vB = Float(-cs.kb * cv)
+    let body = width & ~7
+    let chromaWidth = src.u.width
+    let blockW = 1 << sx
+
+    let tailIn = scratch.tailIn, tailOut = scratch.tailOut
+    // 4:2:0 fast path: whole 2x2 blocks, 8 chroma samples (16x2 pixels) at a time, all in vectors.
+    let vR8 = F8(repeating: crR), gU8 = F8(repeating: cbG), gV8 = F8(repeating: crG), bU8 = F8(repeating: cbB)
+    let uR8 = F8(repeating: uR), uG8 = F8(repeating: uG), uB8 = F8(repeating: uB)
+    let vvR8 = F8(repeating: vR), vG8 = F8(repeating: vG), vB8 = F8(repeating: vB)
+    let c128 = F8(repeating: 128), quarter = F8(repeating: 0.25)
+    let blockColumns = sx == 1 && sy == 1 ? (width / 16) * 16 : 0
+
+    for cy in 0..<src.u.height {
+        let uRow = src.u.row(cy), vRow = src.v.row(cy)
+        let firstRow = cy << sy
+        let rows = min(1 << sy, height - firstRow)
+        // Columns the vector block path covers in this chroma row (none when a row is missing).
+        let done = rows == 2 ? blockColumns : 0
+        if done > 0 {
+            let y0In = src.y.row(firstRow), y1In = src.y.row(firstRow + 1)
+            let y0Out = dst.y.row(firstRow), y1Out = dst.y.row(firstRow + 1)
+            let uOut = dst.u.row(cy), vOut = dst.v.row(cy)
+            var x = 0
+            while x < done {
+                let c = x >> 1
+                let u = floats(load8(uRow + c)) - c128, v = floats(load8(vRow + c)) - c128
+                let rc = vR8 * v, gc = gU8 * u + gV8 * v, bc = bU8 * u
+                let top = UnsafeRawPointer(y0In + x).loadUnaligned(as: SIMD16<UInt8>.self)
+                let bottom = UnsafeRawPointer(y1In + x).loadUnaligned(as: SIMD16<UInt8>.self)
+                // The four 8-pixel quarters of the block, written out: the optimiser will not inline a helper here.
+                let l0 = (floats(top.evenHalf) - yBias) * yMul, l1 = (floats(top.oddHalf) - yBias) * yMul
+                let l2 = (floats(bottom.evenHalf) - yBias) * yMul, l3 = (floats(bottom.oddHalf) - yBias) * yMul
+                let r0 = lanes(roundedByte(l0 + rc)), g0 = lanes(roundedByte(l0 + gc)), b0 = lanes(roundedByte(l0 + bc))
+                let r1 = lanes(roundedByte(l1 + rc)), g1 = lanes(roundedByte(l1 + gc)), b1 = lanes(roundedByte(l1 + bc))
+                let r2 = lanes(roundedByte(l2 + rc)), g2 = lanes(roundedByte(l2 + gc)), b2 = lanes(roundedByte(l2 + bc))
+                let r3 = lanes(roundedByte(l3 + rc)), g3 = lanes(roundedByte(l3 + gc)), b3 = lanes(roundedByte(l3 + bc))
+                var outTop = SIMD16<UInt8>(), outBottom = SIMD16<UInt8>()
+                outTop.evenHalf = bytes(roundedByte(yR * r0 + yG * g0 + yB * b0 + yBias))
+                outTop.oddHalf = bytes(roundedByte(yR * r1 + yG * g1 + yB * b1 + yBias))
+                outBottom.evenHalf = bytes(roundedByte(yR * r2 + yG * g2 + yB * b2 + yBias))
+                outBottom.oddHalf = bytes(roundedByte(yR * r3 + yG * g3 + yB * b3 + yBias))
+                let sumR = r0 + r1 + r2 + r3, sumG = g0 + g1 + g2 + g3, sumB = b0 + b1 + b2 + b3
+                UnsafeMutableRawPointer(y0Out + x).storeBytes(of: outTop, as: SIMD16<UInt8>.self)
+                UnsafeMutableRawPointer(y1Out + x).storeBytes(of: outBottom, as: SIMD16<UInt8>.self)
+                let r = sumR * quarter, g = sumG * quarter, b = sumB * quarter
+                store8(bytes(roundedByte(c128 + uR8 * r + uG8 * g + uB8 * b)), uOut + c)
+                store8(bytes(roundedByte(c128 + vvR8 * r + vG8 * g + vB8 * b)), vOut + c)
+                x += 16
+            }
+            if done == width { continue }
+        }
+        // Chroma contributions, computed once per chroma sample and spread over its block.
+        for cx in (done >> sx)..<chromaWidth {
+            let u = Float(uRow[cx]) - 128, v = Float(vRow[cx]) - 128
+            let r = crR * v, g = cbG * u + crG * v, b = cbB * u
+            let x0 = cx << sx
+            for x in x0..<min(x0 + blockW, width) { cR[x] = r; cG[x] = g; cB[x] = b }
+        }
+        for dy in 0..<rows {
+            let yIn = src.y.row(firstRow + dy), yOut = dst.y.row(firstRow + dy)
+            var x = done
+            if body < width { for i in 0..<(width - body) { tailIn[i] = yIn[body + i] } }
+            while x < width {
+                // Full vectors straight from the row; the last partial one through the padded copy.
+                let full = x < body
+                let l = (floats(load8(full ? yIn + x : tailIn)) - yBias) * yMul
+                let r = lanes(roundedByte(l + UnsafeRawPointer(cR + x).loadUnaligned(as: F8.self)))
+                let g = lanes(roundedByte(l + UnsafeRawPointer(cG + x).loadUnaligned(as: F8.self)))
+                let b = lanes(roundedByte(l + UnsafeRawPointer(cB + x).loadUnaligned(as: F8.self)))
+                let pr = UnsafeMutableRawPointer(sR + x), pg = UnsafeMutableRawPointer(sG + x), pb = UnsafeMutableRawPointer(sB + x)
+                if dy == 0 {
+                    pr.storeBytes(of: r, as: F8.self); pg.storeBytes(of: g, as: F8.self); pb.storeBytes(of: b, as: F8.self)
+                } else {
+                    pr.storeBytes(of: pr.load(as: F8.self) + r, as: F8.self)
+                    pg.storeBytes(of: pg.load(as: F8.self) + g, as: F8.self)
+                    pb.storeBytes(of: pb.load(as: F8.self) + b, as: F8.self)
+                }
+                store8(bytes(roundedByte(yR * r + yG * g + yB * b + yBias)), full ? yOut + x : tailOut)
+                x += 8
+            }
+            if body < width { for i in 0..<(width - body) { yOut[body + i] = tailOut[i] } }
+        }
+        // Average the mapped block and convert it back to chroma.
+        let uOut = dst.u.row(cy), vOut = dst.v.row(cy)
+        for cx in (done >> sx)..<chromaWidth {
+            let x0 = cx << sx
+            let cols = min(blockW, width - x0)
+            var r: Float = 0, g: Float = 0, b: Float = 0
+            for i in 0..<cols { r += sR[x0 + i]; g += sG[x0 + i]; b += sB[x0 + i] }
+            let scale = 1 / Float(cols * rows)
+            r *= scale; g *= scale; b *= scale
+            uOut[cx] = byte(128 + uR * r + uG * g + uB * b)
+            vOut[cx] = byte(128 + vR * r + vG * g + vB * b)
+        }
+    }
+}

@@ -1,0 +1,19 @@
+import PixelKernels
+
+/// The SIMD kernels compiled for x86-64-v3 (AVX2, FMA, BMI2); Package.swift sets the target CPU for this module.
+/// Call only on a CPU that has it (`Effects.InstructionSet` checks).
+public enum AVX2Kernels {
+    @inline(never) // stays in this module, compiled for this CPU level, never inlined into a caller
+    public static func apply(_ map: ChannelMap, to plane: Plane) {
+        SIMDKernels<AVX2Copy>.apply(map, to: plane)
+    }
+
+    @inline(never) // stays in this module, compiled for this CPU level, never inlined into a caller
+    public static func fusedYUV(_ map: ChannelMap?, _ colorSpace: YUVColorSpace,
+                                _ source: YUVImage, into destination: YUVImage, scratch: FusedYUVScratch) {
+        SIMDKernels<AVX2Copy>.fusedYUV(map, colorSpace, source, into: destination, scratch: scratch)
+    }
+}
+
+/// This module's copy of the kernels.
+public enum AVX2Copy: KernelCopy {}

@@ -1,0 +1,19 @@
+import PixelKernels
+
+/// The SIMD kernels compiled for x86-64-v4 (AVX-512 F/BW/DQ/VL); Package.swift sets the target CPU for this module.
+/// Call only on a CPU that has it (`Effects.InstructionSet` checks).
+public enum AVX512Kernels {
+    @inline(never) // stays in this module, compiled for this CPU level, never inlined into a caller
+    public static func apply(_ map: ChannelMap, to plane: Plane) {
+        SIMDKernels<AVX512Copy>.apply(map, to: plane)
+    }
+
+    @inline(never) // stays in this module, compiled for this CPU level, never inlined into a caller
+    public static func fusedYUV(_ map: ChannelMap?, _ colorSpace: YUVColorSpace,
+                                _ source: YUVImage, into destination: YUVImage, scratch: FusedYUVScratch) {
+        SIMDKernels<AVX512Copy>.fusedYUV(map, colorSpace, source, into: destination, scratch: scratch)
+    }
+}
+
+/// This module's copy of the kernels.
+public enum AVX512Copy: KernelCopy {}
