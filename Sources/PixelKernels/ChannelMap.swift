@@ -35,10 +35,20 @@ public enum ChannelMap: Sendable, Equatable {
 /// Every generic function of the kernels takes the copy as a type parameter, so each copy's
 /// specialisations get their own symbol names: without that the linker would keep one module's
 /// copy of an identically named specialisation and drop the others.
-public protocol KernelCopy {}
+public protocol KernelCopy {
+    /// Whether the copy's target CPU has fused multiply-add (the kernels then use it).
+    static var hasFusedMultiplyAdd: Bool { get }
+}
 
 /// The copy compiled for the build's default target.
-public enum PortableCopy: KernelCopy {}
+public enum PortableCopy: KernelCopy {
+    // arm64 always has FMA; the x86-64 baseline does not.
+    #if arch(arm64)
+    public static var hasFusedMultiplyAdd: Bool { true }
+    #else
+    public static var hasFusedMultiplyAdd: Bool { false }
+    #endif
+}
 
 /// The SIMD kernels, written once. Each instruction-set module instantiates them with its own
 /// ``KernelCopy`` so that its compiler settings produce its own code; call them through `Effects`,

@@ -94,25 +94,54 @@ public final class FusedYUVScratch {
     }
 }
 
+/// The per-pixel arithmetic of the fused kernel, as methods on constants (local closures that
+/// capture would not be inlined into the loop).
+@usableFromInline struct FusedLaneMath<L: ChannelLanes, Copy: KernelCopy> {
+    @usableFromInline let yMul, yR, yG, yB, yBias: F8
+    @usableFromInline let lanes: L
+
+    @inlinable init(yMul: F8, yR: F8, yG: F8, yB: F8, yBias: F8, lanes: L) {
+        self.yMul = yMul; self.yR = yR; self.yG = yG; self.yB = yB; self.yBias = yBias; self.lanes = lanes
+    }
+
+    /// Mapped R, G, B of eight pixels from their luma and their chroma terms.
+    @usableFromInline @_transparent  // must inline: as a call it moves every vector through memory
+    func mapped(_ y: F8, _ rc: F8, _ gc: F8, _ bc: F8) -> (F8, F8, F8) {
+        let copy = Copy.self
+        return (lanes(roundedByte(mulAdd(y, yMul, rc, copy)), copy),
+         lanes(roundedByte(mulAdd(y, yMul, gc, copy)), copy),
+         lanes(roundedByte(mulAdd(y, yMul, bc, copy)), copy))
+    }
+
+    /// Luma bytes of eight mapped pixels.
+    @usableFromInline @_transparent
+    func luma(_ r: F8, _ g: F8, _ b: F8) -> Bytes8 {
+        let copy = Copy.self
+        return bytes(roundedByte(mulAdd(yB, b, mulAdd(yG, g, mulAdd(yR, r, yBias, copy), copy), copy)))
+    }
+}
+
 /// Applies a channel map to a Y'CbCr image as if it were converted to 8-bit RGB, mapped, and
 /// converted back, in one pass: chroma is shared across its block on the way in and averaged over
 /// the mapped block on the way out.
 @inlinable @inline(__always)
 func fusedYUVLoop<L: ChannelLanes, Copy: KernelCopy>(_ src: YUVImage, _ dst: YUVImage, _ colorSpace: YUVColorSpace,
-                                                    _ scratch: FusedYUVScratch, _ lanes: L, _: Copy.Type) {
+                                                    _ scratch: FusedYUVScratch, _ lanes: L, _ copy: Copy.Type) {
     // Local copies: class properties in the inner loop would pay exclusivity checks per access.
     let cR = scratch.cR, cG = scratch.cG, cB = scratch.cB, sR = scratch.sR, sG = scratch.sG, sB = scratch.sB
     let cs = colorSpace
     let width = src.y.width, height = src.y.height
     let sx = src.chromaShiftX, sy = src.chromaShiftY
-    let yOff = Float(cs.lumaOffset), yMul = Float(255 / cs.lumaScale), cMul = Float(255 / cs.chromaScale)
+    // R = Y * yMul + yShift + crR * Cr, and so on: the luma offset rides with the chroma terms.
+    let yMul = Float(255 / cs.lumaScale), cMul = Float(255 / cs.chromaScale)
+    let yShift = Float(-cs.lumaOffset * 255 / cs.lumaScale)
     let crR = Float(2 * (1 - cs.kr)) * cMul
     let cbB = Float(2 * (1 - cs.kb)) * cMul
     let cbG = Float(-2 * (1 - cs.kb) * cs.kb / cs.kg) * cMul
     let crG = Float(-2 * (1 - cs.kr) * cs.kr / cs.kg) * cMul
     let ls = Float(cs.lumaScale / 255)
     let yR = F8(repeating: Float(cs.kr) * ls), yG = F8(repeating: Float(cs.kg) * ls), yB = F8(repeating: Float(cs.kb) * ls)
-    let yBias = F8(repeating: yOff)
+    let yBias = F8(repeating: Float(cs.lumaOffset))
     let cu = cs.chromaScale / 255 / (2 * (1 - cs.kb)), cv = cs.chromaScale / 255 / (2 * (1 - cs.kr))
     let uR = Float(-cs.kr * cu), uG = Float(-cs.kg * cu), uB = Float((1 - cs.kb) * cu)
     let vR = Float((1 - cs.kr) * cv), vG = Float(-cs.kg * cv), vB = Float(-cs.kb * cv)
@@ -121,12 +150,16 @@ func fusedYUVLoop<L: ChannelLanes, Copy: KernelCopy>(_ src: YUVImage, _ dst: YUV
     let blockW = 1 << sx
 
     let tailIn = scratch.tailIn, tailOut = scratch.tailOut
+    let yMul8 = F8(repeating: yMul), yShift8 = F8(repeating: yShift)
     // 4:2:0 fast path: whole 2x2 blocks, 8 chroma samples (16x2 pixels) at a time, all in vectors.
     let vR8 = F8(repeating: crR), gU8 = F8(repeating: cbG), gV8 = F8(repeating: crG), bU8 = F8(repeating: cbB)
-    let uR8 = F8(repeating: uR), uG8 = F8(repeating: uG), uB8 = F8(repeating: uB)
-    let vvR8 = F8(repeating: vR), vG8 = F8(repeating: vG), vB8 = F8(repeating: vB)
-    let c128 = F8(repeating: 128), quarter = F8(repeating: 0.25)
+    // Chroma out of the sum of a 2x2 block: the 1/4 is folded into the weights.
+    let uR8 = F8(repeating: uR / 4), uG8 = F8(repeating: uG / 4), uB8 = F8(repeating: uB / 4)
+    let vvR8 = F8(repeating: vR / 4), vG8 = F8(repeating: vG / 4), vB8 = F8(repeating: vB / 4)
+    let c128 = F8(repeating: 128)
     let blockColumns = sx == 1 && sy == 1 ? (width / 16) * 16 : 0
+
+    let math = FusedLaneMath<L, Copy>(yMul: yMul8, yR: yR, yG: yG, yB: yB, yBias: yBias, lanes: lanes)
 
     for cy in 0..<src.u.height {
         let uRow = src.u.row(cy), vRow = src.v.row(cy)
@@ -142,27 +175,25 @@ func fusedYUVLoop<L: ChannelLanes, Copy: KernelCopy>(_ src: YUVImage, _ dst: YUV
             while x < done {
                 let c = x >> 1
                 let u = floats(load8(uRow + c)) - c128, v = floats(load8(vRow + c)) - c128
-                let rc = vR8 * v, gc = gU8 * u + gV8 * v, bc = bU8 * u
+                let rc = mulAdd(vR8, v, yShift8, copy)
+                let gc = mulAdd(gU8, u, mulAdd(gV8, v, yShift8, copy), copy)
+                let bc = mulAdd(bU8, u, yShift8, copy)
                 let top = UnsafeRawPointer(y0In + x).loadUnaligned(as: SIMD16<UInt8>.self)
                 let bottom = UnsafeRawPointer(y1In + x).loadUnaligned(as: SIMD16<UInt8>.self)
-                // The four 8-pixel quarters of the block, written out: the optimiser will not inline a helper here.
-                let l0 = (floats(top.evenHalf) - yBias) * yMul, l1 = (floats(top.oddHalf) - yBias) * yMul
-                let l2 = (floats(bottom.evenHalf) - yBias) * yMul, l3 = (floats(bottom.oddHalf) - yBias) * yMul
-                let r0 = lanes(roundedByte(l0 + rc)), g0 = lanes(roundedByte(l0 + gc)), b0 = lanes(roundedByte(l0 + bc))
-                let r1 = lanes(roundedByte(l1 + rc)), g1 = lanes(roundedByte(l1 + gc)), b1 = lanes(roundedByte(l1 + bc))
-                let r2 = lanes(roundedByte(l2 + rc)), g2 = lanes(roundedByte(l2 + gc)), b2 = lanes(roundedByte(l2 + bc))
-                let r3 = lanes(roundedByte(l3 + rc)), g3 = lanes(roundedByte(l3 + gc)), b3 = lanes(roundedByte(l3 + bc))
+                let (r0, g0, b0) = math.mapped(floats(top.evenHalf), rc, gc, bc)
+                let (r1, g1, b1) = math.mapped(floats(top.oddHalf), rc, gc, bc)
+                let (r2, g2, b2) = math.mapped(floats(bottom.evenHalf), rc, gc, bc)
+                let (r3, g3, b3) = math.mapped(floats(bottom.oddHalf), rc, gc, bc)
                 var outTop = SIMD16<UInt8>(), outBottom = SIMD16<UInt8>()
-                outTop.evenHalf = bytes(roundedByte(yR * r0 + yG * g0 + yB * b0 + yBias))
-                outTop.oddHalf = bytes(roundedByte(yR * r1 + yG * g1 + yB * b1 + yBias))
-                outBottom.evenHalf = bytes(roundedByte(yR * r2 + yG * g2 + yB * b2 + yBias))
-                outBottom.oddHalf = bytes(roundedByte(yR * r3 + yG * g3 + yB * b3 + yBias))
-                let sumR = r0 + r1 + r2 + r3, sumG = g0 + g1 + g2 + g3, sumB = b0 + b1 + b2 + b3
+                outTop.evenHalf = math.luma(r0, g0, b0)
+                outTop.oddHalf = math.luma(r1, g1, b1)
+                outBottom.evenHalf = math.luma(r2, g2, b2)
+                outBottom.oddHalf = math.luma(r3, g3, b3)
                 UnsafeMutableRawPointer(y0Out + x).storeBytes(of: outTop, as: SIMD16<UInt8>.self)
                 UnsafeMutableRawPointer(y1Out + x).storeBytes(of: outBottom, as: SIMD16<UInt8>.self)
-                let r = sumR * quarter, g = sumG * quarter, b = sumB * quarter
-                store8(bytes(roundedByte(c128 + uR8 * r + uG8 * g + uB8 * b)), uOut + c)
-                store8(bytes(roundedByte(c128 + vvR8 * r + vG8 * g + vB8 * b)), vOut + c)
+                let r = (r0 + r1) + (r2 + r3), g = (g0 + g1) + (g2 + g3), b = (b0 + b1) + (b2 + b3)
+                store8(bytes(roundedByte(mulAdd(uB8, b, mulAdd(uG8, g, mulAdd(uR8, r, c128, copy), copy), copy))), uOut + c)
+                store8(bytes(roundedByte(mulAdd(vB8, b, mulAdd(vG8, g, mulAdd(vvR8, r, c128, copy), copy), copy))), vOut + c)
                 x += 16
             }
             if done == width { continue }
@@ -170,7 +201,7 @@ func fusedYUVLoop<L: ChannelLanes, Copy: KernelCopy>(_ src: YUVImage, _ dst: YUV
         // Chroma contributions, computed once per chroma sample and spread over its block.
         for cx in (done >> sx)..<chromaWidth {
             let u = Float(uRow[cx]) - 128, v = Float(vRow[cx]) - 128
-            let r = crR * v, g = cbG * u + crG * v, b = cbB * u
+            let r = crR * v + yShift, g = cbG * u + crG * v + yShift, b = cbB * u + yShift
             let x0 = cx << sx
             for x in x0..<min(x0 + blockW, width) { cR[x] = r; cG[x] = g; cB[x] = b }
         }
@@ -181,10 +212,10 @@ func fusedYUVLoop<L: ChannelLanes, Copy: KernelCopy>(_ src: YUVImage, _ dst: YUV
             while x < width {
                 // Full vectors straight from the row; the last partial one through the padded copy.
                 let full = x < body
-                let l = (floats(load8(full ? yIn + x : tailIn)) - yBias) * yMul
-                let r = lanes(roundedByte(l + UnsafeRawPointer(cR + x).loadUnaligned(as: F8.self)))
-                let g = lanes(roundedByte(l + UnsafeRawPointer(cG + x).loadUnaligned(as: F8.self)))
-                let b = lanes(roundedByte(l + UnsafeRawPointer(cB + x).loadUnaligned(as: F8.self)))
+                let (r, g, b) = math.mapped(floats(load8(full ? yIn + x : tailIn)),
+                                       UnsafeRawPointer(cR + x).loadUnaligned(as: F8.self),
+                                       UnsafeRawPointer(cG + x).loadUnaligned(as: F8.self),
+                                       UnsafeRawPointer(cB + x).loadUnaligned(as: F8.self))
                 let pr = UnsafeMutableRawPointer(sR + x), pg = UnsafeMutableRawPointer(sG + x), pb = UnsafeMutableRawPointer(sB + x)
                 if dy == 0 {
                     pr.storeBytes(of: r, as: F8.self); pg.storeBytes(of: g, as: F8.self); pb.storeBytes(of: b, as: F8.self)
@@ -193,7 +224,7 @@ func fusedYUVLoop<L: ChannelLanes, Copy: KernelCopy>(_ src: YUVImage, _ dst: YUV
                     pg.storeBytes(of: pg.load(as: F8.self) + g, as: F8.self)
                     pb.storeBytes(of: pb.load(as: F8.self) + b, as: F8.self)
                 }
-                store8(bytes(roundedByte(yR * r + yG * g + yB * b + yBias)), full ? yOut + x : tailOut)
+                store8(math.luma(r, g, b), full ? yOut + x : tailOut)
                 x += 8
             }
             if body < width { for i in 0..<(width - body) { yOut[body + i] = tailOut[i] } }

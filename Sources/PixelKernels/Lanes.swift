@@ -41,9 +41,14 @@
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: Bytes8.self)
 }
 
+/// `a * b + c`, fused into one rounding where the copy's CPU has FMA (a libm call per lane otherwise).
+@inlinable @inline(__always) func mulAdd<Copy: KernelCopy>(_ a: F8, _ b: F8, _ c: F8, _: Copy.Type) -> F8 {
+    Copy.hasFusedMultiplyAdd ? c.addingProduct(a, b) : a * b + c
+}
+
 /// The SIMD form of a channel map: eight integral channel values (as floats) in, eight out.
 @usableFromInline protocol ChannelLanes {
-    func callAsFunction(_ v: F8) -> F8
+    func callAsFunction<Copy: KernelCopy>(_ v: F8, _ copy: Copy.Type) -> F8
 }
 
 extension ChannelLanes {
@@ -56,13 +61,13 @@ extension ChannelLanes {
             let row = plane.row(y)
             var x = 0
             while x < body {
-                store8(bytes(self(floats(load8(row + x)))), row + x)
+                store8(bytes(self(floats(load8(row + x)), Copy.self)), row + x)
                 x += 8
             }
             if body < w {
                 var tail = Bytes8()
                 for i in 0..<(w - body) { tail[i] = row[body + i] }
-                let out = bytes(self(floats(tail)))
+                let out = bytes(self(floats(tail), Copy.self))
                 for i in 0..<(w - body) { row[body + i] = out[i] }
             }
         }
@@ -72,16 +77,24 @@ extension ChannelLanes {
 @usableFromInline struct PosterizeLanes: ChannelLanes {
     @usableFromInline let toLevel: F8
     @usableFromInline let toValue: F8
+    @usableFromInline let toValueNudged: F8
     @inlinable init(levels: Int) {
         toLevel = F8(repeating: Float(levels - 1) / 255)
         toValue = F8(repeating: 255 / Float(levels - 1))
+        toValueNudged = F8(repeating: Float(255 / Double(levels - 1) * (1 + 0x1p-20)))
     }
-    // k = round(v*(n-1)/255) is never a tie for integer v. k*255/(n-1) is either exactly a half
-    // (rounds up) or at least 1/510 away from one, so a 1/1024 nudge makes round-to-nearest the
-    // reference's floor(x + 1/2) despite float error in the products.
+    // k = round(v*(n-1)/255) is never a tie for integer v: it is at least 1/510 from one, far
+    // beyond float error. k*255/(n-1) is either exactly a half (the reference rounds it up) or at
+    // least 1/510 from one. Without FMA a 1/1024 nudge after the product does it; with FMA
+    // (one rounding) a 2^-20 relative nudge in the factor does: it outweighs the factor's own
+    // 2^-24 error and moves no product by more than 2.5e-4.
     @inlinable @inline(__always)
-    func callAsFunction(_ v: F8) -> F8 {
-        roundedNearest(roundedNearest(v * toLevel) * toValue + (1.0 / 1024))
+    func callAsFunction<Copy: KernelCopy>(_ v: F8, _: Copy.Type) -> F8 {
+        if Copy.hasFusedMultiplyAdd {
+            let k = roundingMagic.addingProduct(v, toLevel) - roundingMagic
+            return roundingMagic.addingProduct(k, toValueNudged) - roundingMagic
+        }
+        return roundedNearest(roundedNearest(v * toLevel) * toValue + (1.0 / 1024))
     }
 }
 
@@ -90,7 +103,7 @@ extension ChannelLanes {
     @inlinable init(cut: Double) { self.cut = F8(repeating: Float(cut.rounded(.down))) }
     // For integer v, v > c holds exactly when v > floor(c).
     @inlinable @inline(__always)
-    func callAsFunction(_ v: F8) -> F8 {
+    func callAsFunction<Copy: KernelCopy>(_ v: F8, _: Copy.Type) -> F8 {
         F8(repeating: 0).replacing(with: 255, where: v .> cut)
     }
 }
@@ -98,5 +111,5 @@ extension ChannelLanes {
 /// Used when the effect is a plain conversion (none): values pass unchanged.
 @usableFromInline struct IdentityLanes: ChannelLanes {
     @inlinable init() {}
-    @inlinable @inline(__always) func callAsFunction(_ v: F8) -> F8 { v }
+    @inlinable @inline(__always) func callAsFunction<Copy: KernelCopy>(_ v: F8, _: Copy.Type) -> F8 { v }
 }

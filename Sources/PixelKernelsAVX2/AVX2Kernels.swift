@@ -16,4 +16,6 @@ public enum AVX2Kernels {
 }
 
 /// This module's copy of the kernels.
-public enum AVX2Copy: KernelCopy {}
+public enum AVX2Copy: KernelCopy {
+    public static var hasFusedMultiplyAdd: Bool { true }
+}

@@ -16,4 +16,6 @@ public enum AVX512Kernels {
 }
 
 /// This module's copy of the kernels.
-public enum AVX512Copy: KernelCopy {}
+public enum AVX512Copy: KernelCopy {
+    public static var hasFusedMultiplyAdd: Bool { true }
+}
