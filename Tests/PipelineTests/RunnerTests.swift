@@ -296,3 +296,13 @@ func fractionNear(_ rgb: [UInt8], _ levels: [Int], tolerance: Int) -> Double {
         for a in list where !a.opens { #expect(a.reason?.isEmpty == false) }
     }
 }
+
+@Suite struct ThreadPlanTests {
+    @Test func decoderThreadsLeaveTheCoresToACPUEncoder() {
+        // An explicit request wins; a hardware encoder leaves it to FFmpeg (0); beside a CPU encoder, one per four cores.
+        #expect(Runner.decoderThreads(requested: 3, hardwareEncoder: false, cores: 2) == 3)
+        #expect(Runner.decoderThreads(requested: 0, hardwareEncoder: true, cores: 2) == 0)
+        #expect(Runner.decoderThreads(requested: 0, hardwareEncoder: false, cores: 2) == 1)
+        #expect(Runner.decoderThreads(requested: 0, hardwareEncoder: false, cores: 16) == 4)
+    }
+}
