@@ -1,10 +1,4 @@
 import PixelKernels
-#if canImport(PixelKernelsAVX2)
-import PixelKernelsAVX2
-#endif
-#if canImport(PixelKernelsAVX512)
-import PixelKernelsAVX512
-#endif
 
 /// Applies a channel map to a Y'CbCr image as if it were converted to 8-bit RGB, mapped, and
 /// converted back, in one pass: chroma is shared across its block on the way in and averaged over
@@ -27,17 +21,7 @@ public final class FusedYUVKernel {
 
     /// Maps `source` into `destination` (same size and subsampling; they may not overlap).
     public func process(_ source: YUVImage, into destination: YUVImage) {
-        switch instructionSet {
-        case .baseline: SIMDKernels<PortableCopy>.fusedYUV(map, colorSpace, source, into: destination, scratch: scratch)
-        case .avx2:
-            #if canImport(PixelKernelsAVX2)
-            AVX2Kernels.fusedYUV(map, colorSpace, source, into: destination, scratch: scratch)
-            #endif
-        case .avx512:
-            #if canImport(PixelKernelsAVX512)
-            AVX512Kernels.fusedYUV(map, colorSpace, source, into: destination, scratch: scratch)
-            #endif
-        }
+        instructionSet.kernels.fusedYUV(map, colorSpace, source, into: destination, scratch: scratch)
     }
 
     /// The straightforward scalar version of ``process(_:into:)``, in double precision.

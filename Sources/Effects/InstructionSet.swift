@@ -58,23 +58,30 @@ public enum InstructionSet: String, Sendable, CaseIterable, CustomStringConverti
     private static let cpuLevel = Int(vfx_x86_64_level())
 }
 
-extension ChannelMap {
-    /// Applies the mapping to every pixel of `plane` with the SIMD kernel.
-    public func apply(to plane: Plane, using isa: InstructionSet = .preferred) {
-        switch isa {
-        case .baseline: SIMDKernels<PortableCopy>.apply(self, to: plane)
+extension InstructionSet {
+    /// This copy's entry points (the portable ones when the build lacks the copy).
+    var kernels: any KernelSet.Type {
+        switch self {
+        case .baseline: return PortableKernels.self
         case .avx2:
             #if canImport(PixelKernelsAVX2)
-            AVX2Kernels.apply(self, to: plane)
+            return AVX2Kernels.self
             #else
-            SIMDKernels<PortableCopy>.apply(self, to: plane)
+            return PortableKernels.self
             #endif
         case .avx512:
             #if canImport(PixelKernelsAVX512)
-            AVX512Kernels.apply(self, to: plane)
+            return AVX512Kernels.self
             #else
-            SIMDKernels<PortableCopy>.apply(self, to: plane)
+            return PortableKernels.self
             #endif
         }
+    }
+}
+
+extension ChannelMap {
+    /// Applies the mapping to every pixel of `plane` with the SIMD kernel.
+    public func apply(to plane: Plane, using isa: InstructionSet = .preferred) {
+        isa.kernels.apply(self, to: plane)
     }
 }

@@ -77,3 +77,24 @@ public enum SIMDKernels<Copy: KernelCopy> {
         }
     }
 }
+
+/// One compiled copy of the kernels, as plain entry points.
+public protocol KernelSet {
+    /// Applies `map` to every pixel of `plane`.
+    static func apply(_ map: ChannelMap, to plane: Plane)
+    /// Maps `source` into `destination` through RGB (see ``SIMDKernels/fusedYUV(_:_:_:into:scratch:)``).
+    static func fusedYUV(_ map: ChannelMap?, _ colorSpace: YUVColorSpace,
+                         _ source: YUVImage, into destination: YUVImage, scratch: FusedYUVScratch)
+}
+
+/// The kernels compiled for the build's default target; every CPU the build runs on can run them.
+public enum PortableKernels: KernelSet {
+    public static func apply(_ map: ChannelMap, to plane: Plane) {
+        SIMDKernels<PortableCopy>.apply(map, to: plane)
+    }
+
+    public static func fusedYUV(_ map: ChannelMap?, _ colorSpace: YUVColorSpace,
+                                _ source: YUVImage, into destination: YUVImage, scratch: FusedYUVScratch) {
+        SIMDKernels<PortableCopy>.fusedYUV(map, colorSpace, source, into: destination, scratch: scratch)
+    }
+}

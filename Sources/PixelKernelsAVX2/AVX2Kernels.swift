@@ -2,7 +2,7 @@ import PixelKernels
 
 /// The SIMD kernels compiled for x86-64-v3 (AVX2, FMA, BMI2); Package.swift sets the target CPU for this module.
 /// Call only on a CPU that has it (`Effects.InstructionSet` checks).
-public enum AVX2Kernels {
+public enum AVX2Kernels: KernelSet {
     @inline(never) // stays in this module, compiled for this CPU level, never inlined into a caller
     public static func apply(_ map: ChannelMap, to plane: Plane) {
         SIMDKernels<AVX2Copy>.apply(map, to: plane)

@@ -2,7 +2,7 @@ import PixelKernels
 
 /// The SIMD kernels compiled for x86-64-v4 (AVX-512 F/BW/DQ/VL); Package.swift sets the target CPU for this module.
 /// Call only on a CPU that has it (`Effects.InstructionSet` checks).
-public enum AVX512Kernels {
+public enum AVX512Kernels: KernelSet {
     @inline(never) // stays in this module, compiled for this CPU level, never inlined into a caller
     public static func apply(_ map: ChannelMap, to plane: Plane) {
         SIMDKernels<AVX512Copy>.apply(map, to: plane)
