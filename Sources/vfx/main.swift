@@ -215,6 +215,8 @@ struct Codecs: ParsableCommand {
             }
             print(line)
         }
+        let copies = InstructionSet.available.map(\.rawValue).joined(separator: ", ")
+        print("effect kernels: \(InstructionSet.preferred) (this CPU runs \(copies); VFX_ISA picks one)")
     }
 }
 

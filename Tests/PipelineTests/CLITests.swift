@@ -1,3 +1,4 @@
+import Effects
 import Foundation
 import TestSupport
 import Testing
@@ -81,6 +82,10 @@ let vfxBinary: String = {
         let x264 = r.out.split(separator: "\n").first { $0.hasPrefix("libx264") }
         #expect(x264?.contains("opens") == true)
         #expect(r.out.contains("h264_nvenc"))
+        // The kernel copy in use is the newest this CPU runs, unless VFX_ISA names another.
+        #expect(r.out.contains("effect kernels: \(InstructionSet.available.last!)"))
+        let portable = try sh(["VFX_ISA=baseline", vfxBinary, "codecs"])
+        #expect(portable.out.contains("effect kernels: baseline"))
     }
 
     @Test func helpDocumentsDefaults() throws {
