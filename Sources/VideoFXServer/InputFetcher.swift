@@ -33,6 +33,7 @@ struct InputFetcher {
             try data.write(to: URL(fileURLWithPath: path))
             return
         }
+        let deadline = ContinuousClock.now + .milliseconds(Int64(configuration.downloadTimeout * 1000))
         var request = HTTPClientRequest(url: url)
         request.method = .GET
         let response: HTTPClientResponse
@@ -47,7 +48,9 @@ struct InputFetcher {
         if let length = response.headers.first(name: "content-length").flatMap(Int.init), length > configuration.maxInputBytes {
             throw FetchError.tooLarge(configuration.maxInputBytes)
         }
-        FileManager.default.createFile(atPath: path, contents: nil)
+        guard FileManager.default.createFile(atPath: path, contents: nil) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+        }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         defer { try? handle.close() }
         var total = 0
@@ -55,6 +58,8 @@ struct InputFetcher {
             for try await buffer in response.body {
                 total += buffer.readableBytes
                 guard total <= configuration.maxInputBytes else { throw FetchError.tooLarge(configuration.maxInputBytes) }
+                // The read timeout catches a stall; this catches a server that trickles.
+                guard ContinuousClock.now < deadline else { throw FetchError.timeout(url) }
                 try handle.write(contentsOf: Data(buffer.readableBytesView))
             }
         } catch let e as FetchError { throw e } catch let e as HTTPClientError where e == .deadlineExceeded || e == .readTimeout {

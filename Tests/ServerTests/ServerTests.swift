@@ -54,6 +54,32 @@ func withServers(concurrency: Int = 1, files: [String: Data] = [:], configure: @
         await recorder.upload(ctx.parameters.get("name") ?? "", Data(b.readableBytesView))
         return Response(status: .created, headers: [.location: "http://cdn.example/\(ctx.parameters.get("name") ?? "")?sig=1"])
     }
+    // No Content-Length: `MiB` mebibytes in 64 KiB chunks.
+    router.get("/stream/:mib") { _, ctx in
+        let chunks = (Int(ctx.parameters.get("mib") ?? "") ?? 1) * 16
+        return Response(status: .ok, body: ResponseBody { writer in
+            for _ in 0..<chunks { try await writer.write(ByteBuffer(repeating: 0, count: 64 << 10)) }
+            try await writer.finish(nil)
+        })
+    }
+    // Sends the head and a few bytes, then nothing.
+    router.get("/stall") { _, _ in
+        Response(status: .ok, body: ResponseBody { writer in
+            try await writer.write(ByteBuffer(repeating: 0, count: 100))
+            try await Task.sleep(for: .seconds(6))
+            try await writer.finish(nil)
+        })
+    }
+    // A byte every 200 ms: never silent long enough for the read timeout.
+    router.get("/trickle") { _, _ in
+        Response(status: .ok, body: ResponseBody { writer in
+            for _ in 0..<100 {
+                try await writer.write(ByteBuffer(repeating: 0, count: 1))
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            try await writer.finish(nil)
+        })
+    }
     let fixture = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
     try await fixture.test(.live) { fixtureClient in
         let tmp = try Scratch()
@@ -195,6 +221,30 @@ func waitUntil(_ seconds: Double = 60, _ condition: @Sendable () async throws ->
             let bad = try await http(.POST, vfx + "/predictions", json: ["input": ["video": "data:video/mp4;base64,bm90IGEgdmlkZW8="]])
             #expect(bad.object["status"] as? String == "failed")
             #expect((bad.object["error"] as? String)?.isEmpty == false)
+            #expect(tmp.contents.isEmpty)
+        }
+    }
+
+    @Test func downloadsAreCappedInSizeAndTime() async throws {
+        let big = Data(count: 3 << 20)
+        try await withServers(files: ["big.mp4": big], configure: { $0.maxInputBytes = 1 << 20; $0.downloadTimeout = 2 }) { vfx, fixture, _, tmp in
+            // Over the cap: announced by Content-Length, then streamed without one.
+            for path in ["/files/big.mp4", "/stream/3"] {
+                let r = try await http(.POST, vfx + "/predictions", json: ["input": ["video": fixture + path]])
+                #expect(r.object["status"] as? String == "failed", "\(path)")
+                #expect((r.object["error"] as? String)?.contains("larger than the 1 MiB limit") == true, "\(path): \(r.object)")
+            }
+            // A server that stops sending, and one that never stops trickling.
+            for path in ["/stall", "/trickle"] {
+                let started = ContinuousClock.now
+                let r = try await http(.POST, vfx + "/predictions", json: ["input": ["video": fixture + path]])
+                #expect(r.object["status"] as? String == "failed", "\(path)")
+                #expect((r.object["error"] as? String)?.contains("timed out") == true, "\(path): \(r.object)")
+                #expect(ContinuousClock.now - started < .seconds(15), "\(path)")
+            }
+            // The server still serves, and nothing is left behind.
+            let health = try await http(.GET, vfx + "/health-check")
+            #expect(health.object["status"] as? String == "READY")
             #expect(tmp.contents.isEmpty)
         }
     }
