@@ -293,9 +293,11 @@ func waitUntil(_ seconds: Double = 60, _ condition: @Sendable () async throws ->
     }
 
     @Test func serverSentEvents() async throws {
-        let video = try clip()
+        // Long enough (several keep-alive intervals of 0.5 s) for the stream to carry keep-alive comments.
+        let video = try clip(seconds: 10, size: "1280x720")
         try await withServers(files: ["a.mp4": video]) { vfx, fixture, _, _ in
-            let r = try await http(.POST, vfx + "/predictions", json: ["input": ["video": fixture + "/files/a.mp4"]],
+            let r = try await http(.POST, vfx + "/predictions",
+                                   json: ["input": ["video": fixture + "/files/a.mp4", "output_codec": "libx264", "preset": "slow"]],
                                    headers: [("Accept", "text/event-stream")])
             #expect(r.status == 200)
             let text = String(decoding: r.body, as: UTF8.self)
@@ -303,6 +305,8 @@ func waitUntil(_ seconds: Double = 60, _ condition: @Sendable () async throws ->
                 #expect(text.contains(event), "missing \(event)")
             }
             #expect(text.contains("\"status\":\"succeeded\""))
+            let keepAlive = text.range(of: "\n: keep-alive\n\n"), completed = text.range(of: "event: completed")
+            #expect(keepAlive != nil && completed != nil && keepAlive!.lowerBound < completed!.lowerBound)
         }
     }
 
