@@ -158,6 +158,38 @@ let vfxBinary: String = {
         #expect(dir.contents == ["long.mp4"])
     }
 
+    @Test(arguments: ["SIGTERM", "POST /shutdown"])
+    func serveStopsCleanly(how: String) throws {
+        let port = Int.random(in: 20_000...40_000)
+        let script = """
+        import json, signal, subprocess, sys, time, urllib.request
+        base = "http://127.0.0.1:" + sys.argv[1]
+        p = subprocess.Popen(sys.argv[3:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        status = None
+        for _ in range(300):
+            try:
+                status = json.load(urllib.request.urlopen(base + "/health-check", timeout=2))["status"]
+                if status == "READY": break
+            except Exception:
+                pass
+            time.sleep(0.1)
+        if sys.argv[2] == "SIGTERM":
+            p.send_signal(signal.SIGTERM)
+        else:
+            urllib.request.urlopen(urllib.request.Request(base + "/shutdown", method="POST"), timeout=5)
+        try:
+            code = p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill(); code = "hung"
+        print(status); print(code); print(p.stderr.read().decode(), file=sys.stderr)
+        """
+        let r = try sh(["python3", "-c", script, "\(port)", how == "SIGTERM" ? "SIGTERM" : "shutdown",
+                        vfxBinary, "serve", "--host", "127.0.0.1", "--port", "\(port)"])
+        let lines = r.out.split(separator: "\n").map(String.init)
+        #expect(lines.first == "READY", "\(r.out) \(r.err)")
+        #expect(lines.dropFirst().first == "0", "\(how): \(r.out) \(r.err)")
+    }
+
     @Test func httpInputIsStreamed() throws {
         let dir = try Scratch()
         try Media.make(dir.path("clip.mp4"), video: "testsrc2=size=160x120:rate=10")
