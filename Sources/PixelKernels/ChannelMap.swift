@@ -63,7 +63,9 @@ public enum SIMDKernels<Copy: KernelCopy> {
         }
     }
 
-    /// Maps `source` into `destination` as ``FusedYUVScratch`` describes; the two may not overlap.
+    /// Maps 8-bit planar Y'CbCr `source` into `destination` as if through 8-bit RGB: chroma shared
+    /// across its block on the way in, the mapped block averaged on the way out. Same size and
+    /// subsampling; the two may not overlap.
     @inlinable @inline(__always)
     public static func fusedYUV(_ map: ChannelMap?, _ colorSpace: YUVColorSpace,
                                 _ source: YUVImage, into destination: YUVImage, scratch: FusedYUVScratch) {
