@@ -271,12 +271,14 @@ public final class Runner {
     ///
     /// A CPU encoder already keeps every core busy with its own threads; extra decoder frame
     /// threads then only compete with it and each holds frames in memory (measured at 1080p on
-    /// 2 cores: same speed, 20 MB less peak RSS with one). So a job with a CPU encoder decodes on
-    /// one thread per four cores; a hardware encoder leaves the cores to decoding and the effect.
+    /// 2 cores: same speed, 20 MB less peak RSS with one). So beside a CPU encoder the decoder
+    /// gets one thread below 4 cores, and a quarter of the cores (at least 2) from 4 up, where a
+    /// single thread could fall behind on 4K HEVC or AV1. A hardware encoder leaves the cores to
+    /// decoding and the effect.
     static func decoderThreads(requested: Int, hardwareEncoder: Bool, cores: Int) -> Int {
         if requested > 0 { return requested }
         if hardwareEncoder { return 0 }
-        return max(1, cores / 4)
+        return cores < 4 ? 1 : max(2, cores / 4)
     }
 
     /// Opens the requested encoder, or its CPU fallback (logged) when it is hardware that cannot open here.
