@@ -24,23 +24,39 @@ public enum InstructionSet: String, Sendable, CaseIterable, CustomStringConverti
     public var description: String { rawValue }
 
     /// Whether this build has the copy and this CPU can run it.
-    public var isAvailable: Bool {
+    public var isAvailable: Bool { compiled != nil && Self.cpuLevel >= requiredLevel }
+
+    /// The x86-64 micro-architecture level the copy was compiled for (0: none needed).
+    private var requiredLevel: Int {
         switch self {
-        case .baseline: return true
+        case .baseline: return 0
+        case .avx2: return 3
+        case .avx512: return 4
+        }
+    }
+
+    /// The copy's entry points, when this build has it.
+    private var compiled: (any KernelSet.Type)? {
+        switch self {
+        case .baseline: return PortableKernels.self
         case .avx2:
             #if canImport(PixelKernelsAVX2)
-            return Self.cpuLevel >= 3
+            return AVX2Kernels.self
             #else
-            return false
+            return nil
             #endif
         case .avx512:
             #if canImport(PixelKernelsAVX512)
-            return Self.cpuLevel >= 4
+            return AVX512Kernels.self
             #else
-            return false
+            return nil
             #endif
         }
     }
+
+    /// The copy's entry points; the portable ones for a copy that is not available, so a caller
+    /// that skipped ``isAvailable`` still runs correct code.
+    var kernels: any KernelSet.Type { (isAvailable ? compiled : nil) ?? PortableKernels.self }
 
     /// Every copy this machine can run, slowest first.
     public static var available: [InstructionSet] { allCases.filter(\.isAvailable) }
@@ -56,27 +72,6 @@ public enum InstructionSet: String, Sendable, CaseIterable, CustomStringConverti
     }()
 
     private static let cpuLevel = Int(vfx_x86_64_level())
-}
-
-extension InstructionSet {
-    /// This copy's entry points (the portable ones when the build lacks the copy).
-    var kernels: any KernelSet.Type {
-        switch self {
-        case .baseline: return PortableKernels.self
-        case .avx2:
-            #if canImport(PixelKernelsAVX2)
-            return AVX2Kernels.self
-            #else
-            return PortableKernels.self
-            #endif
-        case .avx512:
-            #if canImport(PixelKernelsAVX512)
-            return AVX512Kernels.self
-            #else
-            return PortableKernels.self
-            #endif
-        }
-    }
 }
 
 extension ChannelMap {

@@ -78,8 +78,8 @@ public final class Runner {
         let videoIndex = try input.bestVideoStream()
         let st = input.stream(videoIndex)
         // What the stream says of itself; the decoder opens once the encoder is known (see decoderThreads).
-        let dctx = st.parameters.pointee
-        guard dctx.width > 0, dctx.height > 0 else { throw MediaError.noFramesDecoded(request.input) }
+        let par = st.parameters.pointee
+        guard par.width > 0, par.height > 0 else { throw MediaError.noFramesDecoded(request.input) }
         guard let pixelFormat = PixelFormats.named(request.pixelFormat) else {
             throw MediaError.unsupportedPixelFormat(request.pixelFormat, encoder: request.outputCodec, supported: [])
         }
@@ -88,18 +88,18 @@ public final class Runner {
         // Geometry: subsampled formats need sizes that are multiples of the subsampling.
         var sx: Int32 = 0, sy: Int32 = 0
         av_pix_fmt_get_chroma_sub_sample(pixelFormat, &sx, &sy)
-        let width = Int(dctx.width) & ~((1 << Int(sx)) - 1), height = Int(dctx.height) & ~((1 << Int(sy)) - 1)
-        if width != Int(dctx.width) || height != Int(dctx.height) {
-            onLog("note: \(dctx.width)x\(dctx.height) is encoded as \(width)x\(height) (\(request.pixelFormat) needs even sizes)")
+        let width = Int(par.width) & ~((1 << Int(sx)) - 1), height = Int(par.height) & ~((1 << Int(sy)) - 1)
+        if width != Int(par.width) || height != Int(par.height) {
+            onLog("note: \(par.width)x\(par.height) is encoded as \(width)x\(height) (\(request.pixelFormat) needs even sizes)")
         }
         guard width > 0, height > 0 else { throw MediaError.noFramesDecoded(request.input) }
 
         // Colour: keep what the input says; name the matrix we convert with when it says nothing.
         var color = ColorProperties()
-        color.primaries = dctx.color_primaries
-        color.transfer = dctx.color_trc
-        color.matrix = VideoEffectStage.matrix(for: dctx.color_space, height: height)
-        color.range = dctx.color_range == AVCOL_RANGE_JPEG ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG
+        color.primaries = par.color_primaries
+        color.transfer = par.color_trc
+        color.matrix = VideoEffectStage.matrix(for: par.color_space, height: height)
+        color.range = par.color_range == AVCOL_RANGE_JPEG ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG
 
         let frameRate = av_guess_frame_rate(input.context, st, nil)
         var config = VideoEncoderConfig(
@@ -108,7 +108,7 @@ public final class Runner {
             sampleAspectRatio: av_guess_sample_aspect_ratio(input.context, st, nil), color: color,
             quality: request.quality, preset: request.preset, globalHeader: output.needsGlobalHeader, threads: request.threads)
         let (encoder, fallbackFrom) = try openEncoder(config: &config, path: path)
-        let hardwareEncoder = fallbackFrom == nil && CodecCatalog.entry(named: encoder.name)?.hardware == true
+        let hardwareEncoder = CodecCatalog.entry(named: encoder.name)?.hardware == true
         let decoder = try Decoder(input: input, stream: videoIndex,
                                   threads: Self.decoderThreads(requested: request.threads, hardwareEncoder: hardwareEncoder,
                                                                cores: ProcessInfo.processInfo.activeProcessorCount))

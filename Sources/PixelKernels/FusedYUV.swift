@@ -69,7 +69,7 @@ public final class FusedYUVScratch {
     // Padded copies for each row's last partial vector.
     @usableFromInline let tailIn = UnsafeMutablePointer<UInt8>.allocate(capacity: 8)
     @usableFromInline let tailOut = UnsafeMutablePointer<UInt8>.allocate(capacity: 8)
-    @usableFromInline var capacity = 0
+    private var capacity = 0
 
     public init() {
         cR = .allocate(capacity: 0); cG = .allocate(capacity: 0); cB = .allocate(capacity: 0)

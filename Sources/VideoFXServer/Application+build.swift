@@ -95,20 +95,18 @@ struct PredictionRoutes: Sendable {
         for name in ["traceparent", "tracestate"] {
             if let f = HTTPField.Name(name), let v = request.headers[f] { trace.append((name, v)) }
         }
-        let created: (entry: PredictionService.Entry, existing: Bool)
+        let created: PredictionService.Created
         do {
             created = try await service.create(parsed, input: input, id: pathID ?? parsed.id, traceHeaders: trace)
         } catch {
             return json(.conflict, JSONValue.object(["error": "At capacity - all prediction slots busy", "status": "failed"]))
         }
         if created.existing {
-            return json(.accepted, await service.current(created.entry.prediction.id))
+            return json(.accepted, created.snapshot)
         }
         let prefer = request.headers[HTTPField.Name("Prefer")!] ?? ""
         if prefer.lowercased().contains("respond-async") {
-            var snapshot = await service.current(created.entry.prediction.id)
-            snapshot?.status = .starting
-            return json(.accepted, snapshot)
+            return json(.accepted, created.snapshot)
         }
         if (request.headers[.accept] ?? "").contains("text/event-stream") {
             return sse(created.entry)
@@ -117,7 +115,7 @@ struct PredictionRoutes: Sendable {
             await service.wait(created.entry)
         } onCancel: {
             // The client hung up on a synchronous prediction: stop it.
-            let id = created.entry.prediction.id
+            let id = created.snapshot.id
             Task { _ = await service.cancel(id: id) }
         }
         return json(.ok, final)
@@ -146,8 +144,9 @@ struct PredictionRoutes: Sendable {
                     out.yield(": keep-alive\n\n")
                 }
             }
+            // Also when a write fails because the client hung up.
+            defer { ping.cancel(); forward.cancel() }
             for await f in frames { try await writer.write(ByteBuffer(string: f)) }
-            ping.cancel(); forward.cancel()
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)

@@ -50,10 +50,18 @@ public actor PredictionService {
 
     enum CreateError: Error { case atCapacity }
 
+    /// What `create` gives a route: the entry to wait on or stream, and the prediction as it stood.
+    struct Created: Sendable {
+        let entry: Entry
+        let snapshot: Prediction
+        /// A running prediction with the same id (idempotent PUT), not a new one.
+        let existing: Bool
+    }
+
     /// Starts a prediction, or returns the running one with the same id (idempotent PUT).
     func create(_ request: PredictionRequest, input: [String: JSONValue], id: String?, traceHeaders: [(String, String)])
-        throws -> (entry: Entry, existing: Bool) {
-        if let id, let e = entries[id], !e.prediction.status.isTerminal { return (e, true) }
+        throws -> Created {
+        if let id, let e = entries[id], !e.prediction.status.isTerminal { return Created(entry: e, snapshot: e.prediction, existing: true) }
         guard running < configuration.concurrency else { throw CreateError.atCapacity }
         var p = Prediction(id: id ?? Self.newID(), input: input)
         p.created_at = request.createdAt ?? Prediction.timestamp()
@@ -65,7 +73,7 @@ public actor PredictionService {
         let given = Set(request.input.keys)
         let sender = WebhookSender(client: client, configuration: configuration, traceHeaders: traceHeaders)
         entry.task = Task { await self.run(entry, given: given, webhooks: sender) }
-        return (entry, false)
+        return Created(entry: entry, snapshot: p, existing: false)
     }
 
     static func newID() -> String {
@@ -106,8 +114,6 @@ public actor PredictionService {
         for e in all { e.cancellation.cancel(); e.task?.cancel() }
         for e in all { await e.task?.value }
     }
-
-    func current(_ id: String) -> Prediction? { entries[id]?.prediction }
 
     // MARK: - One prediction
 
@@ -196,6 +202,8 @@ public actor PredictionService {
         for w in entry.waiters { w.resume(returning: entry.prediction) }
         entry.waiters.removeAll()
         lastLogWebhook[entry.prediction.id] = nil
+        // Finished predictions are not kept: a long-running server would otherwise hold every output.
+        if entries[entry.prediction.id] === entry { entries[entry.prediction.id] = nil }
     }
 
     /// Runs the blocking engine on its own thread so the server's threads stay free.

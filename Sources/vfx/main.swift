@@ -284,9 +284,12 @@ struct BenchKernels: ParsableCommand {
     func run() throws {
         let w = width, h = height, cw = (w + 1) / 2, ch = (h + 1) / 2
         var rng = SystemRandomNumberGenerator()
+        var buffers: [UnsafeMutablePointer<UInt8>] = []
+        defer { buffers.forEach { $0.deallocate() } }
         func buffer(_ n: Int) -> UnsafeMutablePointer<UInt8> {
             let p = UnsafeMutablePointer<UInt8>.allocate(capacity: n)
             for i in 0..<n { p[i] = UInt8.random(in: 0...255, using: &rng) }
+            buffers.append(p)
             return p
         }
         let planes = (0..<3).map { _ in Plane(base: buffer(w * h), width: w, height: h, stride: w) }
