@@ -18,6 +18,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "vfx", targets: ["vfx"]),
+        .executable(name: "vfx-server", targets: ["vfx-server"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
         .library(name: "VideoFXServer", targets: ["VideoFXServer"]),
     ],
@@ -57,15 +58,21 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        // The command line. It links neither Foundation nor the server stack, so a `vfx process` job stays
+        // small; `vfx serve` execs vfx-server.
         .executableTarget(name: "vfx", dependencies: [
-            "Pipeline", "VideoFXServer", "Effects",
+            "Pipeline", "Effects",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "vfx-server", dependencies: [
+            "VideoFXServer", "MediaIO",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // Helpers the test targets share: scratch folders, ffmpeg/ffprobe checks, the sample clips.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "EffectsTests", dependencies: ["Effects"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "MediaIO", "Effects", "vfx", "TestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "MediaIO", "Effects", "vfx", "vfx-server", "TestSupport"]),
         .testTarget(name: "ServerTests", dependencies: [
             "VideoFXServer", "TestSupport",
             .product(name: "Hummingbird", package: "hummingbird"),

@@ -1,5 +1,9 @@
 import CFFmpeg
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
 
 /// FFmpeg's own console messages.
 public enum FFmpegLog {

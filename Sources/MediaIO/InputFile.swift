@@ -1,5 +1,9 @@
 import CFFmpeg
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// How an input may be opened.
 public struct InputOptions: Sendable {

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import MediaIO
 
 /// Turns what a user typed into something FFmpeg opens: paths stay paths, `file://` URLs become

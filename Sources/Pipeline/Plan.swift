@@ -1,5 +1,9 @@
 import CFFmpeg
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import MediaIO
 
 /// The output containers VideoFX writes, keyed by file extension.
@@ -8,7 +12,7 @@ public enum OutputContainer: String, Sendable, CaseIterable {
 
     /// The container for a path's extension.
     public init(path: String) throws {
-        let ext = (path as NSString).pathExtension.lowercased()
+        let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
         guard let c = OutputContainer(rawValue: ext) else { throw MediaError.unsupportedContainer(ext.isEmpty ? "(none)" : ".\(ext)") }
         self = c
     }

@@ -89,8 +89,8 @@ public struct JobProgress: Sendable, Equatable {
     public var line: String {
         var s = "frame \(framesDone)"
         if let t = totalFrames, t > 0 { s += "/\(t) (\(min(100, framesDone * 100 / t))%)" }
-        s += " " + String(format: "%.1f fps", framesPerSecond)
-        if let eta { s += " ETA " + String(format: "%.1fs", eta) }
+        s += " \(framesPerSecond.fixed(1)) fps"
+        if let eta { s += " ETA \(eta.fixed(1))s" }
         return s
     }
 }

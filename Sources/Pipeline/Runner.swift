@@ -1,6 +1,13 @@
 import CFFmpeg
 import Effects
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import MediaIO
 
 /// Runs one job: decode -> effect -> encode with audio alongside, written under a temporary name
@@ -43,11 +50,11 @@ public final class Runner {
     static func temporaryPath(for output: String) throws -> String {
         let url = URL(fileURLWithPath: output)
         let dir = url.deletingLastPathComponent().path
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+        var info = stat()
+        guard stat(dir, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
             throw MediaError.outputNotWritable(path: output, reason: "directory \(dir) does not exist")
         }
-        guard FileManager.default.isWritableFile(atPath: dir) else {
+        guard access(dir, W_OK) == 0 else {
             throw MediaError.outputNotWritable(path: output, reason: "directory \(dir) is not writable")
         }
         let token = String(UInt64.random(in: 0...UInt64.max), radix: 36)

@@ -1,14 +1,25 @@
 import ArgumentParser
 import Dispatch
 import Effects
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import MediaIO
 import Pipeline
-import ServiceLifecycle
-import VideoFXServer
+#if canImport(Glibc)
+import Glibc
+#endif
 
-@main
-struct VFX: AsyncParsableCommand {
+// This binary links no Foundation and no server stack, which keeps `vfx process` small; `vfx serve`
+// hands its arguments to the `vfx-server` binary beside it.
+if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "serve" {
+    ServerLauncher.exec(arguments: Array(CommandLine.arguments.dropFirst(2)))
+}
+VFX.main()
+
+struct VFX: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vfx",
         abstract: "VideoFX: stream a video through an effect (posterize, threshold) into H.264, HEVC, AV1 or VP9.",
@@ -18,7 +29,18 @@ struct VFX: AsyncParsableCommand {
 
 /// Writes one line to standard error.
 func printError(_ s: String) {
-    FileHandle.standardError.write(Data((s + "\n").utf8))
+    writeError(s + "\n")
+}
+
+/// Writes text to standard error as it is.
+func writeError(_ s: String) {
+    var bytes = Array(s.utf8)[...]
+    while !bytes.isEmpty {
+        let n = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        guard n > 0 else { return }
+        bytes = bytes.dropFirst(n)
+    }
 }
 
 struct ProcessCommand: ParsableCommand {
@@ -96,8 +118,8 @@ struct ProcessCommand: ParsableCommand {
             let result = try runner.run()
             bar.finish()
             if !quiet {
-                printError(String(format: "wrote %@: %d frames with %@ in %.2fs (%.1f fps)", result.output,
-                                  result.framesWritten, result.encoder, result.seconds, result.framesPerSecond))
+                printError("wrote \(result.output): \(result.framesWritten) frames with \(result.encoder) in "
+                           + "\(result.seconds.fixed(2))s (\(result.framesPerSecond.fixed(1)) fps)")
             }
         } catch MediaError.cancelled {
             bar.finish()
@@ -134,7 +156,7 @@ final class ProgressReporter: @unchecked Sendable {
                 let filled = min(30, p.framesDone * 30 / total)
                 bar = "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: 30 - filled) + "] "
             }
-            FileHandle.standardError.write(Data(("\r\u{1B}[K" + bar + p.line).utf8))
+            writeError("\r\u{1B}[K" + bar + p.line)
             drawn = true
         } else {
             printError(p.line)
@@ -142,14 +164,14 @@ final class ProgressReporter: @unchecked Sendable {
     }
 
     func log(_ s: String) {
-        if drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)); drawn = false }
+        if drawn { writeError("\r\u{1B}[K"); drawn = false }
         printError(s)
     }
 
     /// Shows the last state (the final frame count), then ends the line.
     func finish() {
         if let p = pending { lastDraw = .distantPast; update(p) }
-        if drawn { FileHandle.standardError.write(Data("\n".utf8)); drawn = false }
+        if drawn { writeError("\n"); drawn = false }
     }
 }
 
@@ -175,12 +197,12 @@ struct Probe: ParsableCommand {
             print(String(decoding: try encoder.encode(info), as: UTF8.self))
             return
         }
-        print("\(info.input): \(info.format)" + (info.duration.map { String(format: ", %.3fs", $0) } ?? ""))
+        print("\(info.input): \(info.format)" + (info.duration.map { ", \($0.fixed(3))s" } ?? ""))
         for s in info.streams {
             var parts = ["#\(s.index)", s.kind, s.codec]
             if let w = s.width, let h = s.height { parts.append("\(w)x\(h)") }
             if let p = s.pixelFormat { parts.append(p) }
-            if let r = s.frameRate { parts.append(String(format: "%.3f fps", r)) }
+            if let r = s.frameRate { parts.append("\(r.fixed(3)) fps") }
             if let n = s.frameCount { parts.append("\(n) frames") }
             if let r = s.sampleRate { parts.append("\(r) Hz") }
             if let c = s.channels { parts.append("\(c) ch") }
@@ -207,7 +229,7 @@ struct Codecs: ParsableCommand {
         }
         for a in list {
             let entry = CodecCatalog.entry(named: a.name)
-            var line = a.name.padding(toLength: 12, withPad: " ", startingAt: 0) + " " + a.format.padding(toLength: 5, withPad: " ", startingAt: 0)
+            var line = a.name.padded(to: 12) + " " + a.format.padded(to: 5)
             line += a.hardware ? " gpu " : " cpu "
             if a.opens { line += " opens" } else {
                 line += " unavailable: \(a.reason ?? "?")"
@@ -217,59 +239,6 @@ struct Codecs: ParsableCommand {
         }
         let copies = InstructionSet.available.map(\.rawValue).joined(separator: ", ")
         print("effect kernels: \(InstructionSet.preferred) (this CPU runs \(copies); VFX_ISA picks one)")
-    }
-}
-
-struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Serve the Cog prediction API (POST /predictions) over the engine.")
-
-    @Option(help: "Address to listen on.")
-    var host: String = "0.0.0.0"
-
-    @Option(help: "Port (default: $PORT, else 5000).")
-    var port: Int?
-
-    @Option(help: "Predictions that may run at once; more get 409.")
-    var concurrency: Int = 1
-
-    @Option(help: "PUT finished files to this URL plus the file name, and return that URL instead of a data URL.")
-    var uploadURL: String?
-
-    @Option(help: "Largest input video, in MiB.")
-    var maxInputMib: Int = 2048
-
-    @Option(help: "Seconds a download may take.")
-    var downloadTimeout: Double = 300
-
-    @Option(help: "Largest request body, in MiB.")
-    var maxBodyMib: Int = 256
-
-    func run() async throws {
-        FFmpegLog.configure(verbose: false)
-        var config = ServerConfiguration()
-        config.host = host
-        config.port = port ?? ProcessInfo.processInfo.environment["PORT"].flatMap(Int.init) ?? 5000
-        config.concurrency = max(1, concurrency)
-        config.uploadURL = uploadURL
-        config.maxInputBytes = maxInputMib << 20
-        config.downloadTimeout = downloadTimeout
-        config.maxBodyBytes = maxBodyMib << 20
-        let client = makeHTTPClient(configuration: config)
-        let service = PredictionService(configuration: config, client: client)
-        let shutdown = ShutdownController()
-        let app = buildApplication(configuration: config, service: service, shutdown: shutdown)
-        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: app.logger))
-        await shutdown.setAction { await group.triggerGracefulShutdown() }
-        Task { await service.runSetup() }
-        do {
-            try await group.run()
-        } catch {
-            await service.cancelAll()
-            try? await client.shutdown()
-            throw error
-        }
-        await service.cancelAll()
-        try? await client.shutdown()
     }
 }
 
@@ -310,16 +279,17 @@ struct BenchKernels: ParsableCommand {
         print("kernel (\(w)x\(h))                                MP/s per core")
         for effect in [try Posterize(levels: 25) as any Effect, try Threshold(threshold: 0.5)] {
             guard let map = effect.channelMap else { continue }
-            print(String(format: "%-10@ reference, planar RGB                 %8.1f", effect.name,
-                         rate { for p in rgb.all { map.applyReference(to: p) } }))
+            func row(_ label: String, _ rate: Double) { print(label + rate.fixed(1).leftPadded(to: 9)) }
+            row(effect.name.padded(to: 11) + "reference, planar RGB                ",
+                rate { for p in rgb.all { map.applyReference(to: p) } })
             for isa in InstructionSet.available {
-                print(String(format: "%-10@ SIMD %-8@ planar RGB              %8.1f", effect.name, isa.rawValue,
-                             rate { for p in rgb.all { map.apply(to: p, using: isa) } }))
+                row(effect.name.padded(to: 11) + "SIMD " + isa.rawValue.padded(to: 9) + "planar RGB             ",
+                    rate { for p in rgb.all { map.apply(to: p, using: isa) } })
             }
             for isa in InstructionSet.available {
                 let fused = FusedYUVKernel(map: map, colorSpace: .bt709(), instructionSet: isa)
-                print(String(format: "%-10@ SIMD %-8@ fused YUV420->RGB->YUV  %8.1f", effect.name, isa.rawValue,
-                             rate { fused.process(src, into: dst) }))
+                row(effect.name.padded(to: 11) + "SIMD " + isa.rawValue.padded(to: 9) + "fused YUV420->RGB->YUV ",
+                    rate { fused.process(src, into: dst) })
             }
         }
     }

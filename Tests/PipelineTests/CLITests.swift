@@ -190,6 +190,28 @@ let vfxBinary: String = {
         #expect(lines.dropFirst().first == "0", "\(how): \(r.out) \(r.err)")
     }
 
+    @Test func serveHandsOverToTheServerBinaryAndSaysWhenItIsMissing() throws {
+        let help = try sh([vfxBinary, "serve", "--help"])
+        #expect(help.status == 0, "\(help.err)")
+        #expect(help.out.contains("USAGE: vfx serve") && help.out.contains("--port"), "\(help.out)")
+        // A vfx with no vfx-server beside it or on PATH fails with a message that says what is missing.
+        let dir = try Scratch()
+        try FileManager.default.copyItem(atPath: vfxBinary, toPath: dir.path("vfx"))
+        let r = try sh(["PATH=/usr/bin:/bin", dir.path("vfx"), "serve", "--port", "0"])
+        #expect(r.status == 1)
+        #expect(r.err.contains(dir.path("vfx-server")) && r.err.contains("No such file"), "\(r.err)")
+    }
+
+    #if os(Linux)
+    /// `vfx process` stays small because the CLI binary loads neither Foundation nor the server stack.
+    @Test func cliBinaryLoadsNoFoundation() throws {
+        let r = try sh(["readelf", "-d", vfxBinary])
+        try #require(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("[libavcodec.so"))
+        #expect(!r.out.contains("[libFoundation.so]") && !r.out.contains("[libFoundationInternationalization.so]"), "\(r.out)")
+    }
+    #endif
+
     @Test func httpInputIsStreamed() throws {
         let dir = try Scratch()
         try Media.make(dir.path("clip.mp4"), video: "testsrc2=size=160x120:rate=10")

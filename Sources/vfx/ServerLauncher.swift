@@ -1,0 +1,49 @@
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
+/// `vfx serve`: listed here for `vfx --help`; the server itself is the `vfx-server` binary beside `vfx`.
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the Cog prediction API (POST /predictions) over the engine. `vfx serve --help` lists its options.")
+
+    @Argument(parsing: .captureForPassthrough, help: "Options for the server.")
+    var arguments: [String] = []
+
+    func run() throws { ServerLauncher.exec(arguments: arguments) }
+}
+
+/// Replaces this process with `vfx-server`, so signals, exit status and the PID stay the server's.
+enum ServerLauncher {
+    static let binaryName = "vfx-server"
+
+    /// The server binary: beside the running executable.
+    static func serverPath() -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        #if os(Linux)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        let me = n > 0 ? String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : CommandLine.arguments[0]
+        #else
+        let me = realpath(CommandLine.arguments[0], &buffer) != nil ? String(cString: buffer) : CommandLine.arguments[0]
+        #endif
+        guard let slash = me.lastIndex(of: "/") else { return binaryName }
+        return String(me[...slash]) + binaryName
+    }
+
+    /// Never returns: either the server runs in this process, or the error is printed and vfx exits 1.
+    /// Looks beside this executable first, then on `PATH` (for a `vfx` copied or linked on its own).
+    static func exec(arguments: [String]) -> Never {
+        let beside = serverPath()
+        var argv: [UnsafeMutablePointer<CChar>?] = ([beside] + arguments).map { strdup($0) }
+        argv.append(nil)
+        execv(beside, &argv)
+        let reason = String(cString: strerror(errno))
+        execvp(binaryName, &argv)
+        printError("error: vfx serve runs \(binaryName), found neither at \(beside) (\(reason)) nor on PATH; "
+                   + "build it with `swift build --product \(binaryName)` (or plain `swift build`)")
+        exit(1)
+    }
+}
