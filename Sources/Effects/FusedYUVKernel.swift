@@ -19,7 +19,8 @@ public final class FusedYUVKernel {
         self.instructionSet = instructionSet
     }
 
-    /// Maps `source` into `destination` (same size and subsampling; they may not overlap).
+    /// Maps `source` into `destination`: same size, any 8-bit chroma subsampling on either side
+    /// (4:4:4, 4:2:2, 4:2:0); they may not overlap.
     public func process(_ source: YUVImage, into destination: YUVImage) {
         instructionSet.kernels.fusedYUV(map, colorSpace, source, into: destination, scratch: scratch)
     }
@@ -28,17 +29,17 @@ public final class FusedYUVKernel {
     public static func processReference(map: ChannelMap?, colorSpace cs: YUVColorSpace,
                                         _ src: YUVImage, into dst: YUVImage) {
         let width = src.y.width, height = src.y.height
-        let sx = src.chromaShiftX, sy = src.chromaShiftY
+        let sx = src.chromaShiftX, sy = src.chromaShiftY, dsx = dst.chromaShiftX, dsy = dst.chromaShiftY
         func mapped(_ x: Double) -> Double {
             let v = UInt8(min(max(x, 0), 255).rounded())
             return Double(map?.reference(v) ?? v)
         }
-        for cy in 0..<src.u.height {
-            for cx in 0..<src.u.width {
-                let u = Double(src.u.row(cy)[cx]), v = Double(src.v.row(cy)[cx])
+        for cy in 0..<dst.u.height {
+            for cx in 0..<dst.u.width {
                 var sum = (r: 0.0, g: 0.0, b: 0.0), count = 0.0
-                for y in (cy << sy)..<min((cy + 1) << sy, height) {
-                    for x in (cx << sx)..<min((cx + 1) << sx, width) {
+                for y in (cy << dsy)..<min((cy + 1) << dsy, height) {
+                    for x in (cx << dsx)..<min((cx + 1) << dsx, width) {
+                        let u = Double(src.u.row(y >> sy)[x >> sx]), v = Double(src.v.row(y >> sy)[x >> sx])
                         let c = cs.rgb(y: Double(src.y.row(y)[x]), u: u, v: v)
                         let (r, g, b) = (mapped(c.r), mapped(c.g), mapped(c.b))
                         dst.y.row(y)[x] = UInt8(min(max(cs.yuv(r: r, g: g, b: b).y, 0), 255).rounded())

@@ -103,7 +103,9 @@ public final class VideoEffectStage {
         out.pointer.pointee.color_primaries = outputColor.primaries
         out.pointer.pointee.color_trc = outputColor.transfer
 
-        if sameGeometry, sameColor, input.pixelFormat == format, let shifts = Self.planarYUV8(format),
+        // Any 8-bit planar 4:4:4/4:2:2/4:2:0 pair (4:2:2 in, 4:2:0 out is common): the fused kernel
+        // resamples chroma itself, far cheaper than two trips through swscale.
+        if sameGeometry, sameColor, let inShifts = Self.planarYUV8(input.pixelFormat), let outShifts = Self.planarYUV8(format),
            effect is NoEffect || map != nil {  // spatial effects (no channel map) need real RGB planes
             let kernel: FusedYUVKernel
             if let fused { kernel = fused } else {
@@ -111,7 +113,7 @@ public final class VideoEffectStage {
                 fused = kernel
             }
             withExtendedLifetime((input, out)) {
-                kernel.process(yuvImage(input, shifts), into: yuvImage(out, shifts))
+                kernel.process(yuvImage(input, inShifts), into: yuvImage(out, outShifts))
             }
             return out
         }

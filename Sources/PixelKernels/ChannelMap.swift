@@ -64,13 +64,12 @@ public enum SIMDKernels<Copy: KernelCopy> {
     }
 
     /// Maps 8-bit planar Y'CbCr `source` into `destination` as if through 8-bit RGB: chroma shared
-    /// across its block on the way in, the mapped block averaged on the way out. Same size and
-    /// subsampling; the two may not overlap.
+    /// across its block on the way in, the mapped block averaged on the way out. Same size; each
+    /// side has its own subsampling (4:4:4, 4:2:2 or 4:2:0); the two may not overlap.
     @inlinable @inline(__always)
     public static func fusedYUV(_ map: ChannelMap?, _ colorSpace: YUVColorSpace,
                                 _ source: YUVImage, into destination: YUVImage, scratch: FusedYUVScratch) {
         precondition(source.y.width == destination.y.width && source.y.height == destination.y.height)
-        precondition(source.chromaShiftX == destination.chromaShiftX && source.chromaShiftY == destination.chromaShiftY)
         scratch.reserve(width: source.y.width)
         switch map {
         case let .posterize(levels)?: fusedYUVLoop(source, destination, colorSpace, scratch, PosterizeLanes(levels: levels), Copy.self)

@@ -99,9 +99,49 @@ public final class FusedYUVScratch {
 @usableFromInline struct FusedLaneMath<L: ChannelLanes, Copy: KernelCopy> {
     @usableFromInline let yMul, yR, yG, yB, yBias: F8
     @usableFromInline let lanes: L
+    /// Chroma in: the Cr weight of R, Cb and Cr of G, Cb of B, and the luma offset they carry.
+    @usableFromInline let crR, cbG, crG, cbB, yShift: F8
+    /// Chroma out, from the sum of a 2x2 block (the 1/4 is folded in).
+    @usableFromInline let uR, uG, uB, vR, vG, vB: F8
+    @usableFromInline let c128 = F8(repeating: 128)
 
-    @inlinable init(yMul: F8, yR: F8, yG: F8, yB: F8, yBias: F8, lanes: L) {
+    @inlinable init(yMul: F8, yR: F8, yG: F8, yB: F8, yBias: F8, lanes: L,
+                    crR: F8, cbG: F8, crG: F8, cbB: F8, yShift: F8, uR: F8, uG: F8, uB: F8, vR: F8, vG: F8, vB: F8) {
         self.yMul = yMul; self.yR = yR; self.yG = yG; self.yB = yB; self.yBias = yBias; self.lanes = lanes
+        self.crR = crR; self.cbG = cbG; self.crG = crG; self.cbB = cbB; self.yShift = yShift
+        self.uR = uR; self.uG = uG; self.uB = uB; self.vR = vR; self.vG = vG; self.vB = vB
+    }
+
+    /// The chroma terms of R, G and B for eight chroma samples.
+    @usableFromInline @_transparent
+    func chroma(_ uBytes: Bytes8, _ vBytes: Bytes8) -> (F8, F8, F8) {
+        let copy = Copy.self
+        let u = floats(uBytes) - c128, v = floats(vBytes) - c128
+        return (mulAdd(crR, v, yShift, copy), mulAdd(cbG, u, mulAdd(crG, v, yShift, copy), copy), mulAdd(cbB, u, yShift, copy))
+    }
+
+    /// Maps a 16x2 block of luma (`top`, `bottom`) whose even and odd columns of each row carry the
+    /// given chroma terms; stores the new luma and the block's eight 4:2:0 chroma samples.
+    @usableFromInline @_transparent
+    func block(_ top: SIMD16<UInt8>, _ bottom: SIMD16<UInt8>,
+               _ topEven: (F8, F8, F8), _ topOdd: (F8, F8, F8), _ bottomEven: (F8, F8, F8), _ bottomOdd: (F8, F8, F8),
+               _ y0Out: UnsafeMutablePointer<UInt8>, _ y1Out: UnsafeMutablePointer<UInt8>,
+               _ uOut: UnsafeMutablePointer<UInt8>, _ vOut: UnsafeMutablePointer<UInt8>) {
+        let copy = Copy.self
+        let (r0, g0, b0) = mapped(floats(top.evenHalf), topEven.0, topEven.1, topEven.2)
+        let (r1, g1, b1) = mapped(floats(top.oddHalf), topOdd.0, topOdd.1, topOdd.2)
+        let (r2, g2, b2) = mapped(floats(bottom.evenHalf), bottomEven.0, bottomEven.1, bottomEven.2)
+        let (r3, g3, b3) = mapped(floats(bottom.oddHalf), bottomOdd.0, bottomOdd.1, bottomOdd.2)
+        var outTop = SIMD16<UInt8>(), outBottom = SIMD16<UInt8>()
+        outTop.evenHalf = luma(r0, g0, b0)
+        outTop.oddHalf = luma(r1, g1, b1)
+        outBottom.evenHalf = luma(r2, g2, b2)
+        outBottom.oddHalf = luma(r3, g3, b3)
+        UnsafeMutableRawPointer(y0Out).storeBytes(of: outTop, as: SIMD16<UInt8>.self)
+        UnsafeMutableRawPointer(y1Out).storeBytes(of: outBottom, as: SIMD16<UInt8>.self)
+        let r = (r0 + r1) + (r2 + r3), g = (g0 + g1) + (g2 + g3), b = (b0 + b1) + (b2 + b3)
+        store8(bytes(roundedByte(mulAdd(uB, b, mulAdd(uG, g, mulAdd(uR, r, c128, copy), copy), copy))), uOut)
+        store8(bytes(roundedByte(mulAdd(vB, b, mulAdd(vG, g, mulAdd(vR, r, c128, copy), copy), copy))), vOut)
     }
 
     /// Mapped R, G, B of eight pixels from their luma and their chroma terms.
@@ -131,7 +171,10 @@ func fusedYUVLoop<L: ChannelLanes, Copy: KernelCopy>(_ src: YUVImage, _ dst: YUV
     let cR = scratch.cR, cG = scratch.cG, cB = scratch.cB, sR = scratch.sR, sG = scratch.sG, sB = scratch.sB
     let cs = colorSpace
     let width = src.y.width, height = src.y.height
+    // Input chroma is read per pixel through the source's subsampling; output chroma averages the
+    // mapped pixels of each destination block. The two layouts may differ (4:2:2 in, 4:2:0 out).
     let sx = src.chromaShiftX, sy = src.chromaShiftY
+    let dsx = dst.chromaShiftX, dsy = dst.chromaShiftY
     // R = Y * yMul + yShift + crR * Cr, and so on: the luma offset rides with the chroma terms.
     let yMul = Float(255 / cs.lumaScale), cMul = Float(255 / cs.chromaScale)
     let yShift = Float(-cs.lumaOffset * 255 / cs.lumaScale)
@@ -146,66 +189,80 @@ func fusedYUVLoop<L: ChannelLanes, Copy: KernelCopy>(_ src: YUVImage, _ dst: YUV
     let uR = Float(-cs.kr * cu), uG = Float(-cs.kg * cu), uB = Float((1 - cs.kb) * cu)
     let vR = Float((1 - cs.kr) * cv), vG = Float(-cs.kg * cv), vB = Float(-cs.kb * cv)
     let body = width & ~7
-    let chromaWidth = src.u.width
-    let blockW = 1 << sx
+    let blockW = 1 << sx, outBlockW = 1 << dsx
 
     let tailIn = scratch.tailIn, tailOut = scratch.tailOut
-    let yMul8 = F8(repeating: yMul), yShift8 = F8(repeating: yShift)
-    // 4:2:0 fast path: whole 2x2 blocks, 8 chroma samples (16x2 pixels) at a time, all in vectors.
-    let vR8 = F8(repeating: crR), gU8 = F8(repeating: cbG), gV8 = F8(repeating: crG), bU8 = F8(repeating: cbB)
-    // Chroma out of the sum of a 2x2 block: the 1/4 is folded into the weights.
-    let uR8 = F8(repeating: uR / 4), uG8 = F8(repeating: uG / 4), uB8 = F8(repeating: uB / 4)
-    let vvR8 = F8(repeating: vR / 4), vG8 = F8(repeating: vG / 4), vB8 = F8(repeating: vB / 4)
-    let c128 = F8(repeating: 128)
-    let blockColumns = sx == 1 && sy == 1 ? (width / 16) * 16 : 0
+    // 4:2:0 out, fast path: whole 2x2 blocks, 8 chroma samples (16x2 pixels) at a time, all in vectors.
+    let blockColumns = dsx == 1 && dsy == 1 ? (width / 16) * 16 : 0
+    let math = FusedLaneMath<L, Copy>(
+        yMul: F8(repeating: yMul), yR: yR, yG: yG, yB: yB, yBias: yBias, lanes: lanes,
+        crR: F8(repeating: crR), cbG: F8(repeating: cbG), crG: F8(repeating: crG), cbB: F8(repeating: cbB),
+        yShift: F8(repeating: yShift),
+        uR: F8(repeating: uR / 4), uG: F8(repeating: uG / 4), uB: F8(repeating: uB / 4),
+        vR: F8(repeating: vR / 4), vG: F8(repeating: vG / 4), vB: F8(repeating: vB / 4))
 
-    let math = FusedLaneMath<L, Copy>(yMul: yMul8, yR: yR, yG: yG, yB: yB, yBias: yBias, lanes: lanes)
-
-    for cy in 0..<src.u.height {
-        let uRow = src.u.row(cy), vRow = src.v.row(cy)
-        let firstRow = cy << sy
-        let rows = min(1 << sy, height - firstRow)
+    for cy in 0..<dst.u.height {
+        let firstRow = cy << dsy
+        let rows = min(1 << dsy, height - firstRow)
         // Columns the vector block path covers in this chroma row (none when a row is missing).
         let done = rows == 2 ? blockColumns : 0
         if done > 0 {
             let y0In = src.y.row(firstRow), y1In = src.y.row(firstRow + 1)
             let y0Out = dst.y.row(firstRow), y1Out = dst.y.row(firstRow + 1)
             let uOut = dst.u.row(cy), vOut = dst.v.row(cy)
+            // The input chroma rows of the block's two luma rows (one row for 4:2:0 in).
+            let uTop = src.u.row(firstRow >> sy), vTop = src.v.row(firstRow >> sy)
+            let uBottom = src.u.row((firstRow + 1) >> sy), vBottom = src.v.row((firstRow + 1) >> sy)
             var x = 0
-            while x < done {
-                let c = x >> 1
-                let u = floats(load8(uRow + c)) - c128, v = floats(load8(vRow + c)) - c128
-                let rc = mulAdd(vR8, v, yShift8, copy)
-                let gc = mulAdd(gU8, u, mulAdd(gV8, v, yShift8, copy), copy)
-                let bc = mulAdd(bU8, u, yShift8, copy)
-                let top = UnsafeRawPointer(y0In + x).loadUnaligned(as: SIMD16<UInt8>.self)
-                let bottom = UnsafeRawPointer(y1In + x).loadUnaligned(as: SIMD16<UInt8>.self)
-                let (r0, g0, b0) = math.mapped(floats(top.evenHalf), rc, gc, bc)
-                let (r1, g1, b1) = math.mapped(floats(top.oddHalf), rc, gc, bc)
-                let (r2, g2, b2) = math.mapped(floats(bottom.evenHalf), rc, gc, bc)
-                let (r3, g3, b3) = math.mapped(floats(bottom.oddHalf), rc, gc, bc)
-                var outTop = SIMD16<UInt8>(), outBottom = SIMD16<UInt8>()
-                outTop.evenHalf = math.luma(r0, g0, b0)
-                outTop.oddHalf = math.luma(r1, g1, b1)
-                outBottom.evenHalf = math.luma(r2, g2, b2)
-                outBottom.oddHalf = math.luma(r3, g3, b3)
-                UnsafeMutableRawPointer(y0Out + x).storeBytes(of: outTop, as: SIMD16<UInt8>.self)
-                UnsafeMutableRawPointer(y1Out + x).storeBytes(of: outBottom, as: SIMD16<UInt8>.self)
-                let r = (r0 + r1) + (r2 + r3), g = (g0 + g1) + (g2 + g3), b = (b0 + b1) + (b2 + b3)
-                store8(bytes(roundedByte(mulAdd(uB8, b, mulAdd(uG8, g, mulAdd(uR8, r, c128, copy), copy), copy))), uOut + c)
-                store8(bytes(roundedByte(mulAdd(vB8, b, mulAdd(vG8, g, mulAdd(vvR8, r, c128, copy), copy), copy))), vOut + c)
-                x += 16
+            if sx == 1 && sy == 1 {
+                while x < done {
+                    let c = x >> 1
+                    let terms = math.chroma(load8(uTop + c), load8(vTop + c))
+                    math.block(UnsafeRawPointer(y0In + x).loadUnaligned(as: SIMD16<UInt8>.self),
+                               UnsafeRawPointer(y1In + x).loadUnaligned(as: SIMD16<UInt8>.self),
+                               terms, terms, terms, terms, y0Out + x, y1Out + x, uOut + c, vOut + c)
+                    x += 16
+                }
+            } else if sx == 1 {  // 4:2:2 in: each row has its own chroma
+                while x < done {
+                    let c = x >> 1
+                    let top = math.chroma(load8(uTop + c), load8(vTop + c))
+                    let bottom = math.chroma(load8(uBottom + c), load8(vBottom + c))
+                    math.block(UnsafeRawPointer(y0In + x).loadUnaligned(as: SIMD16<UInt8>.self),
+                               UnsafeRawPointer(y1In + x).loadUnaligned(as: SIMD16<UInt8>.self),
+                               top, top, bottom, bottom, y0Out + x, y1Out + x, uOut + c, vOut + c)
+                    x += 16
+                }
+            } else {  // 4:4:4 in: every pixel has its own chroma
+                while x < done {
+                    let uT = UnsafeRawPointer(uTop + x).loadUnaligned(as: SIMD16<UInt8>.self)
+                    let vT = UnsafeRawPointer(vTop + x).loadUnaligned(as: SIMD16<UInt8>.self)
+                    let uB = UnsafeRawPointer(uBottom + x).loadUnaligned(as: SIMD16<UInt8>.self)
+                    let vB = UnsafeRawPointer(vBottom + x).loadUnaligned(as: SIMD16<UInt8>.self)
+                    math.block(UnsafeRawPointer(y0In + x).loadUnaligned(as: SIMD16<UInt8>.self),
+                               UnsafeRawPointer(y1In + x).loadUnaligned(as: SIMD16<UInt8>.self),
+                               math.chroma(uT.evenHalf, vT.evenHalf), math.chroma(uT.oddHalf, vT.oddHalf),
+                               math.chroma(uB.evenHalf, vB.evenHalf), math.chroma(uB.oddHalf, vB.oddHalf),
+                               y0Out + x, y1Out + x, uOut + (x >> 1), vOut + (x >> 1))
+                    x += 16
+                }
             }
             if done == width { continue }
         }
-        // Chroma contributions, computed once per chroma sample and spread over its block.
-        for cx in (done >> sx)..<chromaWidth {
-            let u = Float(uRow[cx]) - 128, v = Float(vRow[cx]) - 128
-            let r = crR * v + yShift, g = cbG * u + crG * v + yShift, b = cbB * u + yShift
-            let x0 = cx << sx
-            for x in x0..<min(x0 + blockW, width) { cR[x] = r; cG[x] = g; cB[x] = b }
-        }
+        var contributionsRow = -1
         for dy in 0..<rows {
+            // Chroma contributions, computed once per input chroma sample and spread over its block.
+            let chromaRow = (firstRow + dy) >> sy
+            if chromaRow != contributionsRow {
+                let uRow = src.u.row(chromaRow), vRow = src.v.row(chromaRow)
+                for cx in (done >> sx)..<src.u.width {
+                    let u = Float(uRow[cx]) - 128, v = Float(vRow[cx]) - 128
+                    let r = crR * v + yShift, g = cbG * u + crG * v + yShift, b = cbB * u + yShift
+                    let x0 = cx << sx
+                    for x in x0..<min(x0 + blockW, width) { cR[x] = r; cG[x] = g; cB[x] = b }
+                }
+                contributionsRow = chromaRow
+            }
             let yIn = src.y.row(firstRow + dy), yOut = dst.y.row(firstRow + dy)
             var x = done
             if body < width { for i in 0..<(width - body) { tailIn[i] = yIn[body + i] } }
@@ -220,9 +277,9 @@ func fusedYUVLoop<L: ChannelLanes, Copy: KernelCopy>(_ src: YUVImage, _ dst: YUV
                 if dy == 0 {
                     pr.storeBytes(of: r, as: F8.self); pg.storeBytes(of: g, as: F8.self); pb.storeBytes(of: b, as: F8.self)
                 } else {
-                    pr.storeBytes(of: pr.load(as: F8.self) + r, as: F8.self)
-                    pg.storeBytes(of: pg.load(as: F8.self) + g, as: F8.self)
-                    pb.storeBytes(of: pb.load(as: F8.self) + b, as: F8.self)
+                    pr.storeBytes(of: pr.loadUnaligned(as: F8.self) + r, as: F8.self)
+                    pg.storeBytes(of: pg.loadUnaligned(as: F8.self) + g, as: F8.self)
+                    pb.storeBytes(of: pb.loadUnaligned(as: F8.self) + b, as: F8.self)
                 }
                 store8(math.luma(r, g, b), full ? yOut + x : tailOut)
                 x += 8
@@ -231,9 +288,9 @@ func fusedYUVLoop<L: ChannelLanes, Copy: KernelCopy>(_ src: YUVImage, _ dst: YUV
         }
         // Average the mapped block and convert it back to chroma.
         let uOut = dst.u.row(cy), vOut = dst.v.row(cy)
-        for cx in (done >> sx)..<chromaWidth {
-            let x0 = cx << sx
-            let cols = min(blockW, width - x0)
+        for cx in (done >> dsx)..<dst.u.width {
+            let x0 = cx << dsx
+            let cols = min(outBlockW, width - x0)
             var r: Float = 0, g: Float = 0, b: Float = 0
             for i in 0..<cols { r += sR[x0 + i]; g += sG[x0 + i]; b += sB[x0 + i] }
             let scale = 1 / Float(cols * rows)

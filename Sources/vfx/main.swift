@@ -263,12 +263,14 @@ struct BenchKernels: ParsableCommand {
         }
         let planes = (0..<3).map { _ in Plane(base: buffer(w * h), width: w, height: h, stride: w) }
         let rgb = RGBPlanes(r: planes[0], g: planes[1], b: planes[2])
-        func yuv() -> YUVImage {
+        func yuv(chromaHeight: Int, shiftY: Int) -> YUVImage {
             YUVImage(y: Plane(base: buffer(w * h), width: w, height: h, stride: w),
-                     u: Plane(base: buffer(cw * ch), width: cw, height: ch, stride: cw),
-                     v: Plane(base: buffer(cw * ch), width: cw, height: ch, stride: cw), chromaShiftX: 1, chromaShiftY: 1)
+                     u: Plane(base: buffer(cw * chromaHeight), width: cw, height: chromaHeight, stride: cw),
+                     v: Plane(base: buffer(cw * chromaHeight), width: cw, height: chromaHeight, stride: cw),
+                     chromaShiftX: 1, chromaShiftY: shiftY)
         }
-        let src = yuv(), dst = yuv()
+        let src = yuv(chromaHeight: ch, shiftY: 1), dst = yuv(chromaHeight: ch, shiftY: 1)
+        let src422 = yuv(chromaHeight: h, shiftY: 0)
         func rate(_ body: () -> Void) -> Double {
             body()
             var runs = 0
@@ -280,16 +282,18 @@ struct BenchKernels: ParsableCommand {
         for effect in [try Posterize(levels: 25) as any Effect, try Threshold(threshold: 0.5)] {
             guard let map = effect.channelMap else { continue }
             func row(_ label: String, _ rate: Double) { print(label + rate.fixed(1).leftPadded(to: 9)) }
-            row(effect.name.padded(to: 11) + "reference, planar RGB                ",
+            row(effect.name.padded(to: 11) + "reference, planar RGB                  ",
                 rate { for p in rgb.all { map.applyReference(to: p) } })
             for isa in InstructionSet.available {
-                row(effect.name.padded(to: 11) + "SIMD " + isa.rawValue.padded(to: 9) + "planar RGB             ",
+                row(effect.name.padded(to: 11) + "SIMD " + isa.rawValue.padded(to: 9) + "planar RGB               ",
                     rate { for p in rgb.all { map.apply(to: p, using: isa) } })
             }
             for isa in InstructionSet.available {
                 let fused = FusedYUVKernel(map: map, colorSpace: .bt709(), instructionSet: isa)
-                row(effect.name.padded(to: 11) + "SIMD " + isa.rawValue.padded(to: 9) + "fused YUV420->RGB->YUV ",
+                row(effect.name.padded(to: 11) + "SIMD " + isa.rawValue.padded(to: 9) + "fused YUV420->RGB->YUV   ",
                     rate { fused.process(src, into: dst) })
+                row(effect.name.padded(to: 11) + "SIMD " + isa.rawValue.padded(to: 9) + "fused 4:2:2 in, 4:2:0 out",
+                    rate { fused.process(src422, into: dst) })
             }
         }
     }

@@ -117,7 +117,15 @@ final class TestPlane {
 @Suite struct FusedKernelTests {
     struct Layout: Sendable, CustomStringConvertible {
         let width: Int, height: Int, sx: Int, sy: Int, padding: Int
-        var description: String { "\(width)x\(height) shift \(sx),\(sy) pad \(padding)" }
+        /// The destination's chroma shifts (the source's unless given).
+        let outSX: Int, outSY: Int
+        init(width: Int, height: Int, sx: Int, sy: Int, padding: Int, outSX: Int? = nil, outSY: Int? = nil) {
+            self.width = width; self.height = height; self.sx = sx; self.sy = sy; self.padding = padding
+            self.outSX = outSX ?? sx; self.outSY = outSY ?? sy
+        }
+        /// The same image size with the destination's subsampling.
+        var output: Layout { Layout(width: width, height: height, sx: outSX, sy: outSY, padding: padding + 2) }
+        var description: String { "\(width)x\(height) shift \(sx),\(sy) -> \(outSX),\(outSY) pad \(padding)" }
     }
 
     static let layouts: [Layout] = [
@@ -127,6 +135,13 @@ final class TestPlane {
         Layout(width: 301, height: 7, sx: 1, sy: 1, padding: 5),
         Layout(width: 29, height: 6, sx: 1, sy: 0, padding: 7),
         Layout(width: 23, height: 5, sx: 0, sy: 0, padding: 1),
+        // Different subsampling in and out: 4:2:2 or 4:4:4 in, 4:2:0 out, and the other way round.
+        Layout(width: 45, height: 9, sx: 1, sy: 0, padding: 3, outSX: 1, outSY: 1),
+        Layout(width: 64, height: 6, sx: 1, sy: 0, padding: 0, outSX: 1, outSY: 1),
+        Layout(width: 33, height: 7, sx: 0, sy: 0, padding: 2, outSX: 1, outSY: 1),
+        Layout(width: 31, height: 5, sx: 0, sy: 0, padding: 1, outSX: 1, outSY: 0),
+        Layout(width: 35, height: 7, sx: 1, sy: 1, padding: 4, outSX: 0, outSY: 0),
+        Layout(width: 19, height: 3, sx: 1, sy: 1, padding: 0, outSX: 1, outSY: 0),
     ]
 
     final class Image {
@@ -155,7 +170,7 @@ final class TestPlane {
         for map in [ChannelMap.posterize(levels: 25), .posterize(levels: 4), .threshold(cut: 127.5), nil] {
             for cs in [YUVColorSpace.bt601(), .bt709(), .bt709(fullRange: true), .bt2020()] {
                 let src = Image(layout, rng: &rng)
-                let fast = Image(blankLike: src), reference = Image(blankLike: src)
+                let fast = Image(layout.output, rng: &rng), reference = Image(blankLike: fast)
                 let kernel = FusedYUVKernel(map: map, colorSpace: cs, instructionSet: isa)
                 src.with { s in fast.with { kernel.process(s, into: $0) } }
                 src.with { s in reference.with { FusedYUVKernel.processReference(map: map, colorSpace: cs, s, into: $0) } }
