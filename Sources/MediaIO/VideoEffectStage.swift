@@ -4,9 +4,10 @@ import Effects
 /// Turns decoded frames into encoder-ready frames with an effect applied, as if each were
 /// converted to 8-bit RGB, processed and converted back.
 ///
-/// Three routes, chosen per frame: a fused Y'CbCr kernel when input and output are the same 8-bit
-/// planar YUV layout (no conversions at all); swscale to planar RGB, the effect's SIMD kernel, and
-/// swscale back for everything else; and a pass-through for `none` when formats already match.
+/// Three routes, chosen per frame: a fused Y'CbCr kernel when input and output are both 8-bit
+/// planar YUV (4:4:4, 4:2:2 or 4:2:0, in any pairing) with the same matrix and range (no conversions
+/// at all); swscale to planar RGB, the effect's SIMD kernel, and swscale back for everything else;
+/// and a pass-through for `none` when formats already match.
 public final class VideoEffectStage {
     public let effect: any Effect
     public let width: Int
@@ -105,16 +106,17 @@ public final class VideoEffectStage {
 
         // Any 8-bit planar 4:4:4/4:2:2/4:2:0 pair (4:2:2 in, 4:2:0 out is common): the fused kernel
         // resamples chroma itself, far cheaper than two trips through swscale.
+        // Frames with bottom-up (negative) strides have no plane views and take the swscale path.
         if sameGeometry, sameColor, let inShifts = Self.planarYUV8(input.pixelFormat), let outShifts = Self.planarYUV8(format),
-           effect is NoEffect || map != nil {  // spatial effects (no channel map) need real RGB planes
+           effect is NoEffect || map != nil,  // spatial effects (no channel map) need real RGB planes
+           let source = yuvImage(input, inShifts), let destination = yuvImage(out, outShifts) {
+            let colorSpace = Self.colorSpace(inputMatrix, fullRange: inputFull)
             let kernel: FusedYUVKernel
-            if let fused { kernel = fused } else {
-                kernel = FusedYUVKernel(map: map, colorSpace: Self.colorSpace(inputMatrix, fullRange: inputFull))
+            if let fused, fused.colorSpace == colorSpace { kernel = fused } else {
+                kernel = FusedYUVKernel(map: map, colorSpace: colorSpace)
                 fused = kernel
             }
-            withExtendedLifetime((input, out)) {
-                kernel.process(yuvImage(input, inShifts), into: yuvImage(out, outShifts))
-            }
+            withExtendedLifetime((input, out)) { kernel.process(source, into: destination) }
             return out
         }
 
@@ -143,10 +145,11 @@ public final class VideoEffectStage {
         return out
     }
 
-    private func yuvImage(_ f: Frame, _ shifts: (x: Int, y: Int)) -> YUVImage {
+    /// Views of a planar Y'CbCr frame's planes; nil where a plane has no top-down layout.
+    private func yuvImage(_ f: Frame, _ shifts: (x: Int, y: Int)) -> YUVImage? {
         let cw = (f.width + (1 << shifts.x) - 1) >> shifts.x, ch = (f.height + (1 << shifts.y) - 1) >> shifts.y
-        return YUVImage(y: f.plane(0, width: f.width, height: f.height)!,
-                        u: f.plane(1, width: cw, height: ch)!, v: f.plane(2, width: cw, height: ch)!,
-                        chromaShiftX: shifts.x, chromaShiftY: shifts.y)
+        guard let y = f.plane(0, width: f.width, height: f.height), let u = f.plane(1, width: cw, height: ch),
+              let v = f.plane(2, width: cw, height: ch) else { return nil }
+        return YUVImage(y: y, u: u, v: v, chromaShiftX: shifts.x, chromaShiftY: shifts.y)
     }
 }
