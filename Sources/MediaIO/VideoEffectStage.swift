@@ -18,6 +18,9 @@ public final class VideoEffectStage {
     private let toRGB = Scaler()
     private let fromRGB = Scaler()
     private let rgb: Frame
+    /// 8-bit planar copy of a deeper or semi-planar Y'CbCr frame, for the fused kernel.
+    private let toYUV8 = Scaler()
+    private let yuv8: Frame
     /// Re-pointed at each decoded frame when it must be cropped to even sizes.
     private let cropView: Frame
     private var pool: [Frame] = []
@@ -28,6 +31,7 @@ public final class VideoEffectStage {
         self.width = width; self.height = height; self.format = format
         self.outputColor = outputColor
         rgb = try Frame()
+        yuv8 = try Frame()
         cropView = try Frame()
     }
 
@@ -45,6 +49,21 @@ public final class VideoEffectStage {
         switch frame.pixelFormat {
         case AV_PIX_FMT_YUVJ420P, AV_PIX_FMT_YUVJ422P, AV_PIX_FMT_YUVJ444P, AV_PIX_FMT_YUVJ440P: return true
         default: return false
+        }
+    }
+
+    /// The 8-bit planar format with the same chroma layout as another Y'CbCr format the fused kernel
+    /// cannot read directly (10-bit, 12-bit, semi-planar: yuv420p10le and p010le give yuv420p).
+    package static func eightBitPlanarCounterpart(of f: AVPixelFormat) -> AVPixelFormat? {
+        guard planarYUV8(f) == nil, let d = av_pix_fmt_desc_get(f)?.pointee, d.nb_components == 3 else { return nil }
+        let excluded = AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL | AV_PIX_FMT_FLAG_HWACCEL | AV_PIX_FMT_FLAG_BAYER
+            | AV_PIX_FMT_FLAG_FLOAT | AV_PIX_FMT_FLAG_ALPHA
+        guard d.flags & UInt64(excluded) == 0 else { return nil }
+        switch (d.log2_chroma_w, d.log2_chroma_h) {
+        case (1, 1): return AV_PIX_FMT_YUV420P
+        case (1, 0): return AV_PIX_FMT_YUV422P
+        case (0, 0): return AV_PIX_FMT_YUV444P
+        default: return nil
         }
     }
 
@@ -106,17 +125,29 @@ public final class VideoEffectStage {
 
         // Any 8-bit planar 4:4:4/4:2:2/4:2:0 pair (4:2:2 in, 4:2:0 out is common): the fused kernel
         // resamples chroma itself, far cheaper than two trips through swscale.
+        let fusedCandidate = sameGeometry && sameColor && Self.planarYUV8(format) != nil
+            && (effect is NoEffect || map != nil)  // spatial effects (no channel map) need real RGB planes
+        // 10-bit and semi-planar sources: a depth/layout-only swscale pass (no RGB, no chroma filtering)
+        // to 8-bit planar, then the fused kernel; far cheaper than swscale to RGB and back.
+        var kernelInput = input
+        if fusedCandidate, let eightBit = Self.eightBitPlanarCounterpart(of: input.pixelFormat) {
+            if yuv8.width != input.width || yuv8.height != input.height || yuv8.pixelFormat != eightBit {
+                try yuv8.allocateVideo(width: input.width, height: input.height, format: eightBit)
+            }
+            try toYUV8.scale(input, into: yuv8, sourceMatrix: inputMatrix, sourceFullRange: inputFull,
+                             destinationMatrix: inputMatrix, destinationFullRange: inputFull)
+            kernelInput = yuv8
+        }
         // Frames with bottom-up (negative) strides have no plane views and take the swscale path.
-        if sameGeometry, sameColor, let inShifts = Self.planarYUV8(input.pixelFormat), let outShifts = Self.planarYUV8(format),
-           effect is NoEffect || map != nil,  // spatial effects (no channel map) need real RGB planes
-           let source = yuvImage(input, inShifts), let destination = yuvImage(out, outShifts) {
+        if fusedCandidate, let inShifts = Self.planarYUV8(kernelInput.pixelFormat), let outShifts = Self.planarYUV8(format),
+           let source = yuvImage(kernelInput, inShifts), let destination = yuvImage(out, outShifts) {
             let colorSpace = Self.colorSpace(inputMatrix, fullRange: inputFull)
             let kernel: FusedYUVKernel
             if let fused, fused.colorSpace == colorSpace { kernel = fused } else {
                 kernel = FusedYUVKernel(map: map, colorSpace: colorSpace)
                 fused = kernel
             }
-            withExtendedLifetime((input, out)) { kernel.process(source, into: destination) }
+            withExtendedLifetime((kernelInput, out)) { kernel.process(source, into: destination) }
             return out
         }
 

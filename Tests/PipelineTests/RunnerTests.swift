@@ -46,13 +46,20 @@ func fractionNear(_ rgb: [UInt8], _ levels: [Int], tolerance: Int) -> Double {
         #expect(Set(rgb.map { Int($0) / 40 }).count >= 3)
     }
 
-    /// 4:2:2 sources (camera and MJPEG footage) into 4:2:0 go through the fused kernel, which resamples
-    /// chroma itself: the picture must match posterizing the source's RGB, up to 4:2:0's chroma averaging.
-    @Test(arguments: ["yuv422p", "yuvj422p"])
-    func subsampledOutputOfA422SourceMatchesTheSourcePosterized(sourceFormat: String) throws {
+    /// 4:2:2 sources (camera and MJPEG footage), 10-bit and semi-planar ones into 4:2:0 go through the
+    /// fused kernel (after a depth-only conversion for the last two): the picture must match posterizing
+    /// the source's RGB, up to 4:2:0's chroma averaging.
+    /// ffmpeg's own RGB of the source, the reference here, interpolates chroma for 10-bit and nv12
+    /// sources and not for 8-bit planar ones, hence the looser mean there. The paths through swscale to
+    /// RGB and back that these replaced scored 5.8 (4:2:2) and 7.3 (4:2:0 10-bit, nv12), and 69-72%.
+    @Test(arguments: [("yuv422p", 4.0), ("yuvj422p", 4.0), ("yuv420p10le", 6.5), ("yuv422p10le", 6.5), ("nv12", 6.5)])
+    func subsampledOutputMatchesTheSourcePosterized(sourceFormat: String, maxMeanError: Double) throws {
         let dir = try Scratch()
         let input = dir.path("in.mkv")
-        try Media.make(input, video: "testsrc2=size=128x96:rate=10", args: ["-c:v", "ffv1", "-pix_fmt", sourceFormat])
+        // FFV1 has no semi-planar formats; raw video in Matroska keeps nv12 as it is.
+        let codec = sourceFormat == "nv12" ? "rawvideo" : "ffv1"
+        try Media.make(input, video: "testsrc2=size=128x96:rate=10", args: ["-c:v", codec, "-pix_fmt", sourceFormat])
+        #expect(try Media.probe(input).video?.pix_fmt == sourceFormat.replacingOccurrences(of: "yuvj", with: "yuv"))
         let out = dir.path("out.mkv")
         try process(input, out, effect: .posterize(levels: 6)) { $0.quality = 0 }  // 4:2:0, lossless
         #expect(try Media.probe(out).video?.pix_fmt?.hasSuffix("420p") == true)
@@ -61,8 +68,8 @@ func fractionNear(_ rgb: [UInt8], _ levels: [Int], tolerance: Int) -> Double {
         try #require(ours.count == expected.count)
         let errors = zip(ours, expected).map { abs(Int($0) - $1) }
         let meanError = Double(errors.reduce(0, +)) / Double(errors.count)
-        #expect(meanError < 4, "mean error \(meanError)")
-        // ffmpeg + lutrgb scores 3.4 and 81% here; swscale's bicubic chroma round trip 5.8 and 72%.
+        #expect(meanError < maxMeanError, "mean error \(meanError)")
+        // For 4:2:2, ffmpeg + lutrgb scores 3.4 and 81% here.
         #expect(Double(errors.filter { $0 <= 3 }.count) / Double(errors.count) > 0.8)
     }
 
