@@ -14,8 +14,11 @@ import Glibc
 
 // This binary links no Foundation and no server stack, which keeps `vfx process` small; `vfx serve`
 // hands its arguments to the `vfx-server` binary beside it.
-if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "serve" {
-    ServerLauncher.exec(arguments: Array(CommandLine.arguments.dropFirst(2)))
+let arguments = CommandLine.arguments.dropFirst()
+if arguments.first == "serve" {
+    ServerLauncher.exec(arguments: Array(arguments.dropFirst()))
+} else if Array(arguments) == ["help", "serve"] {
+    ServerLauncher.exec(arguments: ["--help"])
 }
 VFX.main()
 

@@ -191,9 +191,11 @@ let vfxBinary: String = {
     }
 
     @Test func serveHandsOverToTheServerBinaryAndSaysWhenItIsMissing() throws {
-        let help = try sh([vfxBinary, "serve", "--help"])
-        #expect(help.status == 0, "\(help.err)")
-        #expect(help.out.contains("USAGE: vfx serve") && help.out.contains("--port"), "\(help.out)")
+        for args in [["serve", "--help"], ["help", "serve"]] {
+            let help = try sh([vfxBinary] + args)
+            #expect(help.status == 0, "\(help.err)")
+            #expect(help.out.contains("USAGE: vfx serve") && help.out.contains("--port"), "\(args): \(help.out)")
+        }
         // A vfx with no vfx-server beside it or on PATH fails with a message that says what is missing.
         let dir = try Scratch()
         try FileManager.default.copyItem(atPath: vfxBinary, toPath: dir.path("vfx"))
