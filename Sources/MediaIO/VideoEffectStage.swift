@@ -4,10 +4,11 @@ import Effects
 /// Turns decoded frames into encoder-ready frames with an effect applied, as if each were
 /// converted to 8-bit RGB, processed and converted back.
 ///
-/// Three routes, chosen per frame: a fused Y'CbCr kernel when input and output are both 8-bit
-/// planar YUV (4:4:4, 4:2:2 or 4:2:0, in any pairing) with the same matrix and range (no conversions
-/// at all); swscale to planar RGB, the effect's SIMD kernel, and swscale back for everything else;
-/// and a pass-through for `none` when formats already match.
+/// Routes, chosen per frame: a fused Y'CbCr kernel when the output is 8-bit planar YUV and the input
+/// is too (4:4:4, 4:2:2 or 4:2:0, in any pairing) with the same matrix and range, with no conversions
+/// at all; the same after a depth-only swscale pass for 10-bit, 12-bit and semi-planar inputs; swscale
+/// to planar RGB, the effect's SIMD kernel, and swscale back for everything else; and for `none`,
+/// a pass-through when formats already match, else one swscale conversion.
 public final class VideoEffectStage {
     public let effect: any Effect
     public let width: Int
@@ -125,8 +126,9 @@ public final class VideoEffectStage {
 
         // Any 8-bit planar 4:4:4/4:2:2/4:2:0 pair (4:2:2 in, 4:2:0 out is common): the fused kernel
         // resamples chroma itself, far cheaper than two trips through swscale.
-        let fusedCandidate = sameGeometry && sameColor && Self.planarYUV8(format) != nil
-            && (effect is NoEffect || map != nil)  // spatial effects (no channel map) need real RGB planes
+        // Only for per-channel effects: spatial ones need real RGB planes, and `none` converts Y'CbCr to
+        // Y'CbCr directly below (no trip through RGB).
+        let fusedCandidate = sameGeometry && sameColor && Self.planarYUV8(format) != nil && map != nil
         // 10-bit and semi-planar sources: a depth/layout-only swscale pass (no RGB, no chroma filtering)
         // to 8-bit planar, then the fused kernel; far cheaper than swscale to RGB and back.
         var kernelInput = input
