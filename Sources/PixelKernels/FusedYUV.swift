@@ -68,13 +68,13 @@ public final class FusedYUVScratch {
     @usableFromInline var cR, cG, cB, sR, sG, sB: UnsafeMutablePointer<Float>
     // Padded copies for each row's last partial vector.
     @usableFromInline let tailIn = UnsafeMutablePointer<UInt8>.allocate(capacity: 8)
-    @usableFromInline let tailOut = UnsafeMutablePointer<UInt8>.allocate(capacity: 8)
+    @usableFromInline let tailOut = UnsafeMutablePointer<UInt8>.allocate(capacity: 24)  // Y, then U and V for 4:4:4 out
     private var capacity = 0
 
     public init() {
         cR = .allocate(capacity: 0); cG = .allocate(capacity: 0); cB = .allocate(capacity: 0)
         sR = .allocate(capacity: 0); sG = .allocate(capacity: 0); sB = .allocate(capacity: 0)
-        tailIn.initialize(repeating: 0, count: 8); tailOut.initialize(repeating: 0, count: 8)
+        tailIn.initialize(repeating: 0, count: 8); tailOut.initialize(repeating: 0, count: 24)
     }
 
     deinit {
@@ -120,6 +120,14 @@ public final class FusedYUVScratch {
         return (mulAdd(crR, v, yShift, copy), mulAdd(cbG, u, mulAdd(crG, v, yShift, copy), copy), mulAdd(cbB, u, yShift, copy))
     }
 
+    /// Chroma bytes of eight 2x2 blocks from the sums of their mapped R, G and B.
+    @usableFromInline @_transparent
+    func chromaOut(_ r: F8, _ g: F8, _ b: F8) -> (Bytes8, Bytes8) {
+        let copy = Copy.self
+        return (bytes(roundedByte(mulAdd(uB, b, mulAdd(uG, g, mulAdd(uR, r, c128, copy), copy), copy))),
+                bytes(roundedByte(mulAdd(vB, b, mulAdd(vG, g, mulAdd(vR, r, c128, copy), copy), copy))))
+    }
+
     /// Maps a 16x2 block of luma (`top`, `bottom`) whose even and odd columns of each row carry the
     /// given chroma terms; stores the new luma and the block's eight 4:2:0 chroma samples.
     @usableFromInline @_transparent
@@ -139,9 +147,9 @@ public final class FusedYUVScratch {
         outBottom.oddHalf = luma(r3, g3, b3)
         UnsafeMutableRawPointer(y0Out).storeBytes(of: outTop, as: SIMD16<UInt8>.self)
         UnsafeMutableRawPointer(y1Out).storeBytes(of: outBottom, as: SIMD16<UInt8>.self)
-        let r = (r0 + r1) + (r2 + r3), g = (g0 + g1) + (g2 + g3), b = (b0 + b1) + (b2 + b3)
-        store8(bytes(roundedByte(mulAdd(uB, b, mulAdd(uG, g, mulAdd(uR, r, c128, copy), copy), copy))), uOut)
-        store8(bytes(roundedByte(mulAdd(vB, b, mulAdd(vG, g, mulAdd(vR, r, c128, copy), copy), copy))), vOut)
+        let (u, v) = chromaOut((r0 + r1) + (r2 + r3), (g0 + g1) + (g2 + g3), (b0 + b1) + (b2 + b3))
+        store8(u, uOut)
+        store8(v, vOut)
     }
 
     /// Mapped R, G, B of eight pixels from their luma and their chroma terms.
@@ -190,6 +198,7 @@ func fusedYUVLoop<L: ChannelLanes, Copy: KernelCopy>(_ src: YUVImage, _ dst: YUV
     let vR = Float((1 - cs.kr) * cv), vG = Float(-cs.kg * cv), vB = Float(-cs.kb * cv)
     let body = width & ~7
     let blockW = 1 << sx, outBlockW = 1 << dsx
+    let direct444 = dsx == 0 && dsy == 0
 
     let tailIn = scratch.tailIn, tailOut = scratch.tailOut
     // 4:2:0 out, fast path: whole 2x2 blocks, 8 chroma samples (16x2 pixels) at a time, all in vectors.
@@ -264,6 +273,9 @@ func fusedYUVLoop<L: ChannelLanes, Copy: KernelCopy>(_ src: YUVImage, _ dst: YUV
                 contributionsRow = chromaRow
             }
             let yIn = src.y.row(firstRow + dy), yOut = dst.y.row(firstRow + dy)
+            // 4:4:4 out: each pixel's chroma straight from its mapped RGB (times 4 for the block weights).
+            let uOutRow = dst.u.row(firstRow + dy), vOutRow = dst.v.row(firstRow + dy)
+            let four = F8(repeating: 4)
             var x = done
             if body < width { for i in 0..<(width - body) { tailIn[i] = yIn[body + i] } }
             while x < width {
@@ -274,7 +286,11 @@ func fusedYUVLoop<L: ChannelLanes, Copy: KernelCopy>(_ src: YUVImage, _ dst: YUV
                                        UnsafeRawPointer(cG + x).loadUnaligned(as: F8.self),
                                        UnsafeRawPointer(cB + x).loadUnaligned(as: F8.self))
                 let pr = UnsafeMutableRawPointer(sR + x), pg = UnsafeMutableRawPointer(sG + x), pb = UnsafeMutableRawPointer(sB + x)
-                if dy == 0 {
+                if direct444 {
+                    let (u, v) = math.chromaOut(r * four, g * four, b * four)
+                    store8(u, full ? uOutRow + x : tailOut + 8)
+                    store8(v, full ? vOutRow + x : tailOut + 16)
+                } else if dy == 0 {
                     pr.storeBytes(of: r, as: F8.self); pg.storeBytes(of: g, as: F8.self); pb.storeBytes(of: b, as: F8.self)
                 } else {
                     pr.storeBytes(of: pr.loadUnaligned(as: F8.self) + r, as: F8.self)
@@ -284,8 +300,14 @@ func fusedYUVLoop<L: ChannelLanes, Copy: KernelCopy>(_ src: YUVImage, _ dst: YUV
                 store8(math.luma(r, g, b), full ? yOut + x : tailOut)
                 x += 8
             }
-            if body < width { for i in 0..<(width - body) { yOut[body + i] = tailOut[i] } }
+            if body < width {
+                for i in 0..<(width - body) { yOut[body + i] = tailOut[i] }
+                if direct444 {
+                    for i in 0..<(width - body) { uOutRow[body + i] = tailOut[8 + i]; vOutRow[body + i] = tailOut[16 + i] }
+                }
+            }
         }
+        if direct444 { continue }
         // Average the mapped block and convert it back to chroma.
         let uOut = dst.u.row(cy), vOut = dst.v.row(cy)
         for cx in (done >> dsx)..<dst.u.width {
