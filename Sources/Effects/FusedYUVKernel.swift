@@ -26,12 +26,16 @@ public final class FusedYUVKernel {
     }
 
     /// The straightforward scalar version of ``process(_:into:)``, in double precision.
+    ///
+    /// `roundingBias` is added to each RGB value before it is rounded to 8 bits. An RGB value within
+    /// float precision of a rounding tie may round either way in the fast kernel, and the map can turn
+    /// that one step into a whole level; references with a tiny bias each way tell that from a bug.
     public static func processReference(map: ChannelMap?, colorSpace cs: YUVColorSpace,
-                                        _ src: YUVImage, into dst: YUVImage) {
+                                        _ src: YUVImage, into dst: YUVImage, roundingBias: Double = 0) {
         let width = src.y.width, height = src.y.height
         let sx = src.chromaShiftX, sy = src.chromaShiftY, dsx = dst.chromaShiftX, dsy = dst.chromaShiftY
         func mapped(_ x: Double) -> Double {
-            let v = UInt8(min(max(x, 0), 255).rounded())
+            let v = UInt8(min(max(x + roundingBias, 0), 255).rounded())
             return Double(map?.reference(v) ?? v)
         }
         for cy in 0..<dst.u.height {

@@ -170,11 +170,17 @@ final class TestPlane {
         for map in [ChannelMap.posterize(levels: 25), .posterize(levels: 4), .threshold(cut: 127.5), nil] {
             for cs in [YUVColorSpace.bt601(), .bt709(), .bt709(fullRange: true), .bt2020()] {
                 let src = Image(layout, rng: &rng)
-                let fast = Image(layout.output, rng: &rng), reference = Image(blankLike: fast)
+                let fast = Image(layout.output, rng: &rng)
                 let kernel = FusedYUVKernel(map: map, colorSpace: cs, instructionSet: isa)
                 src.with { s in fast.with { kernel.process(s, into: $0) } }
-                src.with { s in reference.with { FusedYUVKernel.processReference(map: map, colorSpace: cs, s, into: $0) } }
-                for (a, b) in [(fast.y, reference.y), (fast.u, reference.u), (fast.v, reference.v)] {
+                // RGB values rounded with a hair's bias each way: they differ only where an RGB value
+                // sits on a rounding tie, which float arithmetic may break either way.
+                let low = Image(blankLike: fast), high = Image(blankLike: fast)
+                for (reference, bias) in [(low, -1e-3), (high, 1e-3)] {
+                    src.with { s in reference.with {
+                        FusedYUVKernel.processReference(map: map, colorSpace: cs, s, into: $0, roundingBias: bias) } }
+                }
+                for (a, b, c) in [(fast.y, low.y, high.y), (fast.u, low.u, high.u), (fast.v, low.v, high.v)] {
                     for row in 0..<a.height {
                         for x in 0..<a.stride {
                             let i = row * a.stride + x
@@ -182,7 +188,8 @@ final class TestPlane {
                                 #expect(a.bytes[i] == b.bytes[i], "padding changed")
                                 continue
                             }
-                            #expect(abs(Int(a.bytes[i]) - Int(b.bytes[i])) <= 1, "\(isa) \(layout) \(String(describing: map)) \(cs) at \(x),\(row)")
+                            let near = abs(Int(a.bytes[i]) - Int(b.bytes[i])) <= 1 || abs(Int(a.bytes[i]) - Int(c.bytes[i])) <= 1
+                            #expect(near, "\(isa) \(layout) \(String(describing: map)) \(cs) at \(x),\(row)")
                         }
                     }
                 }
