@@ -14,15 +14,3 @@ extension Double {
         }
     }
 }
-
-extension String {
-    /// The string padded with spaces on the right to `width` characters (never truncated).
-    public func padded(to width: Int) -> String {
-        count >= width ? self : self + String(repeating: " ", count: width - count)
-    }
-
-    /// The string padded with spaces on the left to `width` characters (never truncated).
-    public func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: " ", count: width - count) + self
-    }
-}

@@ -135,7 +135,6 @@ public final class FusedYUVScratch {
                _ topEven: (F8, F8, F8), _ topOdd: (F8, F8, F8), _ bottomEven: (F8, F8, F8), _ bottomOdd: (F8, F8, F8),
                _ y0Out: UnsafeMutablePointer<UInt8>, _ y1Out: UnsafeMutablePointer<UInt8>,
                _ uOut: UnsafeMutablePointer<UInt8>, _ vOut: UnsafeMutablePointer<UInt8>) {
-        let copy = Copy.self
         let (r0, g0, b0) = mapped(floats(top.evenHalf), topEven.0, topEven.1, topEven.2)
         let (r1, g1, b1) = mapped(floats(top.oddHalf), topOdd.0, topOdd.1, topOdd.2)
         let (r2, g2, b2) = mapped(floats(bottom.evenHalf), bottomEven.0, bottomEven.1, bottomEven.2)
@@ -199,6 +198,7 @@ func fusedYUVLoop<L: ChannelLanes, Copy: KernelCopy>(_ src: YUVImage, _ dst: YUV
     let body = width & ~7
     let blockW = 1 << sx, outBlockW = 1 << dsx
     let direct444 = dsx == 0 && dsy == 0
+    let four = F8(repeating: 4)  // 4:4:4 out: one pixel stands for a whole block in the block weights
 
     let tailIn = scratch.tailIn, tailOut = scratch.tailOut
     // 4:2:0 out, fast path: whole 2x2 blocks, 8 chroma samples (16x2 pixels) at a time, all in vectors.
@@ -215,10 +215,10 @@ func fusedYUVLoop<L: ChannelLanes, Copy: KernelCopy>(_ src: YUVImage, _ dst: YUV
         let rows = min(1 << dsy, height - firstRow)
         // Columns the vector block path covers in this chroma row (none when a row is missing).
         let done = rows == 2 ? blockColumns : 0
+        let uOut = dst.u.row(cy), vOut = dst.v.row(cy)
         if done > 0 {
             let y0In = src.y.row(firstRow), y1In = src.y.row(firstRow + 1)
             let y0Out = dst.y.row(firstRow), y1Out = dst.y.row(firstRow + 1)
-            let uOut = dst.u.row(cy), vOut = dst.v.row(cy)
             // The input chroma rows of the block's two luma rows (one row for 4:2:0 in).
             let uTop = src.u.row(firstRow >> sy), vTop = src.v.row(firstRow >> sy)
             let uBottom = src.u.row((firstRow + 1) >> sy), vBottom = src.v.row((firstRow + 1) >> sy)
@@ -273,9 +273,6 @@ func fusedYUVLoop<L: ChannelLanes, Copy: KernelCopy>(_ src: YUVImage, _ dst: YUV
                 contributionsRow = chromaRow
             }
             let yIn = src.y.row(firstRow + dy), yOut = dst.y.row(firstRow + dy)
-            // 4:4:4 out: each pixel's chroma straight from its mapped RGB (times 4 for the block weights).
-            let uOutRow = dst.u.row(firstRow + dy), vOutRow = dst.v.row(firstRow + dy)
-            let four = F8(repeating: 4)
             var x = done
             if body < width { for i in 0..<(width - body) { tailIn[i] = yIn[body + i] } }
             while x < width {
@@ -286,10 +283,10 @@ func fusedYUVLoop<L: ChannelLanes, Copy: KernelCopy>(_ src: YUVImage, _ dst: YUV
                                        UnsafeRawPointer(cG + x).loadUnaligned(as: F8.self),
                                        UnsafeRawPointer(cB + x).loadUnaligned(as: F8.self))
                 let pr = UnsafeMutableRawPointer(sR + x), pg = UnsafeMutableRawPointer(sG + x), pb = UnsafeMutableRawPointer(sB + x)
-                if direct444 {
+                if direct444 {  // each pixel's chroma straight from its mapped RGB (one row per chroma row)
                     let (u, v) = math.chromaOut(r * four, g * four, b * four)
-                    store8(u, full ? uOutRow + x : tailOut + 8)
-                    store8(v, full ? vOutRow + x : tailOut + 16)
+                    store8(u, full ? uOut + x : tailOut + 8)
+                    store8(v, full ? vOut + x : tailOut + 16)
                 } else if dy == 0 {
                     pr.storeBytes(of: r, as: F8.self); pg.storeBytes(of: g, as: F8.self); pb.storeBytes(of: b, as: F8.self)
                 } else {
@@ -303,13 +300,12 @@ func fusedYUVLoop<L: ChannelLanes, Copy: KernelCopy>(_ src: YUVImage, _ dst: YUV
             if body < width {
                 for i in 0..<(width - body) { yOut[body + i] = tailOut[i] }
                 if direct444 {
-                    for i in 0..<(width - body) { uOutRow[body + i] = tailOut[8 + i]; vOutRow[body + i] = tailOut[16 + i] }
+                    for i in 0..<(width - body) { uOut[body + i] = tailOut[8 + i]; vOut[body + i] = tailOut[16 + i] }
                 }
             }
         }
         if direct444 { continue }
         // Average the mapped block and convert it back to chroma.
-        let uOut = dst.u.row(cy), vOut = dst.v.row(cy)
         for cx in (done >> dsx)..<dst.u.width {
             let x0 = cx << dsx
             let cols = min(outBlockW, width - x0)

@@ -5,7 +5,8 @@ import Glibc
 import Darwin
 #endif
 
-/// `vfx serve`: listed here for `vfx --help`; the server itself is the `vfx-server` binary beside `vfx`.
+/// `vfx serve`: takes every argument as it is (`--help` included) and hands them to the `vfx-server`
+/// binary beside `vfx`, which defines the options.
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve the Cog prediction API (POST /predictions) over the engine. `vfx serve --help` lists its options.")
@@ -40,10 +41,11 @@ enum ServerLauncher {
         var argv: [UnsafeMutablePointer<CChar>?] = ([beside] + arguments).map { strdup($0) }
         argv.append(nil)
         execv(beside, &argv)
-        let reason = String(cString: strerror(errno))
+        let besideReason = String(cString: strerror(errno))
         execvp(binaryName, &argv)
-        printError("error: vfx serve runs \(binaryName), found neither at \(beside) (\(reason)) nor on PATH; "
-                   + "build it with `swift build --product \(binaryName)` (or plain `swift build`)")
+        let pathReason = String(cString: strerror(errno))
+        printError("error: vfx serve runs \(binaryName), which could not start at \(beside) (\(besideReason)) "
+                   + "nor from PATH (\(pathReason)); build it with `swift build --product \(binaryName)` (or plain `swift build`)")
         exit(1)
     }
 }

@@ -13,11 +13,9 @@ import Glibc
 #endif
 
 // This binary links no Foundation and no server stack, which keeps `vfx process` small; `vfx serve`
-// hands its arguments to the `vfx-server` binary beside it.
-let arguments = CommandLine.arguments.dropFirst()
-if arguments.first == "serve" {
-    ServerLauncher.exec(arguments: Array(arguments.dropFirst()))
-} else if Array(arguments) == ["help", "serve"] {
+// (the `Serve` command) hands its arguments to the `vfx-server` binary beside it. `vfx help serve`
+// would only describe that hand-over, so it asks the server for its options instead.
+if Array(CommandLine.arguments.dropFirst()) == ["help", "serve"] {
     ServerLauncher.exec(arguments: ["--help"])
 }
 VFX.main()
@@ -33,6 +31,11 @@ struct VFX: ParsableCommand {
 /// Writes one line to standard error.
 func printError(_ s: String) {
     writeError(s + "\n")
+}
+
+/// `s` with spaces on the right up to `width` characters (never cut).
+func padded(_ s: String, _ width: Int) -> String {
+    s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
 }
 
 /// Writes text to standard error as it is.
@@ -232,7 +235,7 @@ struct Codecs: ParsableCommand {
         }
         for a in list {
             let entry = CodecCatalog.entry(named: a.name)
-            var line = a.name.padded(to: 12) + " " + a.format.padded(to: 5)
+            var line = padded(a.name, 12) + " " + padded(a.format, 5)
             line += a.hardware ? " gpu " : " cpu "
             if a.opens { line += " opens" } else {
                 line += " unavailable: \(a.reason ?? "?")"
@@ -284,19 +287,18 @@ struct BenchKernels: ParsableCommand {
         print("kernel (\(w)x\(h))                                MP/s per core")
         for effect in [try Posterize(levels: 25) as any Effect, try Threshold(threshold: 0.5)] {
             guard let map = effect.channelMap else { continue }
-            func row(_ label: String, _ rate: Double) { print(label + rate.fixed(1).leftPadded(to: 9)) }
-            row(effect.name.padded(to: 11) + "reference, planar RGB                  ",
-                rate { for p in rgb.all { map.applyReference(to: p) } })
+            func row(_ kernel: String, _ rate: Double) {
+                let number = rate.fixed(1)
+                print(padded(effect.name, 11) + padded(kernel, 39) + String(repeating: " ", count: max(1, 9 - number.count)) + number)
+            }
+            row("reference, planar RGB", rate { effect.applyReference(to: rgb) })
             for isa in InstructionSet.available {
-                row(effect.name.padded(to: 11) + "SIMD " + isa.rawValue.padded(to: 9) + "planar RGB               ",
-                    rate { for p in rgb.all { map.apply(to: p, using: isa) } })
+                row("SIMD \(padded(isa.rawValue, 9))planar RGB", rate { for p in rgb.all { map.apply(to: p, using: isa) } })
             }
             for isa in InstructionSet.available {
                 let fused = FusedYUVKernel(map: map, colorSpace: .bt709(), instructionSet: isa)
-                row(effect.name.padded(to: 11) + "SIMD " + isa.rawValue.padded(to: 9) + "fused YUV420->RGB->YUV   ",
-                    rate { fused.process(src, into: dst) })
-                row(effect.name.padded(to: 11) + "SIMD " + isa.rawValue.padded(to: 9) + "fused 4:2:2 in, 4:2:0 out",
-                    rate { fused.process(src422, into: dst) })
+                row("SIMD \(padded(isa.rawValue, 9))fused YUV420->RGB->YUV", rate { fused.process(src, into: dst) })
+                row("SIMD \(padded(isa.rawValue, 9))fused 4:2:2 in, 4:2:0 out", rate { fused.process(src422, into: dst) })
             }
         }
     }
