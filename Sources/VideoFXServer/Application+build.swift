@@ -14,16 +14,31 @@ public actor ShutdownController {
     func trigger() async { await action?() }
 }
 
+/// The request context of the server's routes: Hummingbird's own, plus the connection the request
+/// came on, so a prediction can be cancelled when its client hangs up.
+public struct ServerRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The client's connection.
+    public let channel: any Channel
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+}
+
 /// Builds the Cog-compatible application; tests call this with their own configuration.
+/// `onServerRunning` receives the listening channel (its local address is the one really bound).
 public func buildApplication(configuration: ServerConfiguration, service: PredictionService,
-                             shutdown: ShutdownController = ShutdownController()) -> some ApplicationProtocol {
+                             shutdown: ShutdownController = ShutdownController(),
+                             onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) -> some ApplicationProtocol {
     var logger = Logger(label: "vfx.serve")
     logger.logLevel = .info
-    let router = Router()
+    let router = Router(context: ServerRequestContext.self)
     PredictionRoutes(service: service, configuration: configuration, shutdown: shutdown).register(on: router)
     return Application(router: router,
                        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "vfx"),
-                       logger: logger)
+                       onServerRunning: onServerRunning, logger: logger)
 }
 
 /// The HTTP client the server fetches, uploads and calls webhooks with.
@@ -40,7 +55,7 @@ struct PredictionRoutes: Sendable {
     let configuration: ServerConfiguration
     let shutdown: ShutdownController
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<ServerRequestContext>) {
         router.get("/") { _, _ in
             json(.ok, JSONValue.object([
                 "cog_version": "0.14.0", "docs_url": "/docs", "openapi_url": "/openapi.json", "shutdown_url": "/shutdown",
@@ -59,9 +74,9 @@ struct PredictionRoutes: Sendable {
                                                "version": .object(["vfx": "0.1.0", "coglet": "compatible"])]))
         }
         router.get("/openapi.json") { _, _ in json(.ok, OpenAPIDocument.make()) }
-        router.post("/predictions") { request, _ in try await predict(request, pathID: nil) }
+        router.post("/predictions") { request, context in try await predict(request, context: context, pathID: nil) }
         router.put("/predictions/:prediction_id") { request, context in
-            try await predict(request, pathID: context.parameters.get("prediction_id"))
+            try await predict(request, context: context, pathID: context.parameters.get("prediction_id"))
         }
         router.post("/predictions/:prediction_id/cancel") { _, context in
             let id = context.parameters.get("prediction_id") ?? ""
@@ -73,7 +88,7 @@ struct PredictionRoutes: Sendable {
         }
     }
 
-    func predict(_ request: Request, pathID: String?) async throws -> Response {
+    func predict(_ request: Request, context: ServerRequestContext, pathID: String?) async throws -> Response {
         let body: ByteBuffer
         do { body = try await request.body.collect(upTo: configuration.maxBodyBytes) } catch {
             return json(.contentTooLarge, JSONValue.object(["detail": .string("request body larger than \(configuration.maxBodyBytes) bytes")]))
@@ -108,17 +123,14 @@ struct PredictionRoutes: Sendable {
         if prefer.lowercased().contains("respond-async") {
             return json(.accepted, created.snapshot)
         }
+        // A sync or SSE client that hangs up (FIN or RST closes its connection) cancels its prediction;
+        // once the prediction has ended this does nothing.
+        let entry = created.entry
+        context.channel.closeFuture.whenComplete { [service] _ in Task { await service.cancel(entry) } }
         if (request.headers[.accept] ?? "").contains("text/event-stream") {
             return sse(created.entry)
         }
-        let final = await withTaskCancellationHandler {
-            await service.wait(created.entry)
-        } onCancel: {
-            // The client hung up on a synchronous prediction: stop it.
-            let id = created.snapshot.id
-            Task { _ = await service.cancel(id: id) }
-        }
-        return json(.ok, final)
+        return json(.ok, await service.wait(created.entry))
     }
 
     func sse(_ entry: PredictionService.Entry) -> Response {

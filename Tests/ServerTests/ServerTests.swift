@@ -1,7 +1,6 @@
 import AsyncHTTPClient
 import Foundation
 import Hummingbird
-import HummingbirdTesting
 import NIOCore
 import NIOHTTP1
 import TestSupport
@@ -80,8 +79,9 @@ func withServers(concurrency: Int = 1, files: [String: Data] = [:], configure: @
             try await writer.finish(nil)
         })
     }
-    let fixture = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
-    try await fixture.test(.live) { fixtureClient in
+    try await withLiveServer({ running in
+        Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: running)
+    }) { fixtureBase in
         let tmp = try Scratch()
         var config = ServerConfiguration()
         config.host = "127.0.0.1"
@@ -91,15 +91,16 @@ func withServers(concurrency: Int = 1, files: [String: Data] = [:], configure: @
         config.keepAliveInterval = 0.5
         config.webhookRetryBase = 0.01
         configure(&config)
-        let fixtureBase = "http://127.0.0.1:\(fixtureClient.port!)"
         if let u = config.uploadURL { config.uploadURL = u.replacingOccurrences(of: "FIXTURE", with: fixtureBase) }
         let client = makeHTTPClient(configuration: config)
         let service = PredictionService(configuration: config, client: client)
         await service.runSetup()
-        let app = buildApplication(configuration: config, service: service)
+        let serverConfig = config
         do {
-            try await app.test(.live) { vfxClient in
-                try await body("http://127.0.0.1:\(vfxClient.port!)", fixtureBase, recorder, tmp)
+            try await withLiveServer({ running in
+                buildApplication(configuration: serverConfig, service: service, onServerRunning: running)
+            }) { vfx in
+                try await body(vfx, fixtureBase, recorder, tmp)
             }
         } catch {
             await service.cancelAll(); try await client.shutdown(); throw error
