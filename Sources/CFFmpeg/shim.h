@@ -21,6 +21,7 @@
 #include <libavutil/pixdesc.h>
 #include <libavutil/samplefmt.h>
 #include <libavutil/hwcontext.h>
+#include <libavutil/mastering_display_metadata.h>
 
 static inline int vfx_averror_eagain(void) { return AVERROR(EAGAIN); }
 static inline int vfx_averror_eof(void) { return AVERROR_EOF; }
@@ -100,6 +101,102 @@ static inline void vfx_set_frame_duration(AVFrame *f, int64_t d) {
 static inline int vfx_frame_fill_black(AVFrame *f) {
     ptrdiff_t lines[4] = { f->linesize[0], f->linesize[1], f->linesize[2], f->linesize[3] };
     return av_image_fill_black(f->data, lines, (enum AVPixelFormat)f->format, f->color_range, f->width, f->height);
+}
+
+/// HDR10 static metadata: mastering display colour volume and content light level.
+typedef struct {
+    int has_primaries, has_luminance, has_light;
+    double primaries[3][2];   // R, G, B chromaticity (x, y)
+    double white_point[2];
+    double min_luminance, max_luminance; // cd/m2
+    unsigned max_cll, max_fall;          // cd/m2
+} vfx_hdr_metadata;
+
+static inline void vfx_hdr_from_mastering(const AVMasteringDisplayMetadata *md, vfx_hdr_metadata *m) {
+    m->has_primaries = md->has_primaries;
+    m->has_luminance = md->has_luminance;
+    for (int i = 0; i < 3; i++) for (int j = 0; j < 2; j++) m->primaries[i][j] = av_q2d(md->display_primaries[i][j]);
+    m->white_point[0] = av_q2d(md->white_point[0]); m->white_point[1] = av_q2d(md->white_point[1]);
+    m->min_luminance = av_q2d(md->min_luminance); m->max_luminance = av_q2d(md->max_luminance);
+}
+
+static inline void vfx_hdr_to_mastering(const vfx_hdr_metadata *m, AVMasteringDisplayMetadata *md) {
+    md->has_primaries = m->has_primaries;
+    md->has_luminance = m->has_luminance;
+    for (int i = 0; i < 3; i++) for (int j = 0; j < 2; j++) md->display_primaries[i][j] = av_make_q((int)(m->primaries[i][j] * 50000 + 0.5), 50000);
+    md->white_point[0] = av_make_q((int)(m->white_point[0] * 50000 + 0.5), 50000);
+    md->white_point[1] = av_make_q((int)(m->white_point[1] * 50000 + 0.5), 50000);
+    md->min_luminance = av_make_q((int)(m->min_luminance * 10000 + 0.5), 10000);
+    md->max_luminance = av_make_q((int)(m->max_luminance * 10000 + 0.5), 10000);
+}
+
+/// Reads HDR10 metadata a stream carries (MP4 mdcv/clli, Matroska colour elements); 1 if any.
+static inline int vfx_hdr_from_stream(const AVStream *st, vfx_hdr_metadata *m) {
+    memset(m, 0, sizeof(*m));
+    size_t size = 0;
+    int found = 0;
+#if LIBAVFORMAT_VERSION_MAJOR >= 61
+    const AVPacketSideData *sd = av_packet_side_data_get(st->codecpar->coded_side_data, st->codecpar->nb_coded_side_data, AV_PKT_DATA_MASTERING_DISPLAY_METADATA);
+    const uint8_t *md = sd ? sd->data : NULL; size = sd ? sd->size : 0;
+#else
+    const uint8_t *md = av_stream_get_side_data(st, AV_PKT_DATA_MASTERING_DISPLAY_METADATA, &size);
+#endif
+    if (md && size >= sizeof(AVMasteringDisplayMetadata)) { vfx_hdr_from_mastering((const AVMasteringDisplayMetadata *)md, m); found = 1; }
+#if LIBAVFORMAT_VERSION_MAJOR >= 61
+    sd = av_packet_side_data_get(st->codecpar->coded_side_data, st->codecpar->nb_coded_side_data, AV_PKT_DATA_CONTENT_LIGHT_LEVEL);
+    const uint8_t *cl = sd ? sd->data : NULL; size = sd ? sd->size : 0;
+#else
+    const uint8_t *cl = av_stream_get_side_data(st, AV_PKT_DATA_CONTENT_LIGHT_LEVEL, &size);
+#endif
+    if (cl && size >= sizeof(AVContentLightMetadata)) {
+        const AVContentLightMetadata *c = (const AVContentLightMetadata *)cl;
+        m->has_light = 1; m->max_cll = c->MaxCLL; m->max_fall = c->MaxFALL; found = 1;
+    }
+    return found;
+}
+
+/// Reads HDR10 metadata a decoded frame carries (HEVC/AV1 SEI and OBUs); 1 if any.
+static inline int vfx_hdr_from_frame(const AVFrame *f, vfx_hdr_metadata *m) {
+    memset(m, 0, sizeof(*m));
+    int found = 0;
+    AVFrameSideData *sd = av_frame_get_side_data(f, AV_FRAME_DATA_MASTERING_DISPLAY_METADATA);
+    if (sd) { vfx_hdr_from_mastering((const AVMasteringDisplayMetadata *)sd->data, m); found = 1; }
+    sd = av_frame_get_side_data(f, AV_FRAME_DATA_CONTENT_LIGHT_LEVEL);
+    if (sd) {
+        const AVContentLightMetadata *c = (const AVContentLightMetadata *)sd->data;
+        m->has_light = 1; m->max_cll = c->MaxCLL; m->max_fall = c->MaxFALL; found = 1;
+    }
+    return found;
+}
+
+/// Attaches HDR10 metadata to an output stream, for muxers that write it (Matroska); FFmpeg's code.
+static inline int vfx_hdr_to_stream(AVStream *st, const vfx_hdr_metadata *m) {
+    if (m->has_primaries || m->has_luminance) {
+        size_t size = 0;
+        AVMasteringDisplayMetadata *md = av_mastering_display_metadata_alloc();
+        if (!md) return AVERROR(ENOMEM);
+        size = sizeof(*md);
+        vfx_hdr_to_mastering(m, md);
+#if LIBAVFORMAT_VERSION_MAJOR >= 61
+        if (!av_packet_side_data_add(&st->codecpar->coded_side_data, &st->codecpar->nb_coded_side_data, AV_PKT_DATA_MASTERING_DISPLAY_METADATA, md, size, 0)) { av_free(md); return AVERROR(ENOMEM); }
+#else
+        int r = av_stream_add_side_data(st, AV_PKT_DATA_MASTERING_DISPLAY_METADATA, (uint8_t *)md, size);
+        if (r < 0) { av_free(md); return r; }
+#endif
+    }
+    if (m->has_light) {
+        size_t size = 0;
+        AVContentLightMetadata *c = av_content_light_metadata_alloc(&size);
+        if (!c) return AVERROR(ENOMEM);
+        c->MaxCLL = m->max_cll; c->MaxFALL = m->max_fall;
+#if LIBAVFORMAT_VERSION_MAJOR >= 61
+        if (!av_packet_side_data_add(&st->codecpar->coded_side_data, &st->codecpar->nb_coded_side_data, AV_PKT_DATA_CONTENT_LIGHT_LEVEL, c, size, 0)) { av_free(c); return AVERROR(ENOMEM); }
+#else
+        int r = av_stream_add_side_data(st, AV_PKT_DATA_CONTENT_LIGHT_LEVEL, (uint8_t *)c, size);
+        if (r < 0) { av_free(c); return r; }
+#endif
+    }
+    return 0;
 }
 
 #endif

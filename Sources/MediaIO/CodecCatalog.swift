@@ -84,6 +84,8 @@ public struct VideoEncoderConfig: Sendable {
     public var preset: String?
     public var globalHeader: Bool
     public var threads: Int
+    /// HDR10 metadata to write into the bitstream where the encoder takes it (x265).
+    public var hdr: HDRMetadata?
 
     public init(width: Int, height: Int, pixelFormat: AVPixelFormat, timeBase: AVRational, frameRate: AVRational,
                 sampleAspectRatio: AVRational = AVRational(num: 0, den: 1), color: ColorProperties = ColorProperties(),
@@ -106,6 +108,11 @@ public enum PixelFormats {
     }
     public static func name(_ f: AVPixelFormat) -> String {
         av_get_pix_fmt_name(f).map { String(cString: $0) } ?? "none"
+    }
+    /// Bits per component (8 for yuv420p, 10 for yuv420p10le and p010le).
+    public static func bitDepth(_ f: AVPixelFormat) -> Int {
+        guard let d = av_pix_fmt_desc_get(f) else { return 8 }
+        return Int(d.pointee.comp.0.depth)
     }
     /// The formats an encoder accepts.
     public static func supported(byEncoder name: String) -> [AVPixelFormat] {
@@ -165,13 +172,39 @@ extension Encoder {
             try set("crf", quality)
             if let preset { try set("preset", preset) }
         }
-        if name == "libx265" { try set("x265-params", "log-level=error") }
+        if name == "libx265" {
+            var params = ["log-level=error"]
+            if let hdr = config.hdr { params += ["hdr10=1"] + hdr.x265Parameters }
+            try set("x265-params", params.joined(separator: ":"))
+        }
         let code = avcodec_open2(ctx, codec, nil)
         if code < 0 {
             let hint = name.hasSuffix("_nvenc") ? " (no usable NVIDIA GPU and driver)" : ""
             throw MediaError.encoderUnavailable(name: name, reason: ffmpegMessage(code) + hint)
         }
         return Encoder(context: cc)
+    }
+
+    /// The layout an audio encoder gets for `layout`: an unspecified or custom order becomes the
+    /// default layout of its channel count, then it must be one the encoder lists (the same
+    /// channels, else as many, else the widest with fewer, else its first).
+    static func encoderLayout(for layout: AVChannelLayout, codec: UnsafePointer<AVCodec>) -> AVChannelLayout {
+        var wanted = AVChannelLayout()
+        let count = max(1, layout.nb_channels)
+        if layout.order == AV_CHANNEL_ORDER_NATIVE {
+            var l = layout
+            _ = av_channel_layout_copy(&wanted, &l)
+        } else {
+            av_channel_layout_default(&wanted, count)
+        }
+        guard var p = codec.pointee.ch_layouts else { return wanted }
+        var listed: [AVChannelLayout] = []
+        while p.pointee.nb_channels != 0 { listed.append(p.pointee); p += 1 }
+        if listed.isEmpty { return wanted }
+        if listed.contains(where: { var a = $0; return av_channel_layout_compare(&a, &wanted) == 0 }) { return wanted }
+        if let same = listed.first(where: { $0.nb_channels == count }) { return same }
+        if let fewer = listed.filter({ $0.nb_channels < count }).max(by: { $0.nb_channels < $1.nb_channels }) { return fewer }
+        return listed[0]
     }
 
     /// Opens an audio encoder by name for the given sample rate and channel layout.
@@ -190,8 +223,8 @@ extension Encoder {
         }
         ctx.pointee.sample_rate = rate
         ctx.pointee.sample_fmt = codec.pointee.sample_fmts?.pointee ?? AV_SAMPLE_FMT_FLTP
-        var l = layout
-        if l.nb_channels > 2 && name == "libopus" { av_channel_layout_default(&l, min(l.nb_channels, 2)) }
+        var l = encoderLayout(for: layout, codec: codec)
+        if l.nb_channels > 2 && name == "libopus" { av_channel_layout_default(&l, 2) }
         try check(av_channel_layout_copy(&ctx.pointee.ch_layout, &l), "av_channel_layout_copy", path: path)
         ctx.pointee.time_base = AVRational(num: 1, den: rate)
         ctx.pointee.bit_rate = 64_000 * Int64(min(l.nb_channels, 6))

@@ -37,14 +37,14 @@ public final class Decoder {
         guard let codec = avcodec_find_decoder(par.pointee.codec_id) else {
             throw MediaError.noDecoder(codec: String(cString: vfx_codec_name(par.pointee.codec_id)))
         }
-        context = try CodecContext(codec: codec, path: input.url)
+        context = try CodecContext(codec: codec, path: input.name)
         let ctx = context.pointer
-        try check(avcodec_parameters_to_context(ctx, par), "avcodec_parameters_to_context", path: input.url)
+        try check(avcodec_parameters_to_context(ctx, par), "avcodec_parameters_to_context", path: input.name)
         ctx.pointee.pkt_timebase = st.pointee.time_base
         ctx.pointee.thread_count = Int32(threads)
         ctx.pointee.framerate = av_guess_frame_rate(input.context, st, nil)
         timeBase = st.pointee.time_base
-        try check(avcodec_open2(ctx, codec, nil), "avcodec_open2(\(context.name))", path: input.url)
+        try check(avcodec_open2(ctx, codec, nil), "avcodec_open2(\(context.name))", path: input.name)
     }
 
     public var codecName: String { context.name }

@@ -8,8 +8,22 @@ public struct FFmpegError: Error, CustomStringConvertible, Sendable {
 
     public var message: String { ffmpegMessage(code) }
 
+    /// What the failing call was doing, in a user's words.
+    public var action: String {
+        let table: [(String, String)] = [
+            ("avformat_open_input", "cannot open"), ("avformat_find_stream_info", "cannot read the streams of"),
+            ("av_read_frame", "cannot read"), ("avcodec_send_packet", "cannot decode"),
+            ("avcodec_receive_frame", "cannot decode"), ("avcodec_open2", "cannot open a codec for"),
+            ("avcodec_parameters_to_context", "cannot decode"), ("avio_open", "cannot create"),
+            ("avformat_write_header", "cannot start writing"), ("av_interleaved_write_frame", "cannot write"),
+            ("av_write_trailer", "cannot finish writing"), ("avio_closep", "cannot finish writing"),
+            ("avcodec_send_frame", "cannot encode"), ("avcodec_receive_packet", "cannot encode"),
+        ]
+        return table.first { call.hasPrefix($0.0) }?.1 ?? "failed on"
+    }
+
     public var description: String {
-        if let path { return "\(call) failed for \(path): \(message)" }
+        if let path { return "\(path): \(action) it: \(message) (\(call))" }
         return "\(call) failed: \(message)"
     }
 }
@@ -58,7 +72,11 @@ public enum MediaError: Error, CustomStringConvertible, Equatable, Sendable {
     case codecNotAllowedInContainer(codec: String, container: String)
     case outputNotWritable(path: String, reason: String)
     case noFramesDecoded(String)
-    case frameCountMismatch(decoded: Int, written: Int)
+    case frameCountMismatch(output: String, decoded: Int, written: Int)
+    /// The written file would not play as its content says (a hidden leading gap, a wrong length).
+    case timingMismatch(output: String, expectedStart: Double, expectedEnd: Double, start: Double, end: Double)
+    /// An audio stream that cannot go into the output.
+    case audioStream(input: String, stream: String, reason: String)
     case cancelled
     case invalidURL(String)
 
@@ -76,10 +94,19 @@ public enum MediaError: Error, CustomStringConvertible, Equatable, Sendable {
             return "\(container) cannot hold \(codec) video (WebM takes VP9 or AV1 only)"
         case let .outputNotWritable(path, reason): return "cannot write output \(path): \(reason)"
         case .noFramesDecoded(let path): return "no video frame could be decoded from \(path)"
-        case let .frameCountMismatch(decoded, written):
-            return "the encoder wrote \(written) frames of \(decoded) decoded; the output would be short"
+        case let .frameCountMismatch(output, decoded, written):
+            return "\(output): the encoder wrote \(written) frames of \(decoded) decoded; the output would be short, so it was not written"
+        case let .timingMismatch(output, expectedStart, expectedEnd, start, end):
+            return "\(output): a player would show \(seconds(start))-\(seconds(end)) s where the content spans "
+                + "\(seconds(expectedStart))-\(seconds(expectedEnd)) s, so it was not written"
+        case let .audioStream(input, stream, reason): return "\(input): \(stream): \(reason)"
         case .cancelled: return "cancelled"
         case .invalidURL(let url): return "invalid input URL: \(url)"
         }
     }
+}
+
+private func seconds(_ s: Double) -> String {
+    let r = (s * 1000).rounded() / 1000
+    return "\(r)"
 }

@@ -42,17 +42,23 @@ private let interruptCallback: @convention(c) (UnsafeMutableRawPointer?) -> Int3
 /// An opened, probed input (demuxer).
 public final class InputFile {
     package let context: UnsafeMutablePointer<AVFormatContext>
-    /// The path or URL as given.
+    /// The path or URL opened.
     public let url: String
+    /// What error messages call this input: the user's own name for it (their path or URL, or a
+    /// field name), never a temporary copy.
+    public let name: String
     private let cancellation: CancellationFlag
 
-    /// Opens and probes `url` (a path, or any URL FFmpeg's allowed protocols take).
-    public init(url: String, options: InputOptions = InputOptions(), cancellation: CancellationFlag = CancellationFlag()) throws {
+    /// Opens and probes `url` (a path, or any URL FFmpeg's allowed protocols take); `name` is what
+    /// messages call it (default: `url`).
+    public init(url: String, name: String? = nil, options: InputOptions = InputOptions(),
+                cancellation: CancellationFlag = CancellationFlag()) throws {
         FFmpegLog.ensureDefault()
         self.url = url
+        self.name = name ?? url
         self.cancellation = cancellation
         guard var ctx = avformat_alloc_context() else {
-            throw FFmpegError(call: "avformat_alloc_context", path: url, code: vfx_averror_enomem())
+            throw FFmpegError(call: "avformat_alloc_context", path: self.name, code: vfx_averror_enomem())
         }
         ctx.pointee.interrupt_callback.callback = interruptCallback
         ctx.pointee.interrupt_callback.opaque = Unmanaged.passUnretained(cancellation).toOpaque()
@@ -66,16 +72,16 @@ public final class InputFile {
         let opened = avformat_open_input(&maybe, url, nil, &dict)
         if opened < 0 {
             if cancellation.isCancelled { throw MediaError.cancelled }
-            throw FFmpegError(call: "avformat_open_input", path: url, code: opened)
+            throw FFmpegError(call: "avformat_open_input", path: self.name, code: opened)
         }
-        guard let opened = maybe else { throw FFmpegError(call: "avformat_open_input", path: url, code: vfx_averror_enomem()) }
+        guard let opened = maybe else { throw FFmpegError(call: "avformat_open_input", path: self.name, code: vfx_averror_enomem()) }
         ctx = opened
         context = ctx
         let found = avformat_find_stream_info(ctx, nil)
         if found < 0 {
             var p: UnsafeMutablePointer<AVFormatContext>? = ctx
             avformat_close_input(&p)
-            throw FFmpegError(call: "avformat_find_stream_info", path: url, code: found)
+            throw FFmpegError(call: "avformat_find_stream_info", path: self.name, code: found)
         }
     }
 
@@ -104,9 +110,32 @@ public final class InputFile {
     public func bestVideoStream() throws -> Int {
         let index = av_find_best_stream(context, AVMEDIA_TYPE_VIDEO, -1, -1, nil, 0)
         guard index >= 0, stream(Int(index)).pointee.disposition & AV_DISPOSITION_ATTACHED_PIC == 0 else {
-            throw MediaError.noVideoStream(url)
+            throw MediaError.noVideoStream(name)
         }
         return Int(index)
+    }
+
+    /// The earliest start time among `streams`, in AV_TIME_BASE units (0 when none says).
+    public func startTime(of streams: [Int]) -> Int64 {
+        let base = AVRational(num: 1, den: Int32(AV_TIME_BASE))
+        let starts = streams.compactMap { index -> Int64? in
+            let st = stream(index).pointee
+            guard st.start_time != vfx_nopts() else { return nil }
+            return av_rescale_q(st.start_time, st.time_base, base)
+        }
+        if let first = starts.min() { return first }
+        let s = context.pointee.start_time
+        return s == vfx_nopts() ? 0 : s
+    }
+
+    /// The first value of the metadata tag `key` on the container, then on any stream
+    /// (timecode tracks carry their timecode this way).
+    public func tag(_ key: String) -> String? {
+        if let e = av_dict_get(context.pointee.metadata, key, nil, 0) { return String(cString: e.pointee.value) }
+        for i in 0..<streamCount {
+            if let e = av_dict_get(stream(i).pointee.metadata, key, nil, 0) { return String(cString: e.pointee.value) }
+        }
+        return nil
     }
 
     /// Indices of the audio streams.
@@ -124,7 +153,7 @@ public final class InputFile {
         if code == AVResult.endOfFile { return .endOfFile }
         if cancellation.isCancelled { throw MediaError.cancelled }
         if code == AVResult.invalidData { return .corrupt(ffmpegMessage(code)) }
-        throw FFmpegError(call: "av_read_frame", path: url, code: code)
+        throw FFmpegError(call: "av_read_frame", path: name, code: code)
     }
 }
 

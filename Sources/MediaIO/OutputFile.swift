@@ -5,17 +5,21 @@ public final class OutputFile {
     package let context: UnsafeMutablePointer<AVFormatContext>
     /// Where bytes go now (a temporary name until the caller renames it).
     public let path: String
+    /// What messages call the file: the user's path, never the temporary name.
+    public let name: String
     private var ioOpen = false
     private var headerWritten = false
     public private(set) var trailerWritten = false
 
-    /// Creates a muxer of format `formatName` writing to `path`.
-    public init(path: String, formatName: String) throws {
+    /// Creates a muxer of format `formatName` writing to `path`; messages call it `name` (default: `path`).
+    public init(path: String, name: String? = nil, formatName: String) throws {
+        let name = name ?? path
         var ctx: UnsafeMutablePointer<AVFormatContext>? = nil
-        try check(avformat_alloc_output_context2(&ctx, nil, formatName, path), "avformat_alloc_output_context2(\(formatName))", path: path)
-        guard let ctx else { throw FFmpegError(call: "avformat_alloc_output_context2", path: path, code: vfx_averror_enomem()) }
+        try check(avformat_alloc_output_context2(&ctx, nil, formatName, path), "avformat_alloc_output_context2(\(formatName))", path: name)
+        guard let ctx else { throw FFmpegError(call: "avformat_alloc_output_context2", path: name, code: vfx_averror_enomem()) }
         context = ctx
         self.path = path
+        self.name = name
     }
 
     deinit {
@@ -31,12 +35,43 @@ public final class OutputFile {
         avformat_query_codec(context.pointee.oformat, codec, FF_COMPLIANCE_NORMAL) == 1
     }
 
+    /// Whether the muxer will take a packet-for-packet copy of `input`'s stream `index`, asked the way
+    /// writing the header asks: the muxer initialises a scratch file holding that stream alone. So a
+    /// codec this container takes only as experimental (FLAC in MP4 on FFmpeg 5.1), or not in this
+    /// flavour of it (Opus in MOV), counts as no.
+    package func acceptsCopy(of input: InputFile, stream index: Int) -> Bool {
+        let src = input.stream(index)
+        guard accepts(src.parameters.pointee.codec_id) else { return false }
+        var scratch: UnsafeMutablePointer<AVFormatContext>? = nil
+        guard avformat_alloc_output_context2(&scratch, context.pointee.oformat, nil, nil) >= 0, let scratch else { return false }
+        var pb: UnsafeMutablePointer<AVIOContext>? = nil
+        defer {
+            avformat_free_context(scratch)
+            if pb != nil {
+                var buffer: UnsafeMutablePointer<UInt8>? = nil
+                _ = avio_close_dyn_buf(pb, &buffer)
+                av_free(buffer)
+            }
+        }
+        guard let st = avformat_new_stream(scratch, nil), avcodec_parameters_copy(st.parameters, src.parameters) >= 0,
+              avio_open_dyn_buf(&pb) >= 0 else { return false }
+        st.parameters.pointee.codec_tag = 0
+        st.pointee.time_base = src.pointee.time_base
+        scratch.pointee.pb = pb
+        return avformat_init_output(scratch, nil) >= 0
+    }
+
+    /// Sets a metadata tag on an output stream (`timecode`, for one).
+    package func setTag(_ key: String, _ value: String, stream index: Int) {
+        av_dict_set(&stream(index).pointee.metadata, key, value, 0)
+    }
+
     /// Adds a stream fed by `encoder`; returns its index.
     package func addStream(encoder: Encoder) throws -> Int {
         guard let st = avformat_new_stream(context, nil) else {
-            throw FFmpegError(call: "avformat_new_stream", path: path, code: vfx_averror_enomem())
+            throw FFmpegError(call: "avformat_new_stream", path: name, code: vfx_averror_enomem())
         }
-        try check(avcodec_parameters_from_context(st.parameters, encoder.pointer), "avcodec_parameters_from_context", path: path)
+        try check(avcodec_parameters_from_context(st.parameters, encoder.pointer), "avcodec_parameters_from_context", path: name)
         st.pointee.time_base = encoder.timeBase
         st.pointee.avg_frame_rate = encoder.pointer.pointee.framerate
         st.pointee.sample_aspect_ratio = encoder.pointer.pointee.sample_aspect_ratio
@@ -47,9 +82,9 @@ public final class OutputFile {
     package func addCopiedStream(from input: InputFile, stream index: Int) throws -> Int {
         let src = input.stream(index)
         guard let st = avformat_new_stream(context, nil) else {
-            throw FFmpegError(call: "avformat_new_stream", path: path, code: vfx_averror_enomem())
+            throw FFmpegError(call: "avformat_new_stream", path: name, code: vfx_averror_enomem())
         }
-        try check(avcodec_parameters_copy(st.parameters, src.parameters), "avcodec_parameters_copy", path: path)
+        try check(avcodec_parameters_copy(st.parameters, src.parameters), "avcodec_parameters_copy", path: name)
         st.parameters.pointee.codec_tag = 0
         st.pointee.time_base = src.pointee.time_base
         st.pointee.disposition = src.pointee.disposition
@@ -71,28 +106,28 @@ public final class OutputFile {
     /// Opens the file and writes the container header; `fastStart` moves MP4/MOV indexes to the front.
     package func writeHeader(fastStart: Bool) throws {
         if context.pointee.oformat.pointee.flags & AVFMT_NOFILE == 0 {
-            try check(avio_open(&context.pointee.pb, path, AVIO_FLAG_WRITE), "avio_open", path: path)
+            try check(avio_open(&context.pointee.pb, path, AVIO_FLAG_WRITE), "avio_open", path: name)
             ioOpen = true
         }
         var dict: OpaquePointer? = nil
         defer { av_dict_free(&dict) }
         if fastStart { av_dict_set(&dict, "movflags", "+faststart", 0) }
-        try check(avformat_write_header(context, &dict), "avformat_write_header", path: path)
+        try check(avformat_write_header(context, &dict), "avformat_write_header", path: name)
         headerWritten = true
     }
 
     /// Writes one packet (already in the stream's time base), interleaving by time.
     package func write(_ packet: Packet) throws {
-        try check(av_interleaved_write_frame(context, packet.pointer), "av_interleaved_write_frame", path: path)
+        try check(av_interleaved_write_frame(context, packet.pointer), "av_interleaved_write_frame", path: name)
     }
 
     /// Flushes interleaving queues and writes the trailer; once.
     package func finish() throws {
         guard headerWritten, !trailerWritten else { return }
-        try check(av_write_trailer(context), "av_write_trailer", path: path)
+        try check(av_write_trailer(context), "av_write_trailer", path: name)
         trailerWritten = true
         if ioOpen {
-            try check(avio_closep(&context.pointee.pb), "avio_closep", path: path)
+            try check(avio_closep(&context.pointee.pb), "avio_closep", path: name)
             ioOpen = false
         }
     }

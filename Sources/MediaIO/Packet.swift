@@ -19,5 +19,16 @@ public final class Packet {
 
     public var streamIndex: Int { Int(pointer.pointee.stream_index) }
 
+    /// Moves the packet's timestamps `offset` earlier (in its stream's time base).
+    public func shift(by offset: Int64) {
+        guard offset != 0 else { return }
+        if pointer.pointee.pts != vfx_nopts() { pointer.pointee.pts -= offset }
+        if pointer.pointee.dts != vfx_nopts() { pointer.pointee.dts -= offset }
+    }
+
+    /// Presentation time and duration, in the stream's time base (nil when unknown).
+    public var pts: Int64? { pointer.pointee.pts == vfx_nopts() ? nil : pointer.pointee.pts }
+    public var duration: Int64 { pointer.pointee.duration }
+
     package func rescale(from: AVRational, to: AVRational) { av_packet_rescale_ts(pointer, from, to) }
 }

@@ -61,8 +61,8 @@ public enum RequestValidation {
         guard (0...entry.maxQuality).contains(request.quality) else {
             throw ParameterError.outOfRange("crf", "\(request.quality)", "0...\(entry.maxQuality) for \(entry.name)")
         }
-        guard PixelFormats.named(request.pixelFormat) != nil else {
-            throw ParameterError.outOfRange("pixel format", request.pixelFormat, "an FFmpeg pixel format such as yuv420p, yuv444p, yuv420p10le")
+        if let format = request.pixelFormat, PixelFormats.named(format) == nil {
+            throw ParameterError.outOfRange("pixel format", format, "an FFmpeg pixel format such as yuv420p, yuv444p, yuv420p10le")
         }
     }
 }

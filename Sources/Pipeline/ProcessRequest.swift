@@ -43,13 +43,18 @@ public struct ProcessRequest: Sendable {
     public var quality: Int = 19
     /// Encoder preset; `nil` uses the catalog default for the encoder.
     public var preset: String?
-    public var pixelFormat: String = "yuv420p"
+    /// The output pixel format; nil: yuv420p, or yuv420p10le for HDR sources where the encoder takes it.
+    public var pixelFormat: String?
     public var keepAudio = true
     /// Fall back to a CPU encoder when a hardware one cannot open.
     public var allowFallback = true
     public var inputOptions = InputOptions()
     /// Codec threads (0: FFmpeg picks for the core count).
     public var threads = 0
+    /// What messages call the input and the output (default: `input` and `output`); the server
+    /// names the request's fields here rather than its own temporary files.
+    public var inputName: String?
+    public var outputName: String?
 
     public init(input: String, output: String) {
         self.input = input

@@ -10,6 +10,26 @@ import Glibc
 #endif
 import MediaIO
 
+/// A job that failed: the error, told so that it names the user's input or output.
+public struct JobFailure: Error, CustomStringConvertible {
+    public let input: String
+    public let output: String
+    public let underlying: any Error
+
+    public init(input: String, output: String, underlying: any Error) {
+        self.input = input
+        self.output = output
+        self.underlying = underlying
+    }
+
+    /// The underlying message when it already names the input or output; else prefixed with them.
+    public var description: String {
+        let message = "\(underlying)"
+        if message.contains(input) || message.contains(output) { return message }
+        return "\(input) -> \(output): \(message)"
+    }
+}
+
 /// Runs one job: decode -> effect -> encode with audio alongside, written under a temporary name
 /// and renamed into place only when every frame made it.
 public final class Runner {
@@ -28,7 +48,19 @@ public final class Runner {
     }
 
     /// Runs the job to completion (blocking); throws on failure, leaving no output file behind.
+    /// Every error but cancellation names the user's input or output (see ``JobFailure``).
     public func run() throws -> ProcessResult {
+        do {
+            return try runUnlabelled()
+        } catch MediaError.cancelled {
+            throw MediaError.cancelled
+        } catch {
+            throw JobFailure(input: request.inputName ?? request.input, output: request.outputName ?? request.output,
+                             underlying: error)
+        }
+    }
+
+    private func runUnlabelled() throws -> ProcessResult {
         try RequestValidation.validate(request)
         let container = try OutputContainer(path: request.output)
         let temp = try Self.temporaryPath(for: request.output)
@@ -65,41 +97,31 @@ public final class Runner {
 
     // MARK: - The loop
 
-    private struct AudioRoute {
-        let inputIndex: Int
-        let outputIndex: Int
-        let inputTimeBase: AVRational
-        // Set when the audio is re-encoded rather than copied.
-        let decoder: Decoder?
-        let converter: AudioConverter?
-        let encoder: Encoder?
-    }
-
     private func transcode(to path: String, container: OutputContainer) throws -> ProcessResult {
         let started = Date()
         var warnings: [String] = []
         func warn(_ s: String) { warnings.append(s); onLog("warning: " + s) }
+        let inputName = request.inputName ?? request.input
+        let outputName = request.outputName ?? request.output
 
-        let input = try InputFile(url: try InputLocation.resolve(request.input), options: request.inputOptions,
-                                  cancellation: cancellation)
+        let location = try InputLocation.resolve(request.input)
+        let input = try InputFile(url: location, name: inputName, options: request.inputOptions, cancellation: cancellation)
         let videoIndex = try input.bestVideoStream()
         let st = input.stream(videoIndex)
         // What the stream says of itself; the decoder opens once the encoder is known (see decoderThreads).
         let par = st.parameters.pointee
-        guard par.width > 0, par.height > 0 else { throw MediaError.noFramesDecoded(request.input) }
-        guard let pixelFormat = PixelFormats.named(request.pixelFormat) else {
-            throw MediaError.unsupportedPixelFormat(request.pixelFormat, encoder: request.outputCodec, supported: [])
-        }
-        let output = try OutputFile(path: path, formatName: container.muxer)
+        guard par.width > 0, par.height > 0 else { throw MediaError.noFramesDecoded(inputName) }
+        let hdr = HDRTransfer.name(par.color_trc)
+        let output = try OutputFile(path: path, name: outputName, formatName: container.muxer)
 
         // Geometry: subsampled formats need sizes that are multiples of the subsampling.
         var sx: Int32 = 0, sy: Int32 = 0
-        av_pix_fmt_get_chroma_sub_sample(pixelFormat, &sx, &sy)
+        av_pix_fmt_get_chroma_sub_sample(pixelFormat(for: request.outputCodec, hdr: hdr != nil), &sx, &sy)
         let width = Int(par.width) & ~((1 << Int(sx)) - 1), height = Int(par.height) & ~((1 << Int(sy)) - 1)
         if width != Int(par.width) || height != Int(par.height) {
-            onLog("note: \(par.width)x\(par.height) is encoded as \(width)x\(height) (\(request.pixelFormat) needs even sizes)")
+            onLog("note: \(par.width)x\(par.height) is encoded as \(width)x\(height) (4:2:x formats need even sizes)")
         }
-        guard width > 0, height > 0 else { throw MediaError.noFramesDecoded(request.input) }
+        guard width > 0, height > 0 else { throw MediaError.noFramesDecoded(inputName) }
 
         // Colour: keep what the input says; name the matrix we convert with when it says nothing.
         var color = ColorProperties()
@@ -110,68 +132,66 @@ public final class Runner {
 
         let frameRate = av_guess_frame_rate(input.context, st, nil)
         var config = VideoEncoderConfig(
-            width: width, height: height, pixelFormat: pixelFormat, timeBase: st.pointee.time_base,
+            width: width, height: height, pixelFormat: pixelFormat(for: request.outputCodec, hdr: hdr != nil),
+            timeBase: st.pointee.time_base,
             frameRate: frameRate.num > 0 && frameRate.den > 0 ? frameRate : AVRational(num: 25, den: 1),
             sampleAspectRatio: av_guess_sample_aspect_ratio(input.context, st, nil), color: color,
             quality: request.quality, preset: request.preset, globalHeader: output.needsGlobalHeader, threads: request.threads)
-        let (encoder, fallbackFrom) = try openEncoder(config: &config, path: path)
+        if hdr != nil { config.hdr = HDRMetadata(stream: st) ?? Self.firstFrameHDRMetadata(location, request, videoIndex) }
+        let (encoder, fallbackFrom) = try openEncoder(config: &config, path: outputName, hdr: hdr != nil)
+        if let hdr { reportHDR(hdr, format: config.pixelFormat, encoder: encoder.name, container: container, metadata: config.hdr, warn: warn) }
         let hardwareEncoder = CodecCatalog.entry(named: encoder.name)?.hardware == true
         let decoder = try Decoder(input: input, stream: videoIndex,
                                   threads: Self.decoderThreads(requested: request.threads, hardwareEncoder: hardwareEncoder,
                                                                cores: ProcessInfo.processInfo.activeProcessorCount))
         let stage = try VideoEffectStage(effect: try request.effect.makeEffect(), width: width, height: height,
-                                         format: pixelFormat, outputColor: color)
+                                         format: config.pixelFormat, outputColor: color)
 
         let videoOut = try output.addStream(encoder: encoder)
-        try check(vfx_copy_display_matrix(st, output.stream(videoOut)), "copying the display matrix", path: path)
+        try check(vfx_copy_display_matrix(st, output.stream(videoOut)), "copying the display matrix", path: outputName)
+        if let timecode = input.tag("timecode") { output.setTag("timecode", timecode, stream: videoOut) }
+        if let metadata = config.hdr { try metadata.attach(to: output.stream(videoOut), path: outputName) }
 
-        var audio: [Int: AudioRoute] = [:]
+        // Every stream is shifted by the same offset so the output starts at zero, as ffmpeg's does,
+        // with the offset between audio and video at the start kept exactly.
+        var audioIndices: [Int] = []
         if request.keepAudio {
             for index in input.audioStreams {
-                let ist = input.stream(index)
-                let codecID = ist.parameters.pointee.codec_id
-                if output.accepts(codecID) {
-                    let o = try output.addCopiedStream(from: input, stream: index)
-                    audio[index] = AudioRoute(inputIndex: index, outputIndex: o, inputTimeBase: ist.pointee.time_base,
-                                              decoder: nil, converter: nil, encoder: nil)
-                } else {
-                    let dec = try Decoder(input: input, stream: index)
-                    let d = dec.pointer.pointee
-                    let enc = try Encoder.openAudio(name: container.audioEncoder, sampleRate: d.sample_rate, layout: d.ch_layout,
-                                                    globalHeader: output.needsGlobalHeader, path: path)
-                    let conv = try AudioConverter(decoder: dec, encoder: enc)
-                    let o = try output.addStream(encoder: enc)
-                    output.copyLanguage(from: ist, to: output.stream(o))
-                    onLog("note: audio stream \(index) (\(String(cString: vfx_codec_name(codecID)))) is re-encoded to \(enc.name) for \(container.rawValue)")
-                    audio[index] = AudioRoute(inputIndex: index, outputIndex: o, inputTimeBase: ist.pointee.time_base,
-                                              decoder: dec, converter: conv, encoder: enc)
+                if AudioRoute.isUsable(input, index) { audioIndices.append(index) } else {
+                    warn("\(AudioRoute.describe(input, index)) carries no decodable audio; left out")
                 }
             }
+        }
+        let startTime = input.startTime(of: [videoIndex] + audioIndices)
+        let videoOffset = av_rescale_q(startTime, AVRational(num: 1, den: Int32(AV_TIME_BASE)), st.pointee.time_base)
+        var audio: [Int: AudioRoute] = [:]
+        for index in audioIndices {
+            audio[index] = try AudioRoute(input: input, stream: index, output: output, container: container,
+                                          startTime: startTime, log: onLog)
         }
         try output.writeHeader(fastStart: container.fastStart)
 
         let packet = try Packet()
         let frame = try Frame()
-        let audioFrame = try Frame()
         let outPacket = try Packet()
         let total = input.expectedFrameCount(stream: videoIndex)
         var decoded = 0, written = 0
-        var lastPts = Int64.min, lastDuration: Int64 = 0
+        var firstPts = Int64.min, lastPts = Int64.min, lastDuration: Int64 = 0
         var corruptReports = 0
         let defaultDuration = max(1, av_rescale_q(1, av_inv_q(config.frameRate), st.pointee.time_base))
 
-        func writeEncoded(_ enc: Encoder, stream: Int, counting: Bool) throws {
+        func writeEncoded(_ enc: Encoder, stream: Int) throws {
             while case .value = try enc.receive(into: outPacket) {
                 outPacket.pointer.pointee.stream_index = Int32(stream)
                 outPacket.rescale(from: enc.timeBase, to: output.timeBase(ofStream: stream))
                 try output.write(outPacket)
-                if counting { written += 1 }
+                if stream == videoOut { written += 1 }
             }
         }
 
         func encodeVideo(_ f: Frame?) throws {
-            while try !encoder.send(f) { try writeEncoded(encoder, stream: videoOut, counting: true) }
-            try writeEncoded(encoder, stream: videoOut, counting: true)
+            while try !encoder.send(f) { try writeEncoded(encoder, stream: videoOut) }
+            try writeEncoded(encoder, stream: videoOut)
         }
 
         func drainDecoder() throws {
@@ -184,6 +204,7 @@ public final class Runner {
                     // Encoders need strictly increasing times; nudge duplicates forward.
                     pts = lastPts + 1
                 }
+                if firstPts == .min { firstPts = pts }
                 lastPts = pts; lastDuration = duration
                 let out = try stage.process(frame)
                 out.pts = pts
@@ -204,34 +225,9 @@ public final class Runner {
                 _ = try decoder.send(p)
             case .corrupt(let message):
                 corruptReports += 1
-                if corruptReports <= 3 { warn("corrupt video data skipped (\(message))") }
+                if corruptReports <= 3 { warn("\(inputName): corrupt video data skipped (\(message))") }
             }
             try drainDecoder()
-        }
-
-        func transcodeAudio(_ route: AudioRoute, _ p: Packet?) throws {
-            guard let dec = route.decoder, let conv = route.converter, let enc = route.encoder else { return }
-            if case .corrupt = try dec.send(p) { return }
-            while case .value = try dec.receive(into: audioFrame) {
-                try conv.push(audioFrame)
-                audioFrame.unref()
-                try pullAudio(route, conv, enc)
-            }
-            if p == nil {
-                try conv.push(nil)
-                try pullAudio(route, conv, enc)
-                while try !enc.send(nil) { try writeEncoded(enc, stream: route.outputIndex, counting: false) }
-                try writeEncoded(enc, stream: route.outputIndex, counting: false)
-            }
-        }
-
-        func pullAudio(_ route: AudioRoute, _ conv: AudioConverter, _ enc: Encoder) throws {
-            while case .value = try conv.pull(into: audioFrame) {
-                if audioFrame.pts != vfx_nopts() { audioFrame.pts = av_rescale_q(audioFrame.pts, conv.timeBase, enc.timeBase) }
-                while try !enc.send(audioFrame) { try writeEncoded(enc, stream: route.outputIndex, counting: false) }
-                audioFrame.unref()
-                try writeEncoded(enc, stream: route.outputIndex, counting: false)
-            }
         }
 
         reading: while true {
@@ -239,39 +235,103 @@ public final class Runner {
             switch try input.read(into: packet) {
             case .endOfFile: break reading
             case .corrupt(let message):
-                warn("input ends early: \(message); processed what decoded")
+                warn("\(inputName) ends early: \(message); processed what decoded")
                 break reading
             case .packet: break
             }
             defer { packet.unref() }
             if packet.streamIndex == videoIndex {
+                packet.shift(by: videoOffset)
                 try sendVideo(packet)
             } else if let route = audio[packet.streamIndex] {
-                if route.decoder != nil {
-                    try transcodeAudio(route, packet)
-                } else {
-                    packet.pointer.pointee.stream_index = Int32(route.outputIndex)
-                    packet.pointer.pointee.pos = -1
-                    packet.rescale(from: route.inputTimeBase, to: output.timeBase(ofStream: route.outputIndex))
-                    try output.write(packet)
-                }
+                try route.handle(packet, output: output, write: writeEncoded)
             }
         }
 
         // Drain: decoder, then effects (stateless), then encoder; then the trailer, once.
         try sendVideo(nil)
         try encodeVideo(nil)
-        for route in audio.values where route.decoder != nil { try transcodeAudio(route, nil) }
-        guard decoded > 0 else { throw MediaError.noFramesDecoded(request.input) }
+        for route in audio.values where !route.isCopy { try route.handle(nil, output: output, write: writeEncoded) }
+        guard decoded > 0 else { throw MediaError.noFramesDecoded(inputName) }
         try output.finish()
-        guard written == decoded else { throw MediaError.frameCountMismatch(decoded: decoded, written: written) }
+        guard written == decoded else { throw MediaError.frameCountMismatch(output: outputName, decoded: decoded, written: written) }
         if let announced = input.info(stream: videoIndex).frameCount, abs(announced - decoded) > max(2, announced / 20) {
-            warn("decoded \(decoded) frames where the container announced \(announced)")
+            warn("\(inputName): decoded \(decoded) frames where the container announced \(announced)")
         }
+
+        // What a player will show: the written file must start and end where its content does.
+        let tb = av_q2d(st.pointee.time_base)
+        let starts = [Double(firstPts) * tb] + audio.values.compactMap(\.start)
+        let ends = [Double(lastPts + lastDuration) * tb] + audio.values.map(\.end)
+        try Self.verifyTiming(path: path, name: outputName, expectedStart: starts.min()!, expectedEnd: ends.max()!,
+                              tolerance: 0.25 + 2 * Double(defaultDuration) * tb)
+
         let seconds = Date().timeIntervalSince(started)
         return ProcessResult(output: path, framesDecoded: decoded, framesWritten: written, encoder: encoder.name,
                              fallbackFrom: fallbackFrom, audioStreams: audio.count, seconds: seconds,
                              framesPerSecond: seconds > 0 ? Double(decoded) / seconds : 0, warnings: warnings)
+    }
+
+    /// Opens the written file as a player would and fails when its start or end is off from the
+    /// content's by more than `tolerance` seconds (a gap hidden in an edit list, frames cut off).
+    static func verifyTiming(path: String, name: String, expectedStart: Double, expectedEnd: Double,
+                             tolerance: Double) throws {
+        let written = try InputFile(url: path, name: name, options: InputOptions(protocolWhitelist: "file"))
+        let ctx = written.context.pointee
+        let start = ctx.start_time == vfx_nopts() ? 0 : Double(ctx.start_time) / Double(AV_TIME_BASE)
+        guard let duration = written.duration else { return }
+        if abs(start - expectedStart) > tolerance || abs(start + duration - expectedEnd) > tolerance {
+            throw MediaError.timingMismatch(output: name, expectedStart: expectedStart, expectedEnd: expectedEnd,
+                                            start: start, end: start + duration)
+        }
+    }
+
+    // MARK: - HDR
+
+    /// The pixel format encoder `name` gets: the one asked for; by default 8-bit 4:2:0, or for an HDR
+    /// source 10-bit 4:2:0 where the encoder writes it.
+    private func pixelFormat(for name: String, hdr: Bool) -> AVPixelFormat {
+        if let asked = request.pixelFormat, let f = PixelFormats.named(asked) { return f }
+        guard hdr else { return AV_PIX_FMT_YUV420P }
+        let supported = PixelFormats.supported(byEncoder: name)
+        return [AV_PIX_FMT_YUV420P10LE, AV_PIX_FMT_P010LE].first { supported.contains($0) } ?? AV_PIX_FMT_YUV420P
+    }
+
+    /// Says what happened to an HDR source: kept in 10 bits, or squeezed into 8 (and why).
+    private func reportHDR(_ transfer: String, format: AVPixelFormat, encoder: String, container: OutputContainer,
+                           metadata: HDRMetadata?, warn: (String) -> Void) {
+        let name = PixelFormats.name(format)
+        if PixelFormats.bitDepth(format) >= 10 {
+            var line = "note: HDR (\(transfer)) source kept in 10 bits (\(name)) with its colour tags"
+            if metadata != nil {
+                let carriers = [encoder == "libx265" ? "the HEVC stream" : nil, container == .mkv ? "the Matroska header" : nil].compactMap { $0 }
+                line += carriers.isEmpty
+                    ? "; its mastering-display and light-level metadata is not written by \(encoder) into .\(container.rawValue) (use libx265 or .mkv to keep it)"
+                    : " and its mastering-display and light-level metadata in \(carriers.joined(separator: " and "))"
+            }
+            onLog(line)
+        } else if request.pixelFormat != nil {
+            warn("HDR (\(transfer)) source written as 8-bit \(name) as asked: the \(transfer) tags are kept, but 8 bits band "
+                 + "visibly; leave --pixel-format unset (or pick yuv420p10le) to keep 10 bits")
+        } else {
+            warn("HDR (\(transfer)) source written as 8-bit \(name): \(encoder) cannot write 10-bit video; the \(transfer) tags are "
+                 + "kept; use --output-codec libx265 (or libsvtav1) to keep 10 bits")
+        }
+    }
+
+    /// HDR10 metadata from the first decoded frame (HEVC SEI, AV1 metadata), for containers that do
+    /// not repeat it in their header; a second, short read of the input.
+    private static func firstFrameHDRMetadata(_ location: String, _ request: ProcessRequest, _ index: Int) -> HDRMetadata? {
+        guard let input = try? InputFile(url: location, options: request.inputOptions),
+              let decoder = try? Decoder(input: input, stream: index),
+              let packet = try? Packet(), let frame = try? Frame() else { return nil }
+        for _ in 0..<256 {
+            guard case .packet? = try? input.read(into: packet) else { break }
+            defer { packet.unref() }
+            guard packet.streamIndex == index, (try? decoder.send(packet)) != nil else { continue }
+            if case .value? = try? decoder.receive(into: frame) { return HDRMetadata(frame: frame) }
+        }
+        return nil
     }
 
     /// Decoder threads for a job (0: FFmpeg's choice, one more than the cores).
@@ -289,7 +349,7 @@ public final class Runner {
     }
 
     /// Opens the requested encoder, or its CPU fallback (logged) when it is hardware that cannot open here.
-    private func openEncoder(config: inout VideoEncoderConfig, path: String) throws -> (Encoder, String?) {
+    private func openEncoder(config: inout VideoEncoderConfig, path: String, hdr: Bool) throws -> (Encoder, String?) {
         let name = request.outputCodec
         do {
             return (try Encoder.openVideo(name: name, config: config, path: path), nil)
@@ -303,6 +363,7 @@ public final class Runner {
             var lastError: Error = MediaError.encoderUnavailable(name: name, reason: reason)
             for fallback in entry.fallbacks {
                 var c = config
+                c.pixelFormat = pixelFormat(for: fallback, hdr: hdr)
                 // NVENC presets (p1...p7) mean nothing to CPU encoders: use the fallback's default.
                 if let p = c.preset, p.hasPrefix("p"), p.count == 2 { c.preset = nil }
                 do {

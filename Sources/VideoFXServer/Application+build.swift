@@ -37,6 +37,7 @@ public func buildApplication(configuration: ServerConfiguration, service: Predic
     let router = Router(context: ServerRequestContext.self)
     PredictionRoutes(service: service, configuration: configuration, shutdown: shutdown).register(on: router)
     return Application(router: router,
+                       server: .http1(configuration: .init(additionalChannelHandlers: [HangUpDetector()])),
                        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "vfx"),
                        onServerRunning: onServerRunning, logger: logger)
 }
@@ -123,10 +124,10 @@ struct PredictionRoutes: Sendable {
         if prefer.lowercased().contains("respond-async") {
             return json(.accepted, created.snapshot)
         }
-        // A sync or SSE client that hangs up (FIN or RST closes its connection) cancels its prediction;
-        // once the prediction has ended this does nothing.
+        // A sync or SSE client that hangs up (FIN or RST) cancels its prediction; once the prediction
+        // has ended this does nothing.
         let entry = created.entry
-        context.channel.closeFuture.whenComplete { [service] _ in Task { await service.cancel(entry) } }
+        HangUpDetector.onHangUp(of: context.channel) { [service] in Task { await service.cancel(entry) } }
         if (request.headers[.accept] ?? "").contains("text/event-stream") {
             return sse(created.entry)
         }

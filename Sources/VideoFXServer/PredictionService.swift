@@ -76,6 +76,14 @@ public actor PredictionService {
         return Created(entry: entry, snapshot: p, existing: false)
     }
 
+    /// A URL short enough for a message: data: URLs by their media type alone, long ones cut.
+    static func elided(_ url: String) -> String {
+        if url.lowercased().hasPrefix("data:") {
+            return "(" + String(url.prefix { $0 != "," && $0 != ";" }.prefix(64)) + " URL)"
+        }
+        return url.count > 200 ? String(url.prefix(200)) + "..." : url
+    }
+
     static func newID() -> String {
         let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789")
         return String((0..<26).map { _ in alphabet.randomElement()! })
@@ -106,6 +114,13 @@ public actor PredictionService {
         e.cancellation.cancel()
         e.task?.cancel()
         return true
+    }
+
+    /// Cancels one prediction if it is still running (its client hung up).
+    func cancel(_ entry: Entry) {
+        guard !entry.prediction.status.isTerminal else { return }
+        entry.cancellation.cancel()
+        entry.task?.cancel()
     }
 
     /// Cancels everything (shutdown) and waits for the work to end.
@@ -170,6 +185,9 @@ public actor PredictionService {
             if case .int(let crf)? = input["crf"] { request.quality = crf }
             if let preset = input["preset"]?.string, !preset.isEmpty { request.preset = preset }
             request.inputOptions = .untrustedLocalFile
+            // Messages name what the client sent, never this server's temporary files.
+            request.inputName = "input video " + Self.elided(input["video"]?.string ?? "")
+            request.outputName = "the output video"
             let result = try await runOffThread(request, entry: entry, webhooks: webhooks)
             metrics["frames"] = .int(result.framesWritten)
             metrics["fps"] = .double((result.framesPerSecond * 100).rounded() / 100)

@@ -76,8 +76,8 @@ struct ProcessCommand: ParsableCommand {
     @Option(help: "Encoder preset. Defaults: libx264/libx265 medium, libsvtav1 8, libaom-av1 and libvpx-vp9 cpu-used 6 and 4, NVENC p4.")
     var preset: String?
 
-    @Option(help: "Output pixel format: yuv420p plays everywhere; yuv444p, yuv420p10le and others where the encoder takes them.")
-    var pixelFormat: String = "yuv420p"
+    @Option(help: "Output pixel format (default: yuv420p, which plays everywhere, or yuv420p10le for HDR sources where the encoder takes it); yuv444p, yuv420p10le and others where the encoder takes them.")
+    var pixelFormat: String?
 
     @Flag(help: "Drop audio (by default every audio stream is kept).")
     var noAudio = false
@@ -97,7 +97,12 @@ struct ProcessCommand: ParsableCommand {
     func run() throws {
         FFmpegLog.configure(verbose: verbose)
         var request = ProcessRequest(input: input, output: output)
-        request.effect = try EffectChoice.named(effect, levels: numLevels, threshold: threshold)
+        do {
+            request.effect = try EffectChoice.named(effect, levels: numLevels, threshold: threshold)
+        } catch {
+            printError("error: \(JobFailure(input: input, output: output, underlying: error))")
+            throw ExitCode.failure
+        }
         request.outputCodec = outputCodec
         request.quality = crf
         request.preset = preset

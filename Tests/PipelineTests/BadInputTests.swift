@@ -17,6 +17,9 @@ import Testing
             Issue.record("expected failure for \(input)")
         } catch {
             let message = "\(error)".lowercased()
+            #expect(message.contains(input.lowercased()) || message.contains(req.output.lowercased()),
+                    "message '\(message)' names neither \(input) nor \(req.output)")
+            #expect(!message.contains(".vfx-"), "message '\(message)' names a temporary file")
             for w in words { #expect(message.contains(w.lowercased()), "message '\(message)' lacks '\(w)'") }
         }
         #expect(Set(dir.contents) == before, "leftover files: \(Set(dir.contents).subtracting(before))")

@@ -59,6 +59,10 @@ let vfxBinary: String = {
         let lines = r.err.split(separator: "\n").filter { !$0.isEmpty }
         #expect(lines.count == 1, "\(r.err)")
         #expect(r.err.lowercased().contains(words.lowercased()), "\(r.err)")
+        // The line names the user's own file, never only a library call or a temporary name.
+        let named = argv.filter { $0.hasSuffix(".mp4") }
+        #expect(named.contains { r.err.contains($0) }, "\(r.err) names none of \(named)")
+        #expect(!r.err.contains(".vfx-"), "\(r.err)")
         #expect(dir.contents == ["in.mp4"])
     }
 

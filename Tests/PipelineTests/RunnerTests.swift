@@ -312,7 +312,9 @@ func fractionNear(_ rgb: [UInt8], _ levels: [Int], tolerance: Int) -> Double {
 
         req.allowFallback = false
         req.output = dir.path("strict.mkv")
-        #expect(throws: MediaError.self) { try Runner(request: req).run() }
+        let failure = #expect(throws: JobFailure.self) { try Runner(request: req).run() }
+        #expect(failure?.underlying is MediaError)
+        #expect(failure.map { "\($0)".contains(hardware) && "\($0)".contains(req.output) } == true)
         #expect(!FileManager.default.fileExists(atPath: req.output))
     }
 

@@ -226,6 +226,30 @@ func waitUntil(_ seconds: Double = 60, _ condition: @Sendable () async throws ->
         }
     }
 
+    /// A failure names what the client sent (its URL, a data: URL by its type), never the server's own files.
+    @Test func failuresNameTheClientsVideoNotTemporaryFiles() async throws {
+        let text = Data("hello, this is not a video\n".utf8)
+        let noVideo = try { () throws -> Data in
+            let dir = try Scratch()
+            let p = dir.path("a.m4a")
+            try #require(try sh(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine", "-t", "1", "-c:a", "aac", p]).status == 0)
+            return try Data(contentsOf: URL(fileURLWithPath: p))
+        }()
+        try await withServers(files: ["text.mp4": text, "sound.m4a": noVideo]) { vfx, fixture, _, tmp in
+            for name in ["text.mp4", "sound.m4a"] {
+                let r = try await http(.POST, vfx + "/predictions", json: ["input": ["video": fixture + "/files/" + name]])
+                let error = r.object["error"] as? String ?? ""
+                #expect(r.object["status"] as? String == "failed")
+                #expect(error.contains(fixture + "/files/" + name), "\(error)")
+                #expect(!error.contains(tmp.url.path) && !error.contains("/input"), "\(error)")
+            }
+            let data = try await http(.POST, vfx + "/predictions",
+                                      json: ["input": ["video": "data:video/mp4;base64," + text.base64EncodedString()]])
+            let error = data.object["error"] as? String ?? ""
+            #expect(error.contains("data:video/mp4 URL") && !error.contains(tmp.url.path), "\(error)")
+        }
+    }
+
     @Test func downloadsAreCappedInSizeAndTime() async throws {
         let big = Data(count: 3 << 20)
         try await withServers(files: ["big.mp4": big], configure: { $0.maxInputBytes = 1 << 20; $0.downloadTimeout = 2 }) { vfx, fixture, _, tmp in

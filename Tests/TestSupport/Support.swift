@@ -57,6 +57,11 @@ public enum Media {
     public struct Stream: Decodable {
         public let codec_name: String?
         public let codec_type: String
+        public let codec_tag_string: String?
+        public let start_time: String?
+        public let channels: Int?
+        public let channel_layout: String?
+        public let tags: [String: String]?
         public let width: Int?
         public let height: Int?
         public let pix_fmt: String?
@@ -73,10 +78,11 @@ public enum Media {
     public struct Probe: Decodable {
         public let streams: [Stream]
         public let format: Format
-        public struct Format: Decodable { public let format_name: String; public let duration: String? }
+        public struct Format: Decodable { public let format_name: String; public let duration: String?; public let start_time: String? }
         public var video: Stream? { streams.first { $0.codec_type == "video" } }
         public var audio: [Stream] { streams.filter { $0.codec_type == "audio" } }
         public var duration: Double { Double(format.duration ?? "0") ?? 0 }
+        public var startTime: Double { Double(format.start_time ?? "0") ?? 0 }
     }
 
     /// ffprobe's view of a file, with frames counted by decoding.
@@ -84,6 +90,13 @@ public enum Media {
         let r = try sh(["ffprobe", "-v", "error", "-count_frames", "-show_streams", "-show_format", "-of", "json", path])
         try #require(r.status == 0, "ffprobe failed on \(path): \(r.err)")
         return try JSONDecoder().decode(Probe.self, from: Data(r.out.utf8))
+    }
+
+    /// ffprobe's `-show_frames` text for the first video frame (its side data included).
+    public static func firstFrame(_ path: String) throws -> String {
+        let r = try sh(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_frames", "-read_intervals", "%+#1", path])
+        try #require(r.status == 0, "\(r.err)")
+        return r.out
     }
 
     /// Presentation times (seconds) of every video frame, in order.

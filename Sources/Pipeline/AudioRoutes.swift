@@ -1,0 +1,126 @@
+import CFFmpeg
+import MediaIO
+
+/// How one input audio stream reaches the output: copied packet for packet, or decoded, converted
+/// and encoded. Decided per stream before any frame moves, from what the muxer really accepts.
+final class AudioRoute {
+    let inputIndex: Int
+    let outputIndex: Int
+    let inputTimeBase: AVRational
+    /// Packet timestamps move this much earlier (the job's common start offset, in this stream's time base).
+    let offset: Int64
+    /// Set when the audio is re-encoded rather than copied.
+    private let decoder: Decoder?
+    private let converter: AudioConverter?
+    private let encoder: Encoder?
+    private let frame: Frame
+    /// Where the audio written so far ends, in seconds (for the output's timing check).
+    private(set) var end: Double = 0
+    private(set) var start: Double?
+
+    var isCopy: Bool { decoder == nil }
+
+    /// Plans the route for `index`; throws an error naming the stream when it can neither be copied nor encoded.
+    init(input: InputFile, stream index: Int, output: OutputFile, container: OutputContainer, startTime: Int64,
+         log: (String) -> Void) throws {
+        let ist = input.stream(index)
+        inputIndex = index
+        inputTimeBase = ist.pointee.time_base
+        offset = av_rescale_q(startTime, AVRational(num: 1, den: Int32(AV_TIME_BASE)), inputTimeBase)
+        frame = try Frame()
+        if output.acceptsCopy(of: input, stream: index) {
+            outputIndex = try output.addCopiedStream(from: input, stream: index)
+            decoder = nil; converter = nil; encoder = nil
+            return
+        }
+        let name = container.audioEncoder
+        do {
+            let dec = try Decoder(input: input, stream: index)
+            let d = dec.pointer.pointee
+            let enc = try Encoder.openAudio(name: name, sampleRate: d.sample_rate, layout: d.ch_layout,
+                                            globalHeader: output.needsGlobalHeader, path: output.name)
+            converter = try AudioConverter(decoder: dec, encoder: enc)
+            outputIndex = try output.addStream(encoder: enc)
+            output.copyLanguage(from: ist, to: output.stream(outputIndex))
+            decoder = dec; encoder = enc
+            log("note: \(Self.describe(input, index)) is re-encoded to \(enc.name) for .\(container.rawValue)")
+        } catch {
+            throw MediaError.audioStream(input: input.name, stream: Self.describe(input, index),
+                                         reason: "cannot encode to \(name) for .\(container.rawValue): \(error)")
+        }
+    }
+
+    /// "audio stream #1 (pcm_s16le, 4 channels, no layout)".
+    static func describe(_ input: InputFile, _ index: Int) -> String {
+        let info = input.info(stream: index)
+        let par = input.stream(index).parameters.pointee
+        var parts = [info.codec]
+        if let c = info.channels { parts.append(c == 1 ? "1 channel" : "\(c) channels") }
+        parts.append(par.ch_layout.order == AV_CHANNEL_ORDER_UNSPEC ? "no layout" : LayoutName.of(par.ch_layout))
+        return "audio stream #\(index) (\(parts.joined(separator: ", ")))"
+    }
+
+    /// Whether a stream says enough of itself to be decoded (broadcast captures list audio PIDs that
+    /// never carry a packet: no sample rate, no channels).
+    static func isUsable(_ input: InputFile, _ index: Int) -> Bool {
+        let par = input.stream(index).parameters.pointee
+        return par.sample_rate > 0 && par.ch_layout.nb_channels > 0
+    }
+
+    /// Takes one input packet (already read from this route's stream), or nil to drain.
+    func handle(_ packet: Packet?, output: OutputFile, write: (Encoder, Int) throws -> Void) throws {
+        if let packet { packet.shift(by: offset) }
+        guard let dec = decoder, let conv = converter, let enc = encoder else {
+            guard let packet else { return }
+            note(pts: packet.pts, duration: packet.duration, timeBase: inputTimeBase)
+            packet.pointer.pointee.stream_index = Int32(outputIndex)
+            packet.pointer.pointee.pos = -1
+            packet.rescale(from: inputTimeBase, to: output.timeBase(ofStream: outputIndex))
+            try output.write(packet)
+            return
+        }
+        if case .corrupt = try dec.send(packet) { return }
+        while case .value = try dec.receive(into: frame) {
+            let f = frame.pointer.pointee
+            note(pts: f.pts == vfx_nopts() ? nil : f.pts, duration: Int64(f.nb_samples),
+                 timeBase: AVRational(num: 1, den: max(1, f.sample_rate)), frameTimeBase: dec.timeBase)
+            try conv.push(frame)
+            frame.unref()
+            try pull(conv, enc, write)
+        }
+        if packet == nil {
+            try conv.push(nil)
+            try pull(conv, enc, write)
+            while try !enc.send(nil) { try write(enc, outputIndex) }
+            try write(enc, outputIndex)
+        }
+    }
+
+    private func pull(_ conv: AudioConverter, _ enc: Encoder, _ write: (Encoder, Int) throws -> Void) throws {
+        while case .value = try conv.pull(into: frame) {
+            if frame.pts != vfx_nopts() { frame.pts = av_rescale_q(frame.pts, conv.timeBase, enc.timeBase) }
+            while try !enc.send(frame) { try write(enc, outputIndex) }
+            frame.unref()
+            try write(enc, outputIndex)
+        }
+    }
+
+    /// Records where audio starts and ends; `duration` is in `timeBase` (samples at the sample rate for
+    /// decoded frames, whose `pts` is in `frameTimeBase`).
+    private func note(pts: Int64?, duration: Int64, timeBase: AVRational, frameTimeBase: AVRational? = nil) {
+        guard let pts else { return }
+        let t = Double(pts) * av_q2d(frameTimeBase ?? timeBase)
+        if start == nil { start = t }
+        end = max(end, t + Double(max(0, duration)) * av_q2d(timeBase))
+    }
+}
+
+/// FFmpeg's name for a channel layout ("stereo", "5.1").
+enum LayoutName {
+    static func of(_ layout: AVChannelLayout) -> String {
+        var l = layout
+        var buffer = [CChar](repeating: 0, count: 128)
+        guard av_channel_layout_describe(&l, &buffer, buffer.count) >= 0 else { return "unknown layout" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

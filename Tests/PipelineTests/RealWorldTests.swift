@@ -1,0 +1,189 @@
+import Foundation
+import MediaIO
+import TestSupport
+import Testing
+@testable import Pipeline
+
+/// Shapes of real files: broadcast timestamps, audio without a layout, codecs a container takes only
+/// as experimental, timecodes, HDR. Every clip is made here by the ffmpeg CLI.
+@Suite struct RealWorldTests {
+    /// A clip with audio whose timestamps start `offset` seconds in (MPEG-TS can start anywhere).
+    func transportStream(_ path: String, seconds: Double, offset: Double) throws {
+        try Media.make(path, seconds: seconds, audio: true,
+                       args: ["-c:v", "libx264", "-preset", "ultrafast", "-output_ts_offset", String(offset)])
+    }
+
+    func startTimes(_ p: Media.Probe) -> (video: Double, audio: Double) {
+        (Double(p.video?.start_time ?? "") ?? .nan, Double(p.audio.first?.start_time ?? "") ?? .nan)
+    }
+
+    @Test func timestampsFarFromZeroStartAtZeroKeepingTheAudioOffset() throws {
+        let dir = try Scratch()
+        let input = dir.path("capture.ts"), output = dir.path("out.mp4")
+        try transportStream(input, seconds: 2, offset: 3600)
+        let source = try Media.probe(input)
+        #expect(source.startTime > 3600)
+        try process(input, output)
+        let out = try Media.probe(output)
+        #expect(abs(out.startTime) < 0.001, "starts at \(out.startTime)")
+        #expect(abs(out.duration - 2) < 0.1, "lasts \(out.duration) s")
+        #expect(out.video?.nb_read_frames == "50")
+        let (v, a) = startTimes(source), (ov, oa) = startTimes(out)
+        #expect(abs((ov - oa) - (v - a)) < 0.002, "audio/video offset \(ov - oa) against \(v - a) in the source")
+        #expect(try Media.frameTimes(output).first.map { abs($0 - ov) < 0.001 } == true)
+    }
+
+    @Test func timestampsThatWrapAroundInsideTheFileKeepEveryFrame() throws {
+        let dir = try Scratch()
+        let input = dir.path("wrap.ts"), output = dir.path("out.mp4")
+        // 33-bit MPEG-TS timestamps wrap after 95443.7 s: this clip crosses that point 1.7 s in.
+        try transportStream(input, seconds: 4, offset: 95442)
+        try process(input, output)
+        let out = try Media.probe(output)
+        #expect(out.video?.nb_read_frames == "100")
+        #expect(abs(out.startTime) < 0.001)
+        #expect(abs(out.duration - 4) < 0.1, "lasts \(out.duration) s")
+        let times = try Media.frameTimes(output)
+        #expect(zip(times, times.dropFirst()).allSatisfy { abs($1 - $0 - 0.04) < 0.002 }, "frames 40 ms apart throughout")
+    }
+
+    @Test func aWrittenFileThatWouldPlayWrongIsAFailure() throws {
+        let dir = try Scratch()
+        // Video 1 hour in: MP4 hides the gap in an edit list, and a player shows an hour of nothing.
+        let gap = dir.path("gap.mp4")
+        try Media.make(gap, seconds: 1, args: ["-c:v", "libx264", "-preset", "ultrafast", "-output_ts_offset", "3600"])
+        #expect(throws: MediaError.self) {
+            try Runner.verifyTiming(path: gap, name: "/videos/user.mp4", expectedStart: 0, expectedEnd: 1, tolerance: 0.25)
+        }
+        do {
+            try Runner.verifyTiming(path: gap, name: "/videos/user.mp4", expectedStart: 0, expectedEnd: 1, tolerance: 0.25)
+        } catch {
+            #expect("\(error)".contains("/videos/user.mp4") && "\(error)".contains("not written"), "\(error)")
+        }
+        // The same check passes a file that plays as its content says.
+        let fine = dir.path("fine.mp4")
+        try Media.make(fine, seconds: 1)
+        try Runner.verifyTiming(path: fine, name: fine, expectedStart: 0, expectedEnd: 1, tolerance: 0.25)
+    }
+
+    /// 4-channel PCM stored with no channel layout (Matroska keeps only the count), as in AVI, WMV and G.711 files.
+    func unlabelledPCM(_ path: String, channels: Int) throws {
+        let dir = try Scratch()
+        let raw = dir.path("raw.pcm")
+        try #require(try sh(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=f=440:sample_rate=48000", "-t", "1",
+                             "-ac", String(channels), "-f", "s16le", raw]).status == 0)
+        let r = try sh(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25", "-f", "s16le",
+                        "-ar", "48000", "-ac", String(channels), "-i", raw, "-t", "1", "-c:v", "libx264", "-preset", "ultrafast",
+                        "-c:a", "copy", path])
+        try #require(r.status == 0, "\(r.err)")
+        let layout = try Media.probe(path).audio.first?.channel_layout
+        try #require(layout == nil || layout == "unknown", "the source has a layout: \(layout ?? "")")
+    }
+
+    @Test(arguments: [3, 4, 6])
+    func audioWithoutALayoutGetsTheDefaultLayoutForItsChannels(channels: Int) throws {
+        let dir = try Scratch()
+        let input = dir.path("pcm.mkv"), output = dir.path("out.mp4")
+        try unlabelledPCM(input, channels: channels)
+        let r = try process(input, output)
+        #expect(r.audioStreams == 1)
+        let audio = try #require(try Media.probe(output).audio.first)
+        #expect(audio.codec_name == "aac" && audio.channels == channels, "\(audio)")
+        #expect(audio.channel_layout != nil && audio.channel_layout != "unknown")
+    }
+
+    @Test func audioStreamsAreDescribedInWords() throws {
+        let dir = try Scratch()
+        let input = dir.path("pcm.mkv")
+        try unlabelledPCM(input, channels: 4)
+        let file = try InputFile(url: input)
+        #expect(AudioRoute.describe(file, 1) == "audio stream #1 (pcm_s16le, 4 channels, no layout)")
+    }
+
+    /// FLAC in MP4 is experimental in FFmpeg 5.1 and Opus is refused in MOV: both are re-encoded, while
+    /// a container that takes the codec still gets a copy.
+    @Test(arguments: [("flac", "mp4", "aac"), ("libopus", "mov", "aac"), ("libopus", "mkv", "opus"), ("flac", "mkv", "flac")])
+    func audioIsCopiedOnlyWhereTheMuxerReallyTakesIt(codec: String, container: String, expected: String) throws {
+        let dir = try Scratch()
+        let input = dir.path("in.mkv"), output = dir.path("out.\(container)")
+        try Media.make(input, seconds: 1, audio: true, args: ["-c:v", "libx264", "-preset", "ultrafast", "-c:a", codec])
+        let r = try process(input, output)
+        let out = try Media.probe(output)
+        #expect(out.audio.first?.codec_name == expected)
+        #expect(out.video?.nb_read_frames == String(r.framesWritten))
+    }
+
+    @Test(arguments: ["mov", "mp4"])
+    func timecodeSurvives(container: String) throws {
+        let dir = try Scratch()
+        let input = dir.path("in.mov"), output = dir.path("out.\(container)")
+        try Media.make(input, seconds: 1, args: ["-c:v", "libx264", "-preset", "ultrafast", "-timecode", "01:02:03:04"])
+        try process(input, output)
+        let out = try Media.probe(output)
+        #expect(out.streams.contains { $0.codec_tag_string == "tmcd" && $0.tags?["timecode"] == "01:02:03:04" }, "\(out.streams)")
+    }
+
+    /// 10-bit HEVC with PQ transfer, BT.2020 and HDR10 metadata in its SEI, as HDR cameras and grades give.
+    func hdrClip(_ path: String) throws {
+        try Media.make(path, seconds: 1, args: [
+            "-c:v", "libx265", "-pix_fmt", "yuv420p10le", "-color_primaries", "bt2020", "-color_trc", "smpte2084",
+            "-colorspace", "bt2020nc", "-x265-params",
+            "log-level=error:hdr10=1:master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1):max-cll=1000,400",
+        ])
+    }
+
+    @Test func hdrKeepsTenBitsTagsAndMetadataInHEVC() throws {
+        let dir = try Scratch()
+        let input = dir.path("hdr.mp4"), output = dir.path("out.mp4")
+        try hdrClip(input)
+        try process(input, output, codec: "libx265")
+        let v = try #require(try Media.probe(output).video)
+        #expect(v.pix_fmt == "yuv420p10le" && v.color_transfer == "smpte2084" && v.color_primaries == "bt2020")
+        let frame = try Media.firstFrame(output)
+        #expect(frame.contains("max_luminance=10000000/10000") && frame.contains("max_content=1000") && frame.contains("max_average=400"),
+                "\(frame)")
+        #expect(frame.contains("red_x=34000/50000") && frame.contains("white_point_y=16450/50000"), "\(frame)")
+    }
+
+    @Test func hdrMetadataGoesIntoTheMatroskaHeaderForOtherEncoders() throws {
+        let dir = try Scratch()
+        let input = dir.path("hdr.mp4"), output = dir.path("out.mkv")
+        try hdrClip(input)
+        var notes: [String] = []
+        var req = ProcessRequest(input: input, output: output)
+        req.outputCodec = "libx264"
+        req.preset = "ultrafast"
+        _ = try Runner(request: req, onLog: { notes.append($0) }).run()
+        let r = try sh(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_streams", output])
+        #expect(r.out.contains("pix_fmt=yuv420p10le") && r.out.contains("color_transfer=smpte2084"))
+        #expect(r.out.contains("Mastering display metadata") && r.out.contains("max_content=1000"), "\(r.out)")
+        #expect(notes.contains { $0.contains("HDR (PQ) source kept in 10 bits") }, "\(notes)")
+    }
+
+    @Test func hdrSqueezedIntoEightBitsIsSaidPlainly() throws {
+        let dir = try Scratch()
+        let input = dir.path("hdr.mp4"), output = dir.path("out.mp4")
+        try hdrClip(input)
+        let r = try process(input, output) { $0.pixelFormat = "yuv420p" }
+        #expect(r.warnings.contains { $0.contains("HDR (PQ)") && $0.contains("8-bit") }, "\(r.warnings)")
+        let v = try #require(try Media.probe(output).video)
+        #expect(v.pix_fmt == "yuv420p" && v.color_transfer == "smpte2084")
+    }
+}
+
+extension RealWorldTests {
+    /// A broadcast capture whose programme lists an audio stream that never sends a packet.
+    @Test func anAudioStreamWithNothingInItIsLeftOutWithAWarning() throws {
+        let dir = try Scratch()
+        let input = dir.path("capture.ts"), output = dir.path("out.mp4")
+        let r = try sh(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25", "-f", "lavfi",
+                        "-t", "0.001", "-i", "anullsrc=r=48000", "-map", "0:v", "-map", "1:a", "-t", "2", "-c:v", "libx264",
+                        "-preset", "ultrafast", "-c:a", "mp2", "-af", "atrim=end=0", input])
+        try #require(r.status == 0, "\(r.err)")
+        try #require(try Media.probe(input).audio.first?.channels == 0)
+        let result = try process(input, output)
+        #expect(result.audioStreams == 0)
+        #expect(result.warnings.contains { $0.contains("audio stream #1") && $0.contains("no decodable audio") }, "\(result.warnings)")
+        #expect(try Media.probe(output).video?.nb_read_frames == "50")
+    }
+}
