@@ -86,6 +86,9 @@ public struct VideoEncoderConfig: Sendable {
     public var threads: Int
     /// HDR10 metadata to write into the bitstream where the encoder takes it (x265).
     public var hdr: HDRMetadata?
+    /// The source's field order; interlaced video is encoded as interlaced where the encoder can
+    /// (x264) and tagged with its field order everywhere.
+    public var fieldOrder: AVFieldOrder = AV_FIELD_UNKNOWN
 
     public init(width: Int, height: Int, pixelFormat: AVPixelFormat, timeBase: AVRational, frameRate: AVRational,
                 sampleAspectRatio: AVRational = AVRational(num: 0, den: 1), color: ColorProperties = ColorProperties(),
@@ -151,6 +154,10 @@ extension Encoder {
         ctx.pointee.color_range = config.color.range
         ctx.pointee.thread_count = Int32(config.threads)
         if config.globalHeader { ctx.pointee.flags |= AV_CODEC_FLAG_GLOBAL_HEADER }
+        ctx.pointee.field_order = config.fieldOrder
+        if name == "libx264", ![AV_FIELD_UNKNOWN, AV_FIELD_PROGRESSIVE].contains(config.fieldOrder) {
+            ctx.pointee.flags |= AV_CODEC_FLAG_INTERLACED_DCT | AV_CODEC_FLAG_INTERLACED_ME
+        }
         let quality = String(config.quality)
         let preset = config.preset ?? CodecCatalog.entry(named: name)?.defaultPreset
         func set(_ key: String, _ value: String) throws {

@@ -137,6 +137,7 @@ public final class Runner {
             frameRate: frameRate.num > 0 && frameRate.den > 0 ? frameRate : AVRational(num: 25, den: 1),
             sampleAspectRatio: av_guess_sample_aspect_ratio(input.context, st, nil), color: color,
             quality: request.quality, preset: request.preset, globalHeader: output.needsGlobalHeader, threads: request.threads)
+        config.fieldOrder = par.field_order
         if hdr != nil { config.hdr = HDRMetadata(stream: st) ?? Self.firstFrameHDRMetadata(location, request, videoIndex) }
         let (encoder, fallbackFrom) = try openEncoder(config: &config, path: outputName, hdr: hdr != nil)
         if let hdr { reportHDR(hdr, format: config.pixelFormat, encoder: encoder.name, container: container, metadata: config.hdr, warn: warn) }
@@ -210,6 +211,8 @@ public final class Runner {
                 out.pts = pts
                 out.duration = duration
                 out.pointer.pointee.pict_type = AV_PICTURE_TYPE_NONE
+                out.pointer.pointee.interlaced_frame = frame.pointer.pointee.interlaced_frame
+                out.pointer.pointee.top_field_first = frame.pointer.pointee.top_field_first
                 decoded += 1
                 try encodeVideo(out)
                 frame.unref()

@@ -187,3 +187,19 @@ extension RealWorldTests {
         #expect(try Media.probe(output).video?.nb_read_frames == "50")
     }
 }
+
+extension RealWorldTests {
+    /// Broadcast and camcorder video is often interlaced: the output keeps its field order, so players
+    /// still deinterlace it, and x264 encodes it as interlaced.
+    @Test(arguments: [("mp4", "libx264"), ("mkv", "libx265")])
+    func interlacedVideoKeepsItsFieldOrder(container: String, codec: String) throws {
+        let dir = try Scratch()
+        let input = dir.path("interlaced.mp4"), output = dir.path("out.\(container)")
+        try Media.make(input, seconds: 1, args: ["-c:v", "libx264", "-preset", "ultrafast", "-flags", "+ildct+ilme", "-top", "1"])
+        let field = { (p: String) in try sh(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=field_order",
+                                             "-of", "csv=p=0", p]).out.trimmingCharacters(in: .whitespacesAndNewlines) }
+        try #require(try field(input) == "tt")
+        try process(input, output, codec: codec)
+        #expect(try field(output) == "tt")
+    }
+}
