@@ -75,6 +75,8 @@ public enum MediaError: Error, CustomStringConvertible, Equatable, Sendable {
     case frameCountMismatch(output: String, decoded: Int, written: Int)
     /// The written file would not play as its content says (a hidden leading gap, a wrong length).
     case timingMismatch(output: String, expectedStart: Double, expectedEnd: Double, start: Double, end: Double)
+    /// A video over one of the job's limits (`limit` names it, as the server's settings do).
+    case limitExceeded(input: String, limit: String, value: String, maximum: String)
     /// An audio stream that cannot go into the output.
     case audioStream(input: String, stream: String, reason: String)
     case cancelled
@@ -100,6 +102,8 @@ public enum MediaError: Error, CustomStringConvertible, Equatable, Sendable {
             return "\(output): a player would show \(seconds(start))-\(seconds(end)) s where the content spans "
                 + "\(seconds(expectedStart))-\(seconds(expectedEnd)) s, so it was not written"
         case let .audioStream(input, stream, reason): return "\(input): \(stream): \(reason)"
+        case let .limitExceeded(input, limit, value, maximum):
+            return "\(input): \(value) is over the limit of \(maximum) (\(limit))"
         case .cancelled: return "cancelled"
         case .invalidURL(let url): return "invalid input URL: \(url)"
         }

@@ -61,6 +61,12 @@ public final class OutputFile {
         return avformat_init_output(scratch, nil) >= 0
     }
 
+    /// Bytes written to the file so far.
+    package var bytesWritten: Int64 {
+        guard ioOpen, let pb = context.pointee.pb else { return 0 }
+        return avio_tell(pb)
+    }
+
     /// Sets a metadata tag on an output stream (`timecode`, for one).
     package func setTag(_ key: String, _ value: String, stream index: Int) {
         av_dict_set(&stream(index).pointee.metadata, key, value, 0)

@@ -31,6 +31,27 @@ public enum EffectChoice: Sendable, Equatable {
     public static let names = ["posterize", "threshold", "none"]
 }
 
+/// Bounds on what a job may process (the server's defence against huge or endless videos); nil: none.
+public struct MediaLimits: Sendable, Equatable {
+    public var maxWidth: Int?
+    public var maxHeight: Int?
+    /// Pixels per frame.
+    public var maxPixels: Int?
+    public var maxFrames: Int?
+    /// Seconds of video.
+    public var maxDuration: Double?
+    /// Bytes of output.
+    public var maxOutputBytes: Int?
+
+    public init(maxWidth: Int? = nil, maxHeight: Int? = nil, maxPixels: Int? = nil, maxFrames: Int? = nil,
+                maxDuration: Double? = nil, maxOutputBytes: Int? = nil) {
+        self.maxWidth = maxWidth; self.maxHeight = maxHeight; self.maxPixels = maxPixels
+        self.maxFrames = maxFrames; self.maxDuration = maxDuration; self.maxOutputBytes = maxOutputBytes
+    }
+
+    public static let none = MediaLimits()
+}
+
 /// Everything one processing job needs.
 public struct ProcessRequest: Sendable {
     /// A path, `file://`, `http(s)://` or `data:` URL.
@@ -55,6 +76,8 @@ public struct ProcessRequest: Sendable {
     /// names the request's fields here rather than its own temporary files.
     public var inputName: String?
     public var outputName: String?
+    /// Bounds checked after probing and while decoding.
+    public var limits = MediaLimits.none
 
     public init(input: String, output: String) {
         self.input = input

@@ -112,6 +112,9 @@ public final class Runner {
         let par = st.parameters.pointee
         guard par.width > 0, par.height > 0 else { throw MediaError.noFramesDecoded(inputName) }
         let hdr = HDRTransfer.name(par.color_trc)
+        let total = input.expectedFrameCount(stream: videoIndex)
+        try checkLimits(width: Int(par.width), height: Int(par.height), duration: input.info(stream: videoIndex).duration ?? input.duration,
+                        frames: total, name: inputName)
         let output = try OutputFile(path: path, name: outputName, formatName: container.muxer)
 
         // Geometry: subsampled formats need sizes that are multiples of the subsampling.
@@ -175,7 +178,6 @@ public final class Runner {
         let packet = try Packet()
         let frame = try Frame()
         let outPacket = try Packet()
-        let total = input.expectedFrameCount(stream: videoIndex)
         var decoded = 0, written = 0
         var firstPts = Int64.min, lastPts = Int64.min, lastDuration: Int64 = 0
         var corruptReports = 0
@@ -207,6 +209,12 @@ public final class Runner {
                 }
                 if firstPts == .min { firstPts = pts }
                 lastPts = pts; lastDuration = duration
+                // Headers can lie: the limits hold for what really decodes.
+                try checkLimits(duration: Double(pts - firstPts) * av_q2d(st.pointee.time_base), frames: decoded + 1, name: inputName)
+                if decoded % 16 == 0, let max = request.limits.maxOutputBytes, output.bytesWritten > max {
+                    throw MediaError.limitExceeded(input: outputName, limit: "max_output_bytes", value: "\(output.bytesWritten) bytes",
+                                                   maximum: "\(max) bytes")
+                }
                 let out = try stage.process(frame)
                 out.pts = pts
                 out.duration = duration
@@ -287,6 +295,21 @@ public final class Runner {
             throw MediaError.timingMismatch(output: name, expectedStart: expectedStart, expectedEnd: expectedEnd,
                                             start: start, end: start + duration)
         }
+    }
+
+    /// Throws when a known size, length or frame count is over the request's limits.
+    private func checkLimits(width: Int? = nil, height: Int? = nil, duration: Double?, frames: Int?, name: String) throws {
+        let l = request.limits
+        func over(_ limit: String, _ value: String, _ maximum: String) -> MediaError {
+            .limitExceeded(input: name, limit: limit, value: value, maximum: maximum)
+        }
+        if let w = width, let m = l.maxWidth, w > m { throw over("max_width", "a width of \(w) pixels", "\(m)") }
+        if let h = height, let m = l.maxHeight, h > m { throw over("max_height", "a height of \(h) pixels", "\(m)") }
+        if let w = width, let h = height, let m = l.maxPixels, w * h > m {
+            throw over("max_pixels", "\(w)x\(h) (\(w * h) pixels a frame)", "\(m)")
+        }
+        if let d = duration, let m = l.maxDuration, d > m { throw over("max_duration", "a duration of \(d.fixed(1)) s", "\(m.fixed(0)) s") }
+        if let f = frames, let m = l.maxFrames, f > m { throw over("max_frames", "\(f) frames", "\(m)") }
     }
 
     // MARK: - HDR

@@ -35,19 +35,15 @@ public func buildApplication(configuration: ServerConfiguration, service: Predic
     var logger = Logger(label: "vfx.serve")
     logger.logLevel = .info
     let router = Router(context: ServerRequestContext.self)
+    router.add(middleware: MethodNotAllowedMiddleware())
+    if let token = configuration.authToken, !token.isEmpty { router.add(middleware: BearerTokenMiddleware(token: token)) }
     PredictionRoutes(service: service, configuration: configuration, shutdown: shutdown).register(on: router)
+    let headerTimeout = configuration.headerTimeout
     return Application(router: router,
-                       server: .http1(configuration: .init(additionalChannelHandlers: [HangUpDetector()])),
+                       server: .http1(configuration: .init(additionalChannelHandlers: [HangUpDetector(headerTimeout: headerTimeout)],
+                                                           idleTimeout: .milliseconds(Int64(configuration.idleTimeout * 1000)))),
                        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "vfx"),
                        onServerRunning: onServerRunning, logger: logger)
-}
-
-/// The HTTP client the server fetches, uploads and calls webhooks with.
-public func makeHTTPClient(configuration: ServerConfiguration) -> HTTPClient {
-    var c = HTTPClient.Configuration()
-    c.redirectConfiguration = .follow(max: configuration.maxRedirects, allowCycles: false)
-    c.timeout = .init(connect: .seconds(10), read: .seconds(Int64(configuration.downloadTimeout)))
-    return HTTPClient(eventLoopGroupProvider: .singleton, configuration: c)
 }
 
 /// Thin routes: parse, hand to the service, shape the reply.
@@ -58,12 +54,14 @@ struct PredictionRoutes: Sendable {
 
     func register(on router: Router<ServerRequestContext>) {
         router.get("/") { _, _ in
-            json(.ok, JSONValue.object([
-                "cog_version": "0.14.0", "docs_url": "/docs", "openapi_url": "/openapi.json", "shutdown_url": "/shutdown",
+            var links: [String: JSONValue] = [
+                "cog_version": "0.14.0", "openapi_url": "/openapi.json",
                 "healthcheck_url": "/health-check", "predictions_url": "/predictions",
                 "predictions_idempotent_url": "/predictions/{prediction_id}",
                 "predictions_cancel_url": "/predictions/{prediction_id}/cancel",
-            ]))
+            ]
+            if configuration.enableShutdown { links["shutdown_url"] = "/shutdown" }
+            return json(.ok, JSONValue.object(links))
         }
         router.get("/health-check") { _, _ in
             let setup = await service.setup
@@ -74,38 +72,80 @@ struct PredictionRoutes: Sendable {
             return json(.ok, JSONValue.object(["status": .string(status), "setup": .object(s),
                                                "version": .object(["vfx": "0.1.0", "coglet": "compatible"])]))
         }
-        router.get("/openapi.json") { _, _ in json(.ok, OpenAPIDocument.make()) }
+        router.get("/openapi.json") { _, _ in json(.ok, OpenAPIDocument.make(configuration: configuration)) }
         router.post("/predictions") { request, context in try await predict(request, context: context, pathID: nil) }
         router.put("/predictions/:prediction_id") { request, context in
             try await predict(request, context: context, pathID: context.parameters.get("prediction_id"))
         }
         router.post("/predictions/:prediction_id/cancel") { _, context in
             let id = context.parameters.get("prediction_id") ?? ""
-            return await service.cancel(id: id) ? json(.ok, JSONValue.object([:])) : json(.notFound, JSONValue.object([:]))
+            return await service.cancel(id: id) ? json(.ok, JSONValue.object([:])) : json(.notFound, JSONValue.object(["detail": "no running prediction with this id"]))
         }
         router.post("/shutdown") { _, _ in
+            guard configuration.enableShutdown else {
+                return json(.forbidden, JSONValue.object(["detail": "shutdown over HTTP is disabled (start the server with --enable-shutdown)"]))
+            }
             Task { await shutdown.trigger() }
             return json(.ok, JSONValue.object([:]))
         }
     }
 
+    private func invalid(_ loc: [String], _ msg: String, _ type: String = "value_error") -> Response {
+        json(.unprocessableContent, InputSchema.ValidationFailure(detail: [InputSchema.Problem(loc: loc, msg: msg, type: type)]))
+    }
+
+    /// Checks a URL the server will call later (webhook, upload prefix) now, before any work.
+    private func checkOutboundURL(_ url: String, field: String) -> Response? {
+        do {
+            let (host, port) = try OutboundHTTP.endpoint(of: url, what: field)
+            _ = try OutboundPolicy(allowPrivate: configuration.allowPrivateURLs).resolve(host: host, port: port, for: field)
+        } catch {
+            return invalid(["body", field], "\(error)")
+        }
+        return nil
+    }
+
     func predict(_ request: Request, context: ServerRequestContext, pathID: String?) async throws -> Response {
+        // A webhook of ours (this server's or another vfx's) never starts a prediction: no loops.
+        if request.headers[HTTPField.Name(webhookMarkerHeader)!] != nil {
+            return json(.forbidden, JSONValue.object(["detail": "requests sent by a vfx webhook cannot create predictions (webhook loop)"]))
+        }
+        if let pathID, !PredictionID.isValid(pathID) {
+            return invalid(["path", "prediction_id"], "an id is 1 to 128 letters, digits, '-' or '_'")
+        }
+        // The slot check comes before reading the body, so a full server spends nothing on it.
+        var existing = false
+        if let pathID { existing = await service.isRunning(id: pathID) }
+        if await service.busy, !existing { return atCapacity() }
         let body: ByteBuffer
         do { body = try await request.body.collect(upTo: configuration.maxBodyBytes) } catch {
-            return json(.contentTooLarge, JSONValue.object(["detail": .string("request body larger than \(configuration.maxBodyBytes) bytes")]))
+            return json(.contentTooLarge, JSONValue.object(["detail": .string("request body larger than \(configuration.maxBodyBytes) bytes (max_body_bytes)")]))
+        }
+        let count = JSONBudget.valueCount(body.readableBytesView)
+        guard count <= configuration.maxJSONElements else {
+            return json(.contentTooLarge, JSONValue.object(["detail": .string("request body holds more than \(configuration.maxJSONElements) JSON values (max_json_elements)")]))
         }
         let parsed: PredictionRequest
         switch PredictionRequest.parse(Data(body.readableBytesView)) {
         case .failure(let failure): return json(.unprocessableContent, failure)
         case .success(let p): parsed = p
         }
-        if let pathID, let bodyID = parsed.id, bodyID != pathID {
-            return json(.unprocessableContent, InputSchema.ValidationFailure(detail: [InputSchema.Problem(loc: ["body", "id"], msg: "prediction ID must match the ID supplied in the URL", type: "value_error")]))
+        if let bodyID = parsed.id {
+            if !PredictionID.isValid(bodyID) { return invalid(["body", "id"], "an id is 1 to 128 letters, digits, '-' or '_'") }
+            if let pathID, bodyID != pathID { return invalid(["body", "id"], "prediction ID must match the ID supplied in the URL") }
         }
         let input: [String: JSONValue]
         switch InputSchema.validate(parsed.input) {
         case .failure(let failure): return json(.unprocessableContent, failure)
         case .success(let i): input = i
+        }
+        if let hook = parsed.webhook, let refusal = checkOutboundURL(hook, field: "webhook") { return refusal }
+        if let prefix = parsed.outputFilePrefix {
+            let segments = (URLComponents(string: prefix)?.path ?? "").split(separator: "/", omittingEmptySubsequences: false)
+            if segments.contains(where: { ($0.removingPercentEncoding ?? String($0)) == ".." }) {
+                return invalid(["body", "output_file_prefix"], "output_file_prefix may not contain '..' segments")
+            }
+            if let refusal = checkOutboundURL(prefix, field: "output_file_prefix") { return refusal }
         }
         var trace: [(String, String)] = []
         for name in ["traceparent", "tracestate"] {
@@ -114,8 +154,10 @@ struct PredictionRoutes: Sendable {
         let created: PredictionService.Created
         do {
             created = try await service.create(parsed, input: input, id: pathID ?? parsed.id, traceHeaders: trace)
-        } catch {
-            return json(.conflict, JSONValue.object(["error": "At capacity - all prediction slots busy", "status": "failed"]))
+        } catch PredictionService.CreateError.atCapacity {
+            return atCapacity()
+        } catch PredictionService.CreateError.shuttingDown {
+            return json(.serviceUnavailable, JSONValue.object(["detail": "the server is shutting down"]))
         }
         if created.existing {
             return json(.accepted, created.snapshot)
@@ -132,6 +174,10 @@ struct PredictionRoutes: Sendable {
             return sse(created.entry)
         }
         return json(.ok, await service.wait(created.entry))
+    }
+
+    private func atCapacity() -> Response {
+        json(.conflict, JSONValue.object(["error": "At capacity - all prediction slots busy", "status": "failed"]))
     }
 
     func sse(_ entry: PredictionService.Entry) -> Response {

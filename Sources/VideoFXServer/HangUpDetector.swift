@@ -1,15 +1,39 @@
 import NIOCore
+import NIOHTTPTypes
 
-/// Notices a client that hangs up while its request is being answered.
+/// Watches one client connection: closes it when the first request's headers have not arrived within
+/// the header timeout (a client holding half-sent headers holds nothing for long), and notices a
+/// client that hangs up while its request is being answered.
 ///
 /// The server keeps connections open for half-closure, so a client that closes its socket (FIN) shows
 /// up as "input closed" rather than as a closed channel; an RST closes the channel. Either calls the
 /// callbacks registered for the connection, once.
 final class HangUpDetector: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = NIOAny
+    typealias InboundIn = HTTPRequestPart
 
+    private let headerTimeout: Double
+    private var headerDeadline: Scheduled<Void>?
     private var hungUp = false
     private var callbacks: [@Sendable () -> Void] = []
+
+    init(headerTimeout: Double) { self.headerTimeout = headerTimeout }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let channel = context.channel
+        headerDeadline = context.eventLoop.scheduleTask(in: .milliseconds(Int64(headerTimeout * 1000))) {
+            channel.close(promise: nil)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) { headerDeadline?.cancel() }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .head = unwrapInboundIn(data) {
+            headerDeadline?.cancel()
+            headerDeadline = nil
+        }
+        context.fireChannelRead(data)
+    }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let e = event as? ChannelEvent, e == .inputClosed { fire() }

@@ -2,21 +2,20 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 
-
 /// Brings a prediction's `video` input to a local file: streams http(s) downloads to disk under a
-/// size cap and timeout, decodes data: URLs.
-struct InputFetcher {
-    let client: HTTPClient
+/// size cap and one hard deadline for the whole download, decodes data: URLs strictly.
+struct InputFetcher: Sendable {
+    let http: OutboundHTTP
     let configuration: ServerConfiguration
 
     enum FetchError: Error, CustomStringConvertible {
-        case badStatus(Int, String), tooLarge(Int), timeout(String), badDataURL, unreachable(String, String)
+        case badStatus(Int, String), tooLarge(Int), timeout(String, Double), badDataURL(String), unreachable(String, String)
         var description: String {
             switch self {
             case let .badStatus(code, url): return "could not download the input video from \(url): HTTP \(code)"
-            case let .tooLarge(limit): return "the input video is larger than the \(limit / (1 << 20)) MiB limit"
-            case let .timeout(url): return "downloading the input video from \(url) timed out"
-            case .badDataURL: return "the input data: URL is not valid base64 data"
+            case let .tooLarge(limit): return "the input video is larger than the \(limit / (1 << 20)) MiB limit (max_input_bytes)"
+            case let .timeout(url, s): return "downloading the input video from \(url) took longer than the \(s) s limit (download timeout)"
+            case let .badDataURL(why): return "the input data: URL is not valid: \(why)"
             case let .unreachable(url, why): return "could not download the input video from \(url): \(why)"
             }
         }
@@ -25,46 +24,56 @@ struct InputFetcher {
     /// Writes the input to `path`.
     func fetch(_ url: String, to path: String) async throws {
         if url.lowercased().hasPrefix("data:") {
-            guard let comma = url.firstIndex(of: ","), url[..<comma].lowercased().hasSuffix(";base64"),
-                  let data = Data(base64Encoded: String(url[url.index(after: comma)...]), options: .ignoreUnknownCharacters) else {
-                throw FetchError.badDataURL
-            }
+            let data = try Self.decodeDataURL(url)
             guard data.count <= configuration.maxInputBytes else { throw FetchError.tooLarge(configuration.maxInputBytes) }
             try data.write(to: URL(fileURLWithPath: path))
             return
         }
-        let deadline = ContinuousClock.now + .milliseconds(Int64(configuration.downloadTimeout * 1000))
-        var request = HTTPClientRequest(url: url)
-        request.method = .GET
-        let response: HTTPClientResponse
+        let limit = configuration.downloadTimeout
         do {
-            response = try await client.execute(request, timeout: .seconds(Int64(configuration.downloadTimeout)))
-        } catch let e as HTTPClientError where e == .deadlineExceeded || e == .readTimeout || e == .connectTimeout {
-            throw FetchError.timeout(url)
-        } catch {
-            throw FetchError.unreachable(url, "\(error)")
+            try await withDeadline(seconds: limit) { try await download(url, to: path) }
+        } catch is DeadlineExceeded {
+            throw FetchError.timeout(url, limit)
         }
-        guard (200..<300).contains(response.status.code) else { throw FetchError.badStatus(Int(response.status.code), url) }
-        if let length = response.headers.first(name: "content-length").flatMap(Int.init), length > configuration.maxInputBytes {
-            throw FetchError.tooLarge(configuration.maxInputBytes)
+    }
+
+    /// The bytes of a base64 `data:` URL; anything outside the base64 alphabet, or bad padding, is an error.
+    static func decodeDataURL(_ url: String) throws -> Data {
+        guard let comma = url.firstIndex(of: ",") else { throw FetchError.badDataURL("no comma before the data") }
+        guard url[..<comma].lowercased().hasSuffix(";base64") else { throw FetchError.badDataURL("only ;base64 data is taken") }
+        let payload = url[url.index(after: comma)...]
+        guard payload.utf8.count % 4 == 0, let data = Data(base64Encoded: String(payload)) else {
+            throw FetchError.badDataURL("the data is not strict base64")
         }
-        guard FileManager.default.createFile(atPath: path, contents: nil) else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
-        }
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        defer { try? handle.close() }
-        var total = 0
+        return data
+    }
+
+    private func download(_ url: String, to path: String) async throws {
+        let deadline = NIODeadline.now() + .milliseconds(Int64(configuration.downloadTimeout * 1000))
         do {
-            for try await buffer in response.body {
-                total += buffer.readableBytes
-                guard total <= configuration.maxInputBytes else { throw FetchError.tooLarge(configuration.maxInputBytes) }
-                // The read timeout catches a stall; this catches a server that trickles.
-                guard ContinuousClock.now < deadline else { throw FetchError.timeout(url) }
-                try handle.write(contentsOf: Data(buffer.readableBytesView))
+            try await http.withResponse(url, deadline: deadline, what: "video \(url)") { response in
+                guard (200..<300).contains(response.status.code) else { throw FetchError.badStatus(Int(response.status.code), url) }
+                if let length = response.headers.first(name: "content-length").flatMap(Int.init), length > configuration.maxInputBytes {
+                    throw FetchError.tooLarge(configuration.maxInputBytes)
+                }
+                guard FileManager.default.createFile(atPath: path, contents: nil) else {
+                    throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+                }
+                let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+                defer { try? handle.close() }
+                var total = 0
+                for try await buffer in response.body {
+                    total += buffer.readableBytes
+                    guard total <= configuration.maxInputBytes else { throw FetchError.tooLarge(configuration.maxInputBytes) }
+                    try handle.write(contentsOf: Data(buffer.readableBytesView))
+                }
             }
-        } catch let e as FetchError { throw e } catch let e as HTTPClientError where e == .deadlineExceeded || e == .readTimeout {
-            throw FetchError.timeout(url)
-        } catch let e as CancellationError { throw e } catch {
+        } catch let e as FetchError { throw e } catch let e as OutboundPolicy.Refusal { throw e } catch let e as CancellationError {
+            throw e
+        } catch let e as HTTPClientError where e == .deadlineExceeded || e == .readTimeout {
+            throw FetchError.timeout(url, configuration.downloadTimeout)
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
             throw FetchError.unreachable(url, "\(error)")
         }
     }

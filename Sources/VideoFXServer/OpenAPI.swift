@@ -3,7 +3,7 @@ import MediaIO
 
 /// The OpenAPI document in Cog's form, built from ``InputSchema`` so it cannot drift from validation.
 enum OpenAPIDocument {
-    static func make() -> JSONValue {
+    static func make(configuration: ServerConfiguration = ServerConfiguration()) -> JSONValue {
         var properties: [String: JSONValue] = [:]
         var schemas: [String: JSONValue] = [:]
         for (order, field) in InputSchema.fields.enumerated() {

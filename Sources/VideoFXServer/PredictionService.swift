@@ -6,8 +6,13 @@ import Pipeline
 /// Runs predictions: slots, ids, cancellation, state for PUT/SSE, webhooks, and cleanup.
 public actor PredictionService {
     public let configuration: ServerConfiguration
-    let client: HTTPClient
+    let http: OutboundHTTP
+    private let downloads: AsyncSemaphore
     private var entries: [String: Entry] = [:]
+    /// Terminal webhooks still being delivered (shutdown waits for them, within its grace period).
+    private var deliveries: [UUID: Task<Void, Never>] = [:]
+    /// Set once shutdown began: no new predictions.
+    private var draining = false
     /// Set once setup (probing FFmpeg and encoders) finished.
     public private(set) var setup: SetupResult?
 
@@ -21,19 +26,31 @@ public actor PredictionService {
     final class Entry: @unchecked Sendable {
         // All mutable state is touched only from the PredictionService actor.
         var prediction: Prediction
+        /// The input as given; `prediction.input` holds it with long values elided, for responses.
+        let input: [String: JSONValue]
         let cancellation = CancellationFlag()
         var task: Task<Void, Never>?
         var listeners: [UUID: AsyncStream<Event>.Continuation] = [:]
         var waiters: [CheckedContinuation<Prediction, Never>] = []
-        init(_ p: Prediction) { prediction = p }
+        /// Log lines in the order the engine wrote them.
+        let logLines: AsyncStream<String>.Continuation
+        let logStream: AsyncStream<String>
+        var logTask: Task<Void, Never>?
+        init(_ p: Prediction, input: [String: JSONValue]) {
+            prediction = p
+            self.input = input
+            (logStream, logLines) = AsyncStream<String>.makeStream()
+        }
     }
 
     /// What an SSE client sees.
     public enum Event: Sendable { case start(Prediction), log(String), output(Prediction), completed(Prediction) }
 
-    public init(configuration: ServerConfiguration, client: HTTPClient) {
+    public init(configuration: ServerConfiguration) {
         self.configuration = configuration
-        self.client = client
+        http = OutboundHTTP(policy: OutboundPolicy(allowPrivate: configuration.allowPrivateURLs),
+                            maxRedirects: configuration.maxRedirects)
+        downloads = AsyncSemaphore(configuration.maxConcurrentDownloads)
     }
 
     /// Probes FFmpeg and the encoders once.
@@ -46,9 +63,11 @@ public actor PredictionService {
     }
 
     public var busy: Bool { running >= configuration.concurrency }
+    /// Whether a prediction by this id is running (an idempotent PUT of it needs no free slot).
+    func isRunning(id: String) -> Bool { entries[id].map { !$0.prediction.status.isTerminal } ?? false }
     private var running: Int { entries.values.filter { !$0.prediction.status.isTerminal }.count }
 
-    enum CreateError: Error { case atCapacity }
+    enum CreateError: Error { case atCapacity, shuttingDown }
 
     /// What `create` gives a route: the entry to wait on or stream, and the prediction as it stood.
     struct Created: Sendable {
@@ -62,17 +81,19 @@ public actor PredictionService {
     func create(_ request: PredictionRequest, input: [String: JSONValue], id: String?, traceHeaders: [(String, String)])
         throws -> Created {
         if let id, let e = entries[id], !e.prediction.status.isTerminal { return Created(entry: e, snapshot: e.prediction, existing: true) }
+        guard !draining else { throw CreateError.shuttingDown }
         guard running < configuration.concurrency else { throw CreateError.atCapacity }
-        var p = Prediction(id: id ?? Self.newID(), input: input)
+        var p = Prediction(id: id ?? Self.newID(), input: input.mapValues(Self.elided))
         p.created_at = request.createdAt ?? Prediction.timestamp()
         p.webhook = request.webhook
         p.webhook_events_filter = request.webhookEventsFilter
         p.output_file_prefix = request.outputFilePrefix
-        let entry = Entry(p)
+        let entry = Entry(p, input: input)
         entries[p.id] = entry
         let given = Set(request.input.keys)
-        let sender = WebhookSender(client: client, configuration: configuration, traceHeaders: traceHeaders)
+        let sender = WebhookSender(http: http, configuration: configuration, traceHeaders: traceHeaders)
         entry.task = Task { await self.run(entry, given: given, webhooks: sender) }
+        entry.logTask = Task { for await line in entry.logStream { self.appendLog(entry, line, sender) } }
         return Created(entry: entry, snapshot: p, existing: false)
     }
 
@@ -82,6 +103,12 @@ public actor PredictionService {
             return "(" + String(url.prefix { $0 != "," && $0 != ";" }.prefix(64)) + " URL)"
         }
         return url.count > 200 ? String(url.prefix(200)) + "..." : url
+    }
+
+    /// A value as responses show it: strings over 1 KiB (a data: URL, say) cut, with their length.
+    static func elided(_ value: JSONValue) -> JSONValue {
+        guard case .string(let s) = value, s.utf8.count > 1024 else { return value }
+        return .string(String(s.prefix(64)) + "... (\(s.utf8.count) bytes, elided)")
     }
 
     static func newID() -> String {
@@ -123,12 +150,26 @@ public actor PredictionService {
         entry.task?.cancel()
     }
 
-    /// Cancels everything (shutdown) and waits for the work to end.
+    /// Cancels everything and waits for the work to end.
     public func cancelAll() async {
         let all = entries.values.filter { !$0.prediction.status.isTerminal }
         for e in all { e.cancellation.cancel(); e.task?.cancel() }
         for e in all { await e.task?.value }
+        for d in deliveries.values { d.cancel() }
     }
+
+    /// Shutdown: refuses new predictions, gives running ones and pending webhooks `grace` seconds,
+    /// then cancels what is left.
+    public func drain(grace: Double) async {
+        draining = true
+        let deadline = ContinuousClock.now + .milliseconds(Int64(grace * 1000))
+        while ContinuousClock.now < deadline, running > 0 || !deliveries.isEmpty {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        await cancelAll()
+    }
+
+    private func delivered(_ key: UUID) { deliveries[key] = nil }
 
     // MARK: - One prediction
 
@@ -172,9 +213,10 @@ public actor PredictionService {
         var metrics: [String: JSONValue] = [:]
         do {
             try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-            let input = entry.prediction.input
+            let input = entry.input
             let source = work + "/input"
-            try await InputFetcher(client: client, configuration: configuration).fetch(input["video"]?.string ?? "", to: source)
+            let video = input["video"]?.string ?? ""
+            try await downloads.withPermit { try await InputFetcher(http: http, configuration: configuration).fetch(video, to: source) }
             try Task.checkCancellation()
             let codec = input["output_codec"]?.string ?? CodecCatalog.defaultCodec
             let container: OutputContainer = CodecCatalog.entry(named: codec)?.format == "vp9" ? .webm : .mp4
@@ -188,12 +230,14 @@ public actor PredictionService {
             // Messages name what the client sent, never this server's temporary files.
             request.inputName = "input video " + Self.elided(input["video"]?.string ?? "")
             request.outputName = "the output video"
+            request.limits = configuration.mediaLimits
+            request.limits.maxOutputBytes = configuration.maxOutputBytes
             let result = try await runOffThread(request, entry: entry, webhooks: webhooks)
             metrics["frames"] = .int(result.framesWritten)
             metrics["fps"] = .double((result.framesPerSecond * 100).rounded() / 100)
             metrics["encoder"] = .string(result.encoder)
             if let f = result.fallbackFrom { metrics["requested_encoder"] = .string(f) }
-            let delivered = try await OutputDelivery(client: client, configuration: configuration)
+            let delivered = try await OutputDelivery(http: http, configuration: configuration)
                 .deliver(file: output, mimeType: container.mimeType, prefix: entry.prediction.output_file_prefix)
             try Task.checkCancellation()
             entry.prediction.output = delivered
@@ -206,14 +250,20 @@ public actor PredictionService {
             } else {
                 entry.prediction.status = .failed
                 entry.prediction.error = "\(error)"
-                appendLog(entry, "error: \(error)", webhooks)
+                entry.logLines.yield("error: \(error)")
             }
         }
         metrics["predict_time"] = .double(Date().timeIntervalSince(started))
         entry.prediction.metrics = metrics
         entry.prediction.completed_at = Prediction.timestamp()
-        // The terminal event is delivered (with retries) before the prediction counts as done.
-        await webhook(entry, "completed", webhooks)?.value
+        entry.logLines.finish()
+        await entry.logTask?.value
+        // The terminal webhook is retried in the background: it holds no response, slot or folder.
+        if let delivery = webhook(entry, "completed", webhooks) {
+            let key = UUID()
+            deliveries[key] = delivery
+            Task { await delivery.value; self.delivered(key) }
+        }
         emit(entry, .completed(entry.prediction))
         for c in entry.listeners.values { c.finish() }
         entry.listeners.removeAll()
@@ -227,7 +277,9 @@ public actor PredictionService {
     /// Runs the blocking engine on its own thread so the server's threads stay free.
     private func runOffThread(_ request: ProcessRequest, entry: Entry, webhooks: WebhookSender) async throws -> ProcessResult {
         let flag = entry.cancellation
-        let log: @Sendable (String) -> Void = { line in Task { await self.appendLog(entry, line, webhooks) } }
+        // One ordered stream per prediction: a task per line would let lines overtake each other.
+        let lines = entry.logLines
+        let log: @Sendable (String) -> Void = { line in lines.yield(line) }
         let throttle = ProgressThrottle()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ProcessResult, Error>) in
@@ -253,5 +305,23 @@ final class ProgressThrottle: @unchecked Sendable {
         guard final || now.timeIntervalSince(last) >= 0.5 else { return false }
         last = now
         return true
+    }
+}
+
+/// At most `permits` holders at once; the rest wait their turn in order.
+actor AsyncSemaphore {
+    private var free: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(_ permits: Int) { free = max(1, permits) }
+
+    func withPermit<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        if free > 0 { free -= 1 } else { await withCheckedContinuation { waiting.append($0) } }
+        defer { release() }
+        return try await body()
+    }
+
+    private func release() {
+        if waiting.isEmpty { free += 1 } else { waiting.removeFirst().resume() }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
+import Pipeline
 
-/// Settings for `vfx serve`, with defaults a production deployment can start from.
+/// Settings for `vfx serve`, with defaults safe for a server that faces the internet.
 public struct ServerConfiguration: Sendable {
     public var host = "0.0.0.0"
     public var port = 5000
@@ -8,14 +9,46 @@ public struct ServerConfiguration: Sendable {
     public var concurrency = 1
     /// Where finished files are PUT (file name appended); nil returns data URLs.
     public var uploadURL: String?
+
+    // MARK: Limits
+
     /// Largest input video accepted, in bytes.
     public var maxInputBytes = 2 << 30
+    /// Largest output returned or uploaded, in bytes.
+    public var maxOutputBytes = 2 << 30
     /// Seconds a download may take in all.
     public var downloadTimeout: Double = 300
+    /// Downloads that may run at once; more wait for a turn.
+    public var maxConcurrentDownloads = 4
     /// Largest request body accepted, in bytes (data: URLs travel in the body).
-    public var maxBodyBytes = 256 << 20
+    public var maxBodyBytes = 128 << 20
+    /// Most JSON values (objects, arrays, strings, numbers...) a request body may hold.
+    public var maxJSONElements = 10_000
+    /// What a video may be: checked after probing, before decoding, and again while decoding.
+    public var mediaLimits = MediaLimits(maxWidth: 4096, maxHeight: 4096, maxPixels: 4096 * 2304,
+                                         maxFrames: 54_000, maxDuration: 900)
     /// Redirects followed when fetching an input.
     public var maxRedirects = 5
+    /// Seconds a client has to send a request's headers after connecting.
+    public var headerTimeout: Double = 10
+    /// Seconds an idle connection stays open.
+    public var idleTimeout: Double = 60
+
+    // MARK: Security
+
+    /// Allow URLs (inputs, redirects, webhooks, uploads) that resolve to loopback or private addresses.
+    /// Link-local and metadata addresses stay refused.
+    public var allowPrivateURLs = false
+    /// When set, every endpoint but `/health-check` needs `Authorization: Bearer <token>`.
+    public var authToken: String?
+    /// Whether `POST /shutdown` works (off: anyone who can reach the port could stop the server).
+    public var enableShutdown = false
+    /// Bearer token sent with webhooks, to the hosts in `webhookTokenHosts` only.
+    public var webhookToken: String?
+    public var webhookTokenHosts: Set<String> = []
+
+    // MARK: Behaviour
+
     /// Folder under which each prediction gets its own working folder.
     public var temporaryDirectory = FileManager.default.temporaryDirectory.path
     /// Seconds between SSE keep-alive comments.
@@ -23,6 +56,10 @@ public struct ServerConfiguration: Sendable {
     /// Delay before the first webhook retry; doubles each time.
     public var webhookRetryBase: Double = 0.1
     public var webhookRetries = 12
+    /// Seconds all retries of one terminal webhook may take together.
+    public var webhookRetryBudget: Double = 60
+    /// Seconds shutdown waits for running predictions and webhooks before cancelling them.
+    public var shutdownGrace: Double = 10
 
     public init() {}
 }

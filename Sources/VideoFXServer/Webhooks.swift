@@ -3,35 +3,49 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 
+/// The header every webhook request carries. A prediction request that arrives with it is refused,
+/// so a webhook pointed at this server (or at another server that webhooks back) cannot loop.
+let webhookMarkerHeader = "X-VFX-Webhook"
+
 /// Sends prediction objects to a client's webhook: progress events best-effort, the terminal one
-/// retried with exponential backoff on connection errors, 429 and 5xx.
+/// retried with exponential backoff on connection errors, 429 and 5xx, within a total time budget.
 struct WebhookSender: Sendable {
-    let client: HTTPClient
+    let http: OutboundHTTP
     let configuration: ServerConfiguration
     /// `traceparent` / `tracestate` of the request that created the prediction.
     let traceHeaders: [(String, String)]
 
+    /// Whether the operator's webhook token may go to this URL's host.
+    func mayCarryToken(_ url: String) -> Bool {
+        guard let host = URLComponents(string: url)?.host?.lowercased() else { return false }
+        return configuration.webhookTokenHosts.contains(host)
+    }
+
     func send(_ prediction: Prediction, to url: String, terminal: Bool) async {
         guard let body = try? JSONEncoder.cog.encode(prediction) else { return }
         let attempts = terminal ? configuration.webhookRetries : 1
+        let budgetEnd = ContinuousClock.now + .milliseconds(Int64(configuration.webhookRetryBudget * 1000))
         var delay = configuration.webhookRetryBase
+        var headers = HTTPHeaders([("Content-Type", "application/json"), (webhookMarkerHeader, "1")])
+        if let token = configuration.webhookToken, !token.isEmpty, mayCarryToken(url) {
+            headers.add(name: "Authorization", value: "Bearer \(token)")
+        }
+        for (k, v) in traceHeaders { headers.add(name: k, value: v) }
         for attempt in 1...attempts {
-            var request = HTTPClientRequest(url: url)
-            request.method = .POST
-            request.headers.add(name: "Content-Type", value: "application/json")
-            if let token = ProcessInfo.processInfo.environment["WEBHOOK_AUTH_TOKEN"], !token.isEmpty {
-                request.headers.add(name: "Authorization", value: "Bearer \(token)")
-            }
-            for (k, v) in traceHeaders { request.headers.add(name: k, value: v) }
-            request.body = .bytes(ByteBuffer(bytes: body))
+            if Task.isCancelled { return }
             var retry = false
             do {
-                let response = try await client.execute(request, timeout: .seconds(10))
-                let code = response.status.code
+                let code = try await http.withResponse(url, method: .POST, headers: headers, body: ByteBuffer(bytes: body),
+                                                       deadline: .now() + .seconds(10), what: "webhook \(url)") { response in
+                    _ = try? await response.body.collect(upTo: 1 << 20)
+                    return Int(response.status.code)
+                }
                 retry = code == 429 || code >= 500
-                _ = try? await response.body.collect(upTo: 1 << 20)
+            } catch is OutboundPolicy.Refusal {
+                return
             } catch { retry = true }
             if !retry || attempt == attempts { return }
+            guard ContinuousClock.now + .milliseconds(Int64(delay * 1000)) < budgetEnd else { return }
             try? await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000))
             delay *= 2
         }
@@ -40,7 +54,7 @@ struct WebhookSender: Sendable {
 
 /// Delivers a finished file: a data URL, or a PUT to an upload URL or the request's output_file_prefix.
 struct OutputDelivery: Sendable {
-    let client: HTTPClient
+    let http: OutboundHTTP
     let configuration: ServerConfiguration
 
     struct UploadError: Error, CustomStringConvertible {
@@ -50,6 +64,11 @@ struct OutputDelivery: Sendable {
 
     func deliver(file path: String, mimeType: String, prefix: String?) async throws -> String {
         let name = (path as NSString).lastPathComponent
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        if size > configuration.maxOutputBytes {
+            throw UploadError(url: prefix ?? configuration.uploadURL ?? "the response",
+                              why: "the output is \(size >> 20) MiB, over the \(configuration.maxOutputBytes >> 20) MiB limit (max_output_bytes)")
+        }
         if let prefix {
             let url = prefix + name
             let boundary = "vfx-\(UUID().uuidString)"
@@ -73,15 +92,14 @@ struct OutputDelivery: Sendable {
     }
 
     private func put(_ url: String, body: Data, contentType: String) async throws -> String? {
-        var request = HTTPClientRequest(url: url)
-        request.method = .PUT
-        request.headers.add(name: "Content-Type", value: contentType)
-        request.body = .bytes(ByteBuffer(bytes: body))
         do {
-            let response = try await client.execute(request, timeout: .seconds(Int64(configuration.downloadTimeout)))
-            _ = try? await response.body.collect(upTo: 1 << 20)
-            guard (200..<300).contains(response.status.code) else { throw UploadError(url: url, why: "HTTP \(response.status.code)") }
-            return response.headers.first(name: "location")
+            return try await http.withResponse(url, method: .PUT, headers: ["Content-Type": contentType], body: ByteBuffer(bytes: body),
+                                               deadline: .now() + .milliseconds(Int64(configuration.downloadTimeout * 1000)),
+                                               what: "upload \(url)") { response in
+                _ = try? await response.body.collect(upTo: 1 << 20)
+                guard (200..<300).contains(response.status.code) else { throw UploadError(url: url, why: "HTTP \(response.status.code)") }
+                return response.headers.first(name: "location")
+            }
         } catch let e as UploadError { throw e } catch {
             throw UploadError(url: url, why: "\(error)")
         }

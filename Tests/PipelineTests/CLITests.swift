@@ -188,7 +188,7 @@ let vfxBinary: String = {
         print(status); print(code); print(p.stderr.read().decode(), file=sys.stderr)
         """
         let r = try sh(["python3", "-c", script, "\(port)", how == "SIGTERM" ? "SIGTERM" : "shutdown",
-                        vfxBinary, "serve", "--host", "127.0.0.1", "--port", "\(port)"])
+                        vfxBinary, "serve", "--host", "127.0.0.1", "--port", "\(port)", "--enable-shutdown"])
         let lines = r.out.split(separator: "\n").map(String.init)
         #expect(lines.first == "READY", "\(r.out) \(r.err)")
         #expect(lines.dropFirst().first == "0", "\(how): \(r.out) \(r.err)")
