@@ -64,8 +64,13 @@ public final class Runner {
         try RequestValidation.validate(request)
         let container = try OutputContainer(path: request.output)
         let temp = try Self.temporaryPath(for: request.output)
+        let started = Date()
         do {
-            var result = try transcode(to: temp, container: container)
+            // The check runs once the transcode's codecs and files are released, so it adds nothing to peak memory.
+            var (result, timing) = try transcode(to: temp, container: container)
+            try Self.verifyTiming(path: temp, name: request.outputName ?? request.output, timing)
+            result.seconds = Date().timeIntervalSince(started)
+            result.framesPerSecond = result.seconds > 0 ? Double(result.framesDecoded) / result.seconds : 0
             try cancelCheck()
             if rename(temp, request.output) != 0 {
                 throw MediaError.outputNotWritable(path: request.output, reason: String(cString: strerror(errno)))
@@ -97,7 +102,14 @@ public final class Runner {
 
     // MARK: - The loop
 
-    private func transcode(to path: String, container: OutputContainer) throws -> ProcessResult {
+    /// Where the written content starts and ends, in seconds, and how far a player's view may differ.
+    struct TimingExpectation {
+        var start: Double
+        var end: Double
+        var tolerance: Double
+    }
+
+    private func transcode(to path: String, container: OutputContainer) throws -> (ProcessResult, TimingExpectation) {
         let started = Date()
         var warnings: [String] = []
         func warn(_ s: String) { warnings.append(s); onLog("warning: " + s) }
@@ -274,19 +286,17 @@ public final class Runner {
         let tb = av_q2d(st.pointee.time_base)
         let starts = [Double(firstPts) * tb] + audio.values.compactMap(\.start)
         let ends = [Double(lastPts + lastDuration) * tb] + audio.values.map(\.end)
-        try Self.verifyTiming(path: path, name: outputName, expectedStart: starts.min()!, expectedEnd: ends.max()!,
-                              tolerance: 0.25 + 2 * Double(defaultDuration) * tb)
-
-        let seconds = Date().timeIntervalSince(started)
-        return ProcessResult(output: path, framesDecoded: decoded, framesWritten: written, encoder: encoder.name,
-                             fallbackFrom: fallbackFrom, audioStreams: audio.count, seconds: seconds,
-                             framesPerSecond: seconds > 0 ? Double(decoded) / seconds : 0, warnings: warnings)
+        let timing = TimingExpectation(start: starts.min()!, end: ends.max()!, tolerance: 0.25 + 2 * Double(defaultDuration) * tb)
+        let result = ProcessResult(output: path, framesDecoded: decoded, framesWritten: written, encoder: encoder.name,
+                                   fallbackFrom: fallbackFrom, audioStreams: audio.count, seconds: 0, framesPerSecond: 0,
+                                   warnings: warnings)
+        return (result, timing)
     }
 
     /// Opens the written file as a player would and fails when its start or end is off from the
     /// content's by more than `tolerance` seconds (a gap hidden in an edit list, frames cut off).
-    static func verifyTiming(path: String, name: String, expectedStart: Double, expectedEnd: Double,
-                             tolerance: Double) throws {
+    static func verifyTiming(path: String, name: String, _ expected: TimingExpectation) throws {
+        let expectedStart = expected.start, expectedEnd = expected.end, tolerance = expected.tolerance
         let written = try InputFile(url: path, name: name, options: InputOptions(protocolWhitelist: "file"))
         let ctx = written.context.pointee
         let start = ctx.start_time == vfx_nopts() ? 0 : Double(ctx.start_time) / Double(AV_TIME_BASE)

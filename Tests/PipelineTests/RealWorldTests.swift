@@ -53,17 +53,17 @@ import Testing
         let gap = dir.path("gap.mp4")
         try Media.make(gap, seconds: 1, args: ["-c:v", "libx264", "-preset", "ultrafast", "-output_ts_offset", "3600"])
         #expect(throws: MediaError.self) {
-            try Runner.verifyTiming(path: gap, name: "/videos/user.mp4", expectedStart: 0, expectedEnd: 1, tolerance: 0.25)
+            try Runner.verifyTiming(path: gap, name: "/videos/user.mp4", .init(start: 0, end: 1, tolerance: 0.25))
         }
         do {
-            try Runner.verifyTiming(path: gap, name: "/videos/user.mp4", expectedStart: 0, expectedEnd: 1, tolerance: 0.25)
+            try Runner.verifyTiming(path: gap, name: "/videos/user.mp4", .init(start: 0, end: 1, tolerance: 0.25))
         } catch {
             #expect("\(error)".contains("/videos/user.mp4") && "\(error)".contains("not written"), "\(error)")
         }
         // The same check passes a file that plays as its content says.
         let fine = dir.path("fine.mp4")
         try Media.make(fine, seconds: 1)
-        try Runner.verifyTiming(path: fine, name: fine, expectedStart: 0, expectedEnd: 1, tolerance: 0.25)
+        try Runner.verifyTiming(path: fine, name: fine, .init(start: 0, end: 1, tolerance: 0.25))
     }
 
     /// 4-channel PCM stored with no channel layout (Matroska keeps only the count), as in AVI, WMV and G.711 files.
