@@ -94,15 +94,27 @@ struct PredictionRoutes: Sendable {
         json(.unprocessableContent, InputSchema.ValidationFailure(detail: [InputSchema.Problem(loc: loc, msg: msg, type: type)]))
     }
 
-    /// Checks a URL the server will call later (webhook, upload prefix) now, before any work.
+    /// Checks a URL the server will call later (webhook, upload prefix) now, before any work: it must
+    /// be http(s), and a name that resolves must not resolve to a refused address. A name that does not
+    /// resolve now may later (DNS can fail for a moment); every connection is checked again when made.
     private func checkOutboundURL(_ url: String, field: String) -> Response? {
+        let policy = OutboundPolicy(allowPrivate: configuration.allowPrivateURLs)
         do {
             let (host, port) = try OutboundHTTP.endpoint(of: url, what: field)
-            _ = try OutboundPolicy(allowPrivate: configuration.allowPrivateURLs).resolve(host: host, port: port, for: field)
+            _ = try policy.resolve(host: host, port: port, for: field)
+        } catch let refusal as OutboundPolicy.Refusal where refusal.unresolved {
+            return nil
+        } catch let refusal as OutboundPolicy.Refusal where refusal.addressRefused {
+            return forbidden(field, "\(refusal)")
         } catch {
             return invalid(["body", field], "\(error)")
         }
         return nil
+    }
+
+    /// A well-formed request this server will not carry out (an address or path its policy refuses).
+    private func forbidden(_ field: String, _ why: String) -> Response {
+        json(.forbidden, JSONValue.object(["detail": .string("\(field): \(why)")]))
     }
 
     func predict(_ request: Request, context: ServerRequestContext, pathID: String?) async throws -> Response {
@@ -143,7 +155,7 @@ struct PredictionRoutes: Sendable {
         if let prefix = parsed.outputFilePrefix {
             let segments = (URLComponents(string: prefix)?.path ?? "").split(separator: "/", omittingEmptySubsequences: false)
             if segments.contains(where: { ($0.removingPercentEncoding ?? String($0)) == ".." }) {
-                return invalid(["body", "output_file_prefix"], "output_file_prefix may not contain '..' segments")
+                return forbidden("output_file_prefix", "'..' segments are not allowed")
             }
             if let refusal = checkOutboundURL(prefix, field: "output_file_prefix") { return refusal }
         }

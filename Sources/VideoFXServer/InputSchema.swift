@@ -62,6 +62,9 @@ public enum InputSchema {
                     problems.append(Problem(loc: loc, msg: "str type expected", type: "type_error.str")); continue
                 }
                 if case .uri = field.kind {
+                    guard isURI(s) else {
+                        problems.append(Problem(loc: loc, msg: "invalid URL: only the characters RFC 3986 allows (non-ASCII must be percent-encoded)", type: "value_error.url")); continue
+                    }
                     let lower = s.lowercased()
                     guard lower.hasPrefix("http://") || lower.hasPrefix("https://") || lower.hasPrefix("data:") else {
                         problems.append(Problem(loc: loc, msg: "invalid or missing URL scheme (use http, https or data)", type: "value_error.url.scheme")); continue
@@ -115,3 +118,10 @@ public enum InputSchema {
     }
 }
 
+
+/// Whether `s` is made only of the characters a URI may hold (RFC 3986), with a scheme.
+func isURI(_ s: String) -> Bool {
+    let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?#[]@!$&'()*+,;=%".utf8)
+    guard let colon = s.utf8.firstIndex(of: UInt8(ascii: ":")), colon != s.utf8.startIndex else { return false }
+    return s.utf8.allSatisfy(allowed.contains)
+}

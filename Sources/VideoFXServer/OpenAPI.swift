@@ -9,7 +9,7 @@ enum OpenAPIDocument {
         for (order, field) in InputSchema.fields.enumerated() {
             var p: [String: JSONValue] = ["title": .string(field.title), "description": .string(field.description), "x-order": .int(order)]
             switch field.kind {
-            case .uri: p["type"] = .string("string"); p["format"] = .string("uri")
+            case .uri: p["type"] = .string("string"); p["format"] = .string("uri"); p["pattern"] = .string("^([Hh][Tt][Tt][Pp][Ss]?://[^/?#@]+|[Dd][Aa][Tt][Aa]:)")
             case .string: p["type"] = .string("string")
             case .integer(let r): p["type"] = .string("integer"); p["minimum"] = .int(r.lowerBound); p["maximum"] = .int(r.upperBound)
             case .number(let r): p["type"] = .string("number"); p["minimum"] = .double(r.lowerBound); p["maximum"] = .double(r.upperBound)
@@ -18,37 +18,73 @@ enum OpenAPIDocument {
                                                "type": .string("string"), "enum": .array(choices.map { .string($0) })])
                 p["allOf"] = .array([.object(["$ref": .string("#/components/schemas/\(field.name)")])])
             }
-            if let d = field.defaultValue { p["default"] = d }
+            // A field with a default takes null for it.
+            if let d = field.defaultValue { p["default"] = d; p["nullable"] = true }
             properties[field.name] = .object(p)
         }
         let required = InputSchema.fields.filter { $0.defaultValue == nil }.map { JSONValue.string($0.name) }
-        schemas["Input"] = .object(["title": "Input", "type": "object", "properties": .object(properties), "required": .array(required)] as [String: JSONValue])
-        schemas["Output"] = .object(["title": "Output", "type": "string", "format": "uri"])
+        // crf's range depends on the codec (0-51 for H.264/HEVC, 0-63 for AV1/VP9): one branch per range,
+        // the default codec's branch also covering an absent output_codec.
+        let ranges = Dictionary(grouping: CodecCatalog.entries, by: \.maxQuality).sorted { $0.key < $1.key }
+        let defaultRange = CodecCatalog.entry(named: CodecCatalog.defaultCodec)?.maxQuality
+        let branches: [JSONValue] = ranges.map { maxQuality, entries in
+            var codec: [String: JSONValue] = ["type": "string", "enum": .array(entries.map { .string($0.name) })]
+            var branch: [String: JSONValue] = [:]
+            if maxQuality == defaultRange { codec["nullable"] = true } else { branch["required"] = ["output_codec"] }
+            branch["properties"] = .object(["output_codec": .object(codec),
+                                            "crf": .object(["type": "integer", "maximum": .int(maxQuality), "nullable": true])])
+            return .object(branch)
+        }
+        schemas["Input"] = .object(["title": "Input", "type": "object", "properties": .object(properties), "required": .array(required),
+                                    "anyOf": .array(branches)] as [String: JSONValue])
+        schemas["Output"] = .object(["title": "Output", "type": "string", "format": "uri", "nullable": true,
+                                     "description": "A data: URL, or the uploaded file's URL; null until the prediction succeeds."])
         schemas["Status"] = .object(["title": "Status", "description": "An enumeration.", "type": "string",
                                      "enum": .array(["starting", "processing", "succeeded", "canceled", "failed"].map { .string($0) })])
         schemas["WebhookEvent"] = .object(["title": "WebhookEvent", "description": "An enumeration.", "type": "string",
                                            "enum": .array(["start", "output", "logs", "completed"].map { .string($0) })])
-        schemas["PredictionRequest"] = .object(["title": "PredictionRequest", "type": "object", "properties": .object([
-            "id": .object(["title": "Id", "type": "string"]),
+        var requestProperties: [String: JSONValue] = [
+            "id": .object(["title": "Id", "type": "string", "pattern": "^[A-Za-z0-9_-]{1,128}$"]),
             "created_at": .object(["title": "Created At", "type": "string", "format": "date-time"]),
             "input": .object(["$ref": "#/components/schemas/Input"]),
-            "webhook": .object(["title": "Webhook", "type": "string", "format": "uri", "maxLength": 65536, "minLength": 1]),
+            "webhook": .object(["title": "Webhook", "type": "string", "format": "uri", "maxLength": 65536, "minLength": 1,
+                                "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@]+",
+                                "description": "An http(s) URL on a public address (private ones only with --allow-private-urls)."]),
             "webhook_events_filter": .object(["type": "array", "items": .object(["$ref": "#/components/schemas/WebhookEvent"]),
                                               "default": .array(["start", "output", "logs", "completed"].map { .string($0) })]),
-            "output_file_prefix": .object(["title": "Output File Prefix", "type": "string"]),
-            "context": .object(["title": "Context", "type": "object", "additionalProperties": .object(["type": "string"])]),
-        ])])
+            "output_file_prefix": .object(["title": "Output File Prefix", "type": "string", "format": "uri",
+                                           "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@]+",
+                                           "description": "An http(s) URL the output is PUT under; no '..' segments."]),
+        ]
+        // null counts as absent for every field but input.
+        for key in ["id", "created_at", "webhook", "webhook_events_filter", "output_file_prefix"] {
+            if case .object(var o)? = requestProperties[key] { o["nullable"] = true; requestProperties[key] = .object(o) }
+        }
+        schemas["PredictionRequest"] = .object(["title": "PredictionRequest", "type": "object", "required": ["input"],
+                                                "properties": .object(requestProperties)])
+        // PUT takes its id from the path (a different id in the body is a 422).
+        requestProperties["id"] = nil
+        schemas["IdempotentPredictionRequest"] = .object(["title": "IdempotentPredictionRequest", "type": "object", "required": ["input"],
+                                                          "properties": .object(requestProperties)])
         schemas["PredictionResponse"] = .object(["title": "PredictionResponse", "type": "object", "properties": .object([
             "id": .object(["title": "Id", "type": "string"]),
             "input": .object(["$ref": "#/components/schemas/Input"]),
             "output": .object(["$ref": "#/components/schemas/Output"]),
             "logs": .object(["title": "Logs", "type": "string", "default": ""]),
-            "error": .object(["title": "Error", "type": "string"]),
+            "error": .object(["title": "Error", "type": "string", "nullable": true]),
             "status": .object(["$ref": "#/components/schemas/Status"]),
-            "created_at": .object(["title": "Created At", "type": "string", "format": "date-time"]),
-            "started_at": .object(["title": "Started At", "type": "string", "format": "date-time"]),
-            "completed_at": .object(["title": "Completed At", "type": "string", "format": "date-time"]),
-            "metrics": .object(["title": "Metrics", "type": "object"]),
+            "created_at": .object(["title": "Created At", "type": "string", "format": "date-time", "nullable": true]),
+            "started_at": .object(["title": "Started At", "type": "string", "format": "date-time", "nullable": true]),
+            "completed_at": .object(["title": "Completed At", "type": "string", "format": "date-time", "nullable": true]),
+            "metrics": .object(["title": "Metrics", "type": "object", "nullable": true]),
+            "webhook": .object(["title": "Webhook", "type": "string"]),
+            "webhook_events_filter": .object(["type": "array", "items": .object(["$ref": "#/components/schemas/WebhookEvent"])]),
+            "output_file_prefix": .object(["title": "Output File Prefix", "type": "string"]),
+        ]), "required": ["id", "input", "output", "logs", "error", "status", "created_at", "started_at", "completed_at", "metrics"]])
+        schemas["Detail"] = .object(["title": "Detail", "type": "object", "required": ["detail"],
+                                     "properties": .object(["detail": .object(["title": "Detail", "type": "string"])])])
+        schemas["AtCapacity"] = .object(["title": "AtCapacity", "type": "object", "required": ["error", "status"], "properties": .object([
+            "error": .object(["type": "string"]), "status": .object(["type": "string", "enum": ["failed"]]),
         ])])
         schemas["ValidationError"] = .object(["title": "ValidationError", "type": "object", "required": ["loc", "msg", "type"],
             "properties": .object([
@@ -60,35 +96,54 @@ enum OpenAPIDocument {
             "detail": .object(["title": "Detail", "type": "array", "items": .object(["$ref": "#/components/schemas/ValidationError"])]),
         ])])
 
-        func op(_ summary: String, _ id: String, body: String? = nil, response: String? = nil, params: [String] = [],
-                errors: Bool = false) -> JSONValue {
+        func content(_ schema: String?) -> JSONValue {
+            .object(["application/json": .object(["schema": schema.map { .object(["$ref": .string("#/components/schemas/\($0)")]) } ?? .object(["type": "object"])])])
+        }
+        func reply(_ description: String, _ schema: String?) -> JSONValue {
+            .object(["description": .string(description), "content": content(schema)])
+        }
+        // Every answer an operation can give, so clients (and schemathesis) can rely on the document.
+        let auth = configuration.authToken.map { !$0.isEmpty } ?? false
+        func op(_ summary: String, _ id: String, body: String? = nil, responses: [String: JSONValue], params: [String] = []) -> JSONValue {
             var o: [String: JSONValue] = ["summary": .string(summary), "operationId": .string(id)]
-            var ok: [String: JSONValue] = ["description": "Successful Response"]
-            ok["content"] = .object(["application/json": .object(["schema": response.map { .object(["$ref": .string("#/components/schemas/\($0)")]) } ?? .object([:])])])
-            var responses: [String: JSONValue] = ["200": .object(ok)]
-            if errors {
-                responses["422"] = .object(["description": "Validation Error", "content": .object(["application/json": .object(["schema": .object(["$ref": "#/components/schemas/HTTPValidationError"])])])])
-            }
-            o["responses"] = .object(responses)
+            var all = responses
+            all["405"] = reply("Method Not Allowed", "Detail")
+            if auth && id != "healthcheck_health_check_get" { all["401"] = reply("Missing or wrong bearer token", "Detail") }
+            o["responses"] = .object(all)
             if let body {
-                o["requestBody"] = .object(["content": .object(["application/json": .object(["schema": .object(["$ref": .string("#/components/schemas/\(body)")])])])])
+                o["requestBody"] = .object(["required": true, "content": content(body)])
             }
             if !params.isEmpty {
                 o["parameters"] = .array(params.map { .object(["name": .string($0), "in": "path", "required": true,
-                                                               "schema": .object(["title": .string($0), "type": "string"])]) })
-                }
+                                                               "schema": .object(["title": .string($0), "type": "string",
+                                                                                  "pattern": "^[A-Za-z0-9_-]{1,128}$"])]) })
+            }
             return .object(o)
         }
+        let predictionReplies: [String: JSONValue] = [
+            "200": reply("The finished prediction (synchronous), or an event stream with Accept: text/event-stream", "PredictionResponse"),
+            "202": reply("Started (Prefer: respond-async), or already running with this id", "PredictionResponse"),
+            "403": reply("Refused by policy: a webhook or output_file_prefix on a refused address or with '..' segments, or a request sent by a vfx webhook (loops)", "Detail"),
+            "409": reply("Every prediction slot is busy", "AtCapacity"),
+            "413": reply("Body over max_body_bytes or max_json_elements", "Detail"),
+            "422": reply("Validation Error", "HTTPValidationError"),
+            "503": reply("The server is shutting down", "Detail"),
+        ]
         let paths: [String: JSONValue] = [
-            "/": .object(["get": op("Root", "root__get")]),
-            "/health-check": .object(["get": op("Healthcheck", "healthcheck_health_check_get")]),
-            "/openapi.json": .object(["get": op("OpenAPI", "openapi_openapi_json_get")]),
-            "/predictions": .object(["post": op("Predict", "predict_predictions_post", body: "PredictionRequest", response: "PredictionResponse", errors: true)]),
+            "/": .object(["get": op("Root", "root__get", responses: ["200": reply("Links to the endpoints", nil)])]),
+            "/health-check": .object(["get": op("Healthcheck", "healthcheck_health_check_get", responses: ["200": reply("Status and setup", nil)])]),
+            "/openapi.json": .object(["get": op("OpenAPI", "openapi_openapi_json_get", responses: ["200": reply("This document", nil)])]),
+            "/predictions": .object(["post": op("Predict", "predict_predictions_post", body: "PredictionRequest", responses: predictionReplies)]),
             "/predictions/{prediction_id}": .object(["put": op("Predict Idempotent", "predict_idempotent_predictions__prediction_id__put",
-                                                               body: "PredictionRequest", response: "PredictionResponse", params: ["prediction_id"], errors: true)]),
+                                                               body: "IdempotentPredictionRequest", responses: predictionReplies,
+                                                               params: ["prediction_id"])]),
             "/predictions/{prediction_id}/cancel": .object(["post": op("Cancel", "cancel_predictions__prediction_id__cancel_post",
-                                                                       params: ["prediction_id"], errors: true)]),
-            "/shutdown": .object(["post": op("Start Shutdown", "start_shutdown_shutdown_post")]),
+                                                                       responses: ["200": reply("Cancelling", nil),
+                                                                                   "404": reply("No running prediction with this id", "Detail")],
+                                                                       params: ["prediction_id"])]),
+            "/shutdown": .object(["post": op("Start Shutdown", "start_shutdown_shutdown_post",
+                                             responses: ["200": reply("Shutting down", nil),
+                                                         "403": reply("Shutdown over HTTP is disabled (--enable-shutdown)", "Detail")])]),
         ]
         return .object(["openapi": "3.0.2", "info": .object(["title": "Cog", "version": "0.1.0"]),
                         "paths": .object(paths), "components": .object(["schemas": .object(schemas)])])

@@ -78,8 +78,21 @@ struct PredictionRequest {
             default: problems.append(.init(loc: ["body", key], msg: "str type expected", type: "type_error.str")); return nil
             }
         }
+        for key in ["webhook", "output_file_prefix"] {
+            if case .string(let url)? = body[key], !isURI(url) {
+                problems.append(.init(loc: ["body", key], msg: "invalid URL: only the characters RFC 3986 allows", type: "value_error.url"))
+            }
+        }
+        if let created = string("created_at"),
+           created.range(of: #"^\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)$"#, options: .regularExpression) == nil {
+            problems.append(.init(loc: ["body", "created_at"], msg: "invalid datetime format", type: "value_error.datetime"))
+        }
         var r = PredictionRequest(id: string("id"), input: input, webhook: string("webhook"),
                                   outputFilePrefix: string("output_file_prefix"), createdAt: string("created_at"))
+        switch body["webhook_events_filter"] {
+        case nil, .null?, .array?: break
+        default: problems.append(.init(loc: ["body", "webhook_events_filter"], msg: "value is not a valid list", type: "type_error.list"))
+        }
         if case .array(let events)? = body["webhook_events_filter"] {
             let names = events.compactMap(\.string)
             let allowed = ["start", "output", "logs", "completed"]

@@ -135,8 +135,14 @@ public actor PredictionService {
         return stream
     }
 
-    /// Asks a running prediction to stop; false when there is none by that id.
+    /// Ids of recently finished predictions (bounded), so cancelling one is an idempotent no-op.
+    private var finished: [String] = []
+    private var finishedSet: Set<String> = []
+
+    /// Asks a prediction to stop; true when it runs or recently finished (cancelling that changes
+    /// nothing), false when there is none by that id.
     public func cancel(id: String) -> Bool {
+        if finishedSet.contains(id) && entries[id] == nil { return true }
         guard let e = entries[id], !e.prediction.status.isTerminal else { return false }
         e.cancellation.cancel()
         e.task?.cancel()
@@ -272,6 +278,10 @@ public actor PredictionService {
         lastLogWebhook[entry.prediction.id] = nil
         // Finished predictions are not kept: a long-running server would otherwise hold every output.
         if entries[entry.prediction.id] === entry { entries[entry.prediction.id] = nil }
+        if finishedSet.insert(entry.prediction.id).inserted {
+            finished.append(entry.prediction.id)
+            if finished.count > 1024 { finishedSet.remove(finished.removeFirst()) }
+        }
     }
 
     /// Runs the blocking engine on its own thread so the server's threads stay free.

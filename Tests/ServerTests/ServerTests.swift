@@ -380,7 +380,8 @@ func waitUntil(_ seconds: Double = 60, _ condition: @Sendable () async throws ->
             #expect(cancel.status == 200)
             try await waitUntil(10) { await recorder.statuses.contains("canceled") }
             #expect(Date().timeIntervalSince(started) < 3)
-            #expect(try await http(.POST, vfx + "/predictions/p1/cancel").status == 404)
+            // Cancelling again is a no-op that still answers 200 (finished ids are remembered, boundedly).
+            #expect(try await http(.POST, vfx + "/predictions/p1/cancel").status == 200)
             #expect(try await http(.POST, vfx + "/predictions/nope/cancel").status == 404)
             try await waitUntil(5) { tmp.contents.isEmpty }
             #expect(try await http(.GET, vfx + "/health-check").object["status"] as? String == "READY")
@@ -465,6 +466,16 @@ func waitUntil(_ seconds: Double = 60, _ condition: @Sendable () async throws ->
             for p in ["/", "/health-check", "/openapi.json", "/predictions", "/predictions/{prediction_id}", "/predictions/{prediction_id}/cancel", "/shutdown"] {
                 #expect(paths[p] != nil, "missing path \(p)")
             }
+            // Every status the server gives is documented, and the shapes say what really comes back.
+            func responses(_ path: String, _ method: String) -> [String: Any] {
+                ((paths[path] as? [String: Any])?[method] as? [String: Any])?["responses"] as? [String: Any] ?? [:]
+            }
+            for code in ["200", "202", "403", "409", "413", "422", "503"] {
+                #expect(responses("/predictions", "post")[code] != nil, "POST /predictions \(code)")
+            }
+            #expect(responses("/predictions/{prediction_id}/cancel", "post")["404"] != nil)
+            #expect((schemas["Output"] as? [String: Any])?["nullable"] as? Bool == true)
+            #expect((schemas["PredictionRequest"] as? [String: Any])?["required"] as? [String] == ["input"])
             // What the document allows is accepted; one step beyond is rejected.
             for (name, prop) in props {
                 guard let min = prop["minimum"] as? Double, let max = prop["maximum"] as? Double else { continue }

@@ -14,6 +14,10 @@ public struct OutboundPolicy: Sendable {
     /// Why a URL or address is refused.
     public struct Refusal: Error, CustomStringConvertible, Sendable {
         public let reason: String
+        /// The name did not resolve (rather than resolving somewhere forbidden).
+        public var unresolved = false
+        /// The address is a kind the policy refuses (rather than the URL being malformed).
+        public var addressRefused = false
         public var description: String { reason }
     }
 
@@ -71,10 +75,12 @@ public struct OutboundPolicy: Sendable {
         switch kind {
         case .global: return
         case .linkLocal, .metadata, .unspecified, .multicast:
-            throw Refusal(reason: "\(what) resolves to \(ip), a link-local, metadata or reserved address, which is never allowed")
+            throw Refusal(reason: "\(what) resolves to \(ip), a link-local, metadata or reserved address, which is never allowed",
+                          addressRefused: true)
         case .loopback, .privateRange:
             if !allowPrivate {
-                throw Refusal(reason: "\(what) resolves to \(ip), a loopback or private address (allowed only with --allow-private-urls)")
+                throw Refusal(reason: "\(what) resolves to \(ip), a loopback or private address (allowed only with --allow-private-urls)",
+                              addressRefused: true)
             }
         }
     }
@@ -91,7 +97,7 @@ public struct OutboundPolicy: Sendable {
         var result: UnsafeMutablePointer<addrinfo>?
         let code = getaddrinfo(literal, String(port), &hints, &result)
         guard code == 0, let first = result else {
-            throw Refusal(reason: "\(what): cannot resolve \(literal): \(String(cString: gai_strerror(code)))")
+            throw Refusal(reason: "\(what): cannot resolve \(literal): \(String(cString: gai_strerror(code)))", unresolved: true)
         }
         defer { freeaddrinfo(first) }
         var addresses: [String] = []
