@@ -125,6 +125,7 @@ struct PredictionRoutes: Sendable {
         if let pathID, !PredictionID.isValid(pathID) {
             return invalid(["path", "prediction_id"], "an id is 1 to 128 letters, digits, '-' or '_'")
         }
+        if await service.draining { return shuttingDown() }
         // The slot check comes before reading the body, so a full server spends nothing on it.
         var existing = false
         if let pathID { existing = await service.isRunning(id: pathID) }
@@ -169,7 +170,7 @@ struct PredictionRoutes: Sendable {
         } catch PredictionService.CreateError.atCapacity {
             return atCapacity()
         } catch PredictionService.CreateError.shuttingDown {
-            return json(.serviceUnavailable, JSONValue.object(["detail": "the server is shutting down"]))
+            return shuttingDown()
         }
         if created.existing {
             return json(.accepted, created.snapshot)
@@ -186,6 +187,10 @@ struct PredictionRoutes: Sendable {
             return sse(created.entry)
         }
         return json(.ok, await service.wait(created.entry))
+    }
+
+    private func shuttingDown() -> Response {
+        json(.serviceUnavailable, JSONValue.object(["detail": "the server is shutting down"]))
     }
 
     private func atCapacity() -> Response {

@@ -12,7 +12,7 @@ public actor PredictionService {
     /// Terminal webhooks still being delivered (shutdown waits for them, within its grace period).
     private var deliveries: [UUID: Task<Void, Never>] = [:]
     /// Set once shutdown began: no new predictions.
-    private var draining = false
+    private(set) var draining = false
     /// Set once setup (probing FFmpeg and encoders) finished.
     public private(set) var setup: SetupResult?
 
@@ -93,7 +93,7 @@ public actor PredictionService {
         let given = Set(request.input.keys)
         let sender = WebhookSender(http: http, configuration: configuration, traceHeaders: traceHeaders)
         entry.task = Task { await self.run(entry, given: given, webhooks: sender) }
-        entry.logTask = Task { for await line in entry.logStream { self.appendLog(entry, line, sender) } }
+        consumeLogs(entry, sender)
         return Created(entry: entry, snapshot: p, existing: false)
     }
 
@@ -176,6 +176,14 @@ public actor PredictionService {
     }
 
     private func delivered(_ key: UUID) { deliveries[key] = nil }
+
+    /// The logs of a prediction so far.
+    func logs(of entry: Entry) -> String { entry.prediction.logs }
+
+    /// Appends the engine's log lines to the prediction in the order they were written.
+    func consumeLogs(_ entry: Entry, _ sender: WebhookSender) {
+        entry.logTask = Task { for await line in entry.logStream { self.appendLog(entry, line, sender) } }
+    }
 
     // MARK: - One prediction
 

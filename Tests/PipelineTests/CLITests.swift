@@ -194,6 +194,52 @@ let vfxBinary: String = {
         #expect(lines.dropFirst().first == "0", "\(how): \(r.out) \(r.err)")
     }
 
+    /// SIGTERM while a long prediction runs: new predictions are refused (503, not 409), the running
+    /// one gets the grace period and is then cancelled, and the server exits 0 soon after.
+    @Test func serveDrainsWithADeadlineOnSIGTERM() throws {
+        let dir = try Scratch()
+        let long = dir.path("long.mp4")
+        try Media.make(long, video: "testsrc2=size=1280x720:rate=10", seconds: 30,
+                       args: ["-c:v", "libx264", "-preset", "ultrafast", "-crf", "45", "-pix_fmt", "yuv420p"])
+        let port = Int.random(in: 20_000...40_000)
+        let script = """
+        import base64, json, signal, subprocess, sys, time, urllib.request, urllib.error
+        base = "http://127.0.0.1:" + sys.argv[1]
+        video = "data:video/mp4;base64," + base64.b64encode(open(sys.argv[2], "rb").read()).decode()
+        p = subprocess.Popen(sys.argv[3:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        def call(method, path, body=None, headers={}):
+            data = json.dumps(body).encode() if body is not None else None
+            req = urllib.request.Request(base + path, data=data, method=method, headers={"Content-Type": "application/json", **headers})
+            try:
+                with urllib.request.urlopen(req, timeout=30) as r: return r.status, json.load(r)
+            except urllib.error.HTTPError as e: return e.code, json.load(e)
+        for _ in range(300):
+            try:
+                if call("GET", "/health-check")[1]["status"] == "READY": break
+            except Exception: pass
+            time.sleep(0.1)
+        print(call("POST", "/predictions", {"input": {"video": video, "output_codec": "libx264", "preset": "slow"}}, {"Prefer": "respond-async"})[0])
+        while call("GET", "/health-check")[1]["status"] != "BUSY": time.sleep(0.1)
+        p.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        try: print(call("POST", "/predictions", {"input": {"video": video}})[0])
+        except Exception as e: print("refused")
+        start = time.time()
+        try: code = p.wait(timeout=30)
+        except subprocess.TimeoutExpired: p.kill(); code = "hung"
+        print(code); print(round(time.time() - start, 1))
+        """
+        let r = try sh(["python3", "-c", script, "\(port)", long, vfxBinary, "serve", "--host", "127.0.0.1", "--port", "\(port)",
+                        "--shutdown-grace", "1"])
+        let lines = r.out.split(separator: "\n").map(String.init)
+        #expect(lines.count == 4, "\(r.out) \(r.err)")
+        guard lines.count == 4 else { return }
+        #expect(lines[0] == "202")
+        #expect(lines[1] == "503" || lines[1] == "refused", "a prediction during shutdown got \(lines[1])")
+        #expect(lines[2] == "0", "exit: \(lines[2]) \(r.err)")
+        #expect((Double(lines[3]) ?? 99) < 6, "took \(lines[3]) s to stop with a 1 s grace period")
+    }
+
     @Test func serveHandsOverToTheServerBinaryAndSaysWhenItIsMissing() throws {
         for args in [["serve", "--help"], ["help", "serve"]] {
             let help = try sh([vfxBinary] + args)

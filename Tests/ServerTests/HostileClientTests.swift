@@ -262,3 +262,19 @@ func rawConnect(_ base: String) throws -> Int32 {
     try #require(connected == 0, "cannot connect to \(base)")
     return fd
 }
+
+@Suite struct LogOrderTests {
+    /// 20,000 lines written from the engine's thread reach the prediction's logs in order.
+    @Test func logLinesKeepTheirOrder() async throws {
+        let service = PredictionService(configuration: ServerConfiguration())
+        let entry = PredictionService.Entry(Prediction(id: "order", input: [:]), input: [:])
+        let sender = WebhookSender(http: OutboundHTTP(policy: OutboundPolicy()), configuration: ServerConfiguration(), traceHeaders: [])
+        await service.consumeLogs(entry, sender)
+        let lines = entry.logLines
+        let thread = Thread { for i in 0..<20_000 { lines.yield("line \(i)") }; lines.finish() }
+        thread.start()
+        await entry.logTask?.value
+        let logged = await service.logs(of: entry)
+        #expect(logged == (0..<20_000).map { "line \($0)\n" }.joined())
+    }
+}
