@@ -222,7 +222,7 @@ public actor PredictionService {
         webhook(entry, "start", webhooks)
 
         let work = URL(fileURLWithPath: configuration.temporaryDirectory)
-            .appendingPathComponent("vfx-\(entry.prediction.id)-\(UUID().uuidString.prefix(8))").path
+            .appendingPathComponent("vfx-\(UUID().uuidString)").path  // never the client's id
         defer { try? FileManager.default.removeItem(atPath: work) }
         var metrics: [String: JSONValue] = [:]
         do {

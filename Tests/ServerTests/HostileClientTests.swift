@@ -278,3 +278,31 @@ func rawConnect(_ base: String) throws -> Int32 {
         #expect(logged == (0..<20_000).map { "line \($0)\n" }.joined())
     }
 }
+
+@Suite struct DownloadSlotTests {
+    /// Downloads beyond --max-downloads wait their turn: never more than the permits run at once.
+    @Test func theSemaphoreHoldsItsBound() async throws {
+        let slots = AsyncSemaphore(2)
+        let counter = Counter()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<6 {
+                group.addTask {
+                    try await slots.withPermit {
+                        await counter.enter()
+                        try await Task.sleep(for: .milliseconds(50))
+                        await counter.leave()
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(await counter.peak == 2)
+        #expect(await counter.done == 6)
+    }
+
+    actor Counter {
+        var now = 0, peak = 0, done = 0
+        func enter() { now += 1; peak = max(peak, now) }
+        func leave() { now -= 1; done += 1 }
+    }
+}
