@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.20.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // FFmpeg's C libraries, found through pkg-config, plus a header of inline helpers for macros.
@@ -59,6 +60,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         // The command line. It links neither Foundation nor the server stack, so a `vfx process` job stays
         // small; `vfx serve` execs vfx-server.
@@ -67,7 +69,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "vfx-server", dependencies: [
-            "VideoFXServer", "MediaIO",
+            "VideoFXServer", "MediaIO", "Pipeline",
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),

@@ -20,6 +20,14 @@ final class AudioRoute {
 
     var isCopy: Bool { decoder == nil }
 
+    /// What made this stream: a copy, or the decoder and encoder (both on the CPU).
+    var report: StreamReport {
+        guard let decoder, let encoder else {
+            return StreamReport(kind: "audio", decoder: "none", decoderDevice: "none", encoder: "copy", encoderDevice: "none")
+        }
+        return StreamReport(kind: "audio", decoder: decoder.codecName, decoderDevice: "cpu", encoder: encoder.name, encoderDevice: "cpu")
+    }
+
     /// Plans the route for `index`; throws an error naming the stream when it can neither be copied nor encoded.
     init(input: InputFile, stream index: Int, output: OutputFile, container: OutputContainer, startTime: Int64,
          log: (String) -> Void) throws {

@@ -85,6 +85,20 @@ public struct ProcessRequest: Sendable {
     }
 }
 
+/// How one output stream was made: which decoder and encoder, on which device ("cpu", "nvidia"), or a copy.
+public struct StreamReport: Sendable, Codable, Equatable {
+    public var kind: String
+    public var decoder: String
+    public var decoderDevice: String
+    public var encoder: String
+    public var encoderDevice: String
+
+    public init(kind: String, decoder: String, decoderDevice: String, encoder: String, encoderDevice: String) {
+        self.kind = kind; self.decoder = decoder; self.decoderDevice = decoderDevice
+        self.encoder = encoder; self.encoderDevice = encoderDevice
+    }
+}
+
 /// What a finished job did.
 public struct ProcessResult: Sendable, Codable, Equatable {
     public var output: String
@@ -98,6 +112,8 @@ public struct ProcessResult: Sendable, Codable, Equatable {
     public var seconds: Double
     public var framesPerSecond: Double
     public var warnings: [String]
+    /// Every output stream, video first, with what decoded and encoded it.
+    public var streams: [StreamReport] = []
 }
 
 /// JobProgress of a running job.

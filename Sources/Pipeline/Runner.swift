@@ -287,9 +287,13 @@ public final class Runner {
         let starts = [Double(firstPts) * tb] + audio.values.compactMap(\.start)
         let ends = [Double(lastPts + lastDuration) * tb] + audio.values.map(\.end)
         let timing = TimingExpectation(start: starts.min()!, end: ends.max()!, tolerance: 0.25 + 2 * Double(defaultDuration) * tb)
-        let result = ProcessResult(output: path, framesDecoded: decoded, framesWritten: written, encoder: encoder.name,
+        var result = ProcessResult(output: path, framesDecoded: decoded, framesWritten: written, encoder: encoder.name,
                                    fallbackFrom: fallbackFrom, audioStreams: audio.count, seconds: 0, framesPerSecond: 0,
                                    warnings: warnings)
+        // Decoding runs on the CPU (no hardware decoder is opened); NVENC encoders run on the GPU.
+        result.streams = [StreamReport(kind: "video", decoder: decoder.codecName, decoderDevice: "cpu", encoder: encoder.name,
+                                       encoderDevice: hardwareEncoder ? "nvidia" : "cpu")]
+            + audio.keys.sorted().compactMap { audio[$0]?.report }
         return (result, timing)
     }
 

@@ -73,6 +73,10 @@ struct PredictionRoutes: Sendable {
                                                "version": .object(["vfx": "0.1.0", "coglet": "compatible"])]))
         }
         router.get("/openapi.json") { _, _ in json(.ok, OpenAPIDocument.make(configuration: configuration)) }
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                     body: .init(byteBuffer: ByteBuffer(string: service.metrics.exposition())))
+        }
         router.post("/predictions") { request, context in try await predict(request, context: context, pathID: nil) }
         router.put("/predictions/:prediction_id") { request, context in
             try await predict(request, context: context, pathID: context.parameters.get("prediction_id"))

@@ -21,17 +21,17 @@ struct InputFetcher: Sendable {
         }
     }
 
-    /// Writes the input to `path`.
-    func fetch(_ url: String, to path: String) async throws {
+    /// Writes the input to `path`; returns the bytes downloaded (0 for a data: URL).
+    func fetch(_ url: String, to path: String) async throws -> Int {
         if url.lowercased().hasPrefix("data:") {
             let data = try Self.decodeDataURL(url)
             guard data.count <= configuration.maxInputBytes else { throw FetchError.tooLarge(configuration.maxInputBytes) }
             try data.write(to: URL(fileURLWithPath: path))
-            return
+            return 0
         }
         let limit = configuration.downloadTimeout
         do {
-            try await withDeadline(seconds: limit) { try await download(url, to: path) }
+            return try await withDeadline(seconds: limit) { try await download(url, to: path) }
         } catch is DeadlineExceeded {
             throw FetchError.timeout(url, limit)
         }
@@ -48,10 +48,10 @@ struct InputFetcher: Sendable {
         return data
     }
 
-    private func download(_ url: String, to path: String) async throws {
+    private func download(_ url: String, to path: String) async throws -> Int {
         let deadline = NIODeadline.now() + .milliseconds(Int64(configuration.downloadTimeout * 1000))
         do {
-            try await http.withResponse(url, deadline: deadline, what: "video \(url)") { response in
+            return try await http.withResponse(url, deadline: deadline, what: "video \(url)") { response in
                 guard (200..<300).contains(response.status.code) else { throw FetchError.badStatus(Int(response.status.code), url) }
                 if let length = response.headers.first(name: "content-length").flatMap(Int.init), length > configuration.maxInputBytes {
                     throw FetchError.tooLarge(configuration.maxInputBytes)
@@ -67,6 +67,7 @@ struct InputFetcher: Sendable {
                     guard total <= configuration.maxInputBytes else { throw FetchError.tooLarge(configuration.maxInputBytes) }
                     try handle.write(contentsOf: Data(buffer.readableBytesView))
                 }
+                return total
             }
         } catch let e as FetchError { throw e } catch let e as OutboundPolicy.Refusal { throw e } catch let e as CancellationError {
             throw e

@@ -1,12 +1,18 @@
 import AsyncHTTPClient
 import Foundation
+import Logging
 import MediaIO
 import Pipeline
+import Prometheus
 
 /// Runs predictions: slots, ids, cancellation, state for PUT/SSE, webhooks, and cleanup.
 public actor PredictionService {
     public let configuration: ServerConfiguration
+    /// What `/metrics` reports.
+    public let metrics: ServerMetrics
     let http: OutboundHTTP
+    /// The server's own log; every line about a prediction carries its id.
+    let logger = Logger(label: "vfx.predictions")
     private let downloads: AsyncSemaphore
     private var entries: [String: Entry] = [:]
     /// Terminal webhooks still being delivered (shutdown waits for them, within its grace period).
@@ -46,11 +52,12 @@ public actor PredictionService {
     /// What an SSE client sees.
     public enum Event: Sendable { case start(Prediction), log(String), output(Prediction), completed(Prediction) }
 
-    public init(configuration: ServerConfiguration) {
+    public init(configuration: ServerConfiguration, metrics: ServerMetrics = ServerMetrics()) {
         self.configuration = configuration
+        self.metrics = metrics
         http = OutboundHTTP(policy: OutboundPolicy(allowPrivate: configuration.allowPrivateURLs),
                             maxRedirects: configuration.maxRedirects)
-        downloads = AsyncSemaphore(configuration.maxConcurrentDownloads)
+        downloads = AsyncSemaphore(configuration.maxConcurrentDownloads, waiting: metrics.downloadsWaiting)
     }
 
     /// Probes FFmpeg and the encoders once.
@@ -91,7 +98,7 @@ public actor PredictionService {
         let entry = Entry(p, input: input)
         entries[p.id] = entry
         let given = Set(request.input.keys)
-        let sender = WebhookSender(http: http, configuration: configuration, traceHeaders: traceHeaders)
+        let sender = WebhookSender(http: http, configuration: configuration, traceHeaders: traceHeaders, metrics: metrics)
         entry.task = Task { await self.run(entry, given: given, webhooks: sender) }
         consumeLogs(entry, sender)
         return Created(entry: entry, snapshot: p, existing: false)
@@ -206,6 +213,7 @@ public actor PredictionService {
 
     private func appendLog(_ entry: Entry, _ line: String, _ sender: WebhookSender) {
         entry.prediction.logs += line + "\n"
+        logger.info("\(line)", metadata: ["prediction_id": "\(entry.prediction.id)"])
         emit(entry, .log(line))
         let now = Date()
         if now.timeIntervalSince(lastLogWebhook[entry.prediction.id] ?? .distantPast) >= 0.5 {
@@ -217,6 +225,8 @@ public actor PredictionService {
     private func run(_ entry: Entry, given: Set<String>, webhooks: WebhookSender) async {
         let started = Date()
         entry.prediction.status = .processing
+        metrics.running.increment()
+        logger.info("prediction started", metadata: ["prediction_id": "\(entry.prediction.id)"])
         entry.prediction.started_at = Prediction.timestamp(started)
         emit(entry, .start(entry.prediction))
         webhook(entry, "start", webhooks)
@@ -230,7 +240,9 @@ public actor PredictionService {
             let input = entry.input
             let source = work + "/input"
             let video = input["video"]?.string ?? ""
-            try await downloads.withPermit { try await InputFetcher(http: http, configuration: configuration).fetch(video, to: source) }
+            let fetcher = InputFetcher(http: http, configuration: configuration)
+            let bytes = try await downloads.withPermit { try await fetcher.fetch(video, to: source) }
+            self.metrics.downloadedBytes.increment(by: Int64(bytes))
             try Task.checkCancellation()
             let codec = input["output_codec"]?.string ?? CodecCatalog.defaultCodec
             let container: OutputContainer = CodecCatalog.entry(named: codec)?.format == "vp9" ? .webm : .mp4
@@ -250,8 +262,21 @@ public actor PredictionService {
             metrics["frames"] = .int(result.framesWritten)
             metrics["fps"] = .double((result.framesPerSecond * 100).rounded() / 100)
             metrics["encoder"] = .string(result.encoder)
-            if let f = result.fallbackFrom { metrics["requested_encoder"] = .string(f) }
-            let delivered = try await OutputDelivery(http: http, configuration: configuration)
+            if let f = result.fallbackFrom {
+                metrics["requested_encoder"] = .string(f)
+                self.metrics.fallback(requested: f, used: result.encoder)
+            }
+            // Which decoder and encoder handled each stream, and where: a silent fallback to the CPU shows here.
+            metrics["streams"] = .array(result.streams.map { s in
+                .object(["kind": .string(s.kind), "decoder": .string(s.decoder), "decoder_device": .string(s.decoderDevice),
+                         "encoder": .string(s.encoder), "encoder_device": .string(s.encoderDevice)])
+            })
+            for s in result.streams {
+                self.metrics.stream(kind: s.kind, decoder: s.decoder, decoderDevice: s.decoderDevice, encoder: s.encoder,
+                                    encoderDevice: s.encoderDevice)
+            }
+            self.metrics.fps.record(result.framesPerSecond)
+            let delivered = try await OutputDelivery(http: http, configuration: configuration, metrics: self.metrics)
                 .deliver(file: output, mimeType: container.mimeType, prefix: entry.prediction.output_file_prefix)
             try Task.checkCancellation()
             entry.prediction.output = delivered
@@ -268,6 +293,12 @@ public actor PredictionService {
             }
         }
         metrics["predict_time"] = .double(Date().timeIntervalSince(started))
+        self.metrics.duration.record(.milliseconds(Int64(Date().timeIntervalSince(started) * 1000)))
+        self.metrics.predictions(entry.prediction.status.rawValue).increment()
+        logger.info("prediction \(entry.prediction.status.rawValue)", metadata: [
+            "prediction_id": "\(entry.prediction.id)", "predict_time": "\(Date().timeIntervalSince(started))",
+        ])
+        self.metrics.running.decrement()
         entry.prediction.metrics = metrics
         entry.prediction.completed_at = Prediction.timestamp()
         entry.logLines.finish()
@@ -330,11 +361,20 @@ final class ProgressThrottle: @unchecked Sendable {
 actor AsyncSemaphore {
     private var free: Int
     private var waiting: [CheckedContinuation<Void, Never>] = []
+    /// Reports how many wait (the download queue's depth).
+    private let depth: Gauge?
 
-    init(_ permits: Int) { free = max(1, permits) }
+    init(_ permits: Int, waiting depth: Gauge? = nil) {
+        free = max(1, permits)
+        self.depth = depth
+    }
 
     func withPermit<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
-        if free > 0 { free -= 1 } else { await withCheckedContinuation { waiting.append($0) } }
+        if free > 0 { free -= 1 } else {
+            depth?.increment()
+            await withCheckedContinuation { waiting.append($0) }
+            depth?.decrement()
+        }
         defer { release() }
         return try await body()
     }

@@ -14,6 +14,7 @@ struct WebhookSender: Sendable {
     let configuration: ServerConfiguration
     /// `traceparent` / `tracestate` of the request that created the prediction.
     let traceHeaders: [(String, String)]
+    let metrics: ServerMetrics
 
     /// Whether the operator's webhook token may go to this URL's host.
     func mayCarryToken(_ url: String) -> Bool {
@@ -42,10 +43,15 @@ struct WebhookSender: Sendable {
                 }
                 retry = code == 429 || code >= 500
             } catch is OutboundPolicy.Refusal {
+                metrics.webhookFailures.increment()
                 return
             } catch { retry = true }
-            if !retry || attempt == attempts { return }
-            guard ContinuousClock.now + .milliseconds(Int64(delay * 1000)) < budgetEnd else { return }
+            if !retry { return }
+            guard attempt < attempts, ContinuousClock.now + .milliseconds(Int64(delay * 1000)) < budgetEnd else {
+                metrics.webhookFailures.increment()
+                return
+            }
+            metrics.webhookRetries.increment()
             try? await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000))
             delay *= 2
         }
@@ -56,6 +62,7 @@ struct WebhookSender: Sendable {
 struct OutputDelivery: Sendable {
     let http: OutboundHTTP
     let configuration: ServerConfiguration
+    let metrics: ServerMetrics
 
     struct UploadError: Error, CustomStringConvertible {
         let url: String, why: String
@@ -98,6 +105,7 @@ struct OutputDelivery: Sendable {
                                                what: "upload \(url)") { response in
                 _ = try? await response.body.collect(upTo: 1 << 20)
                 guard (200..<300).contains(response.status.code) else { throw UploadError(url: url, why: "HTTP \(response.status.code)") }
+                metrics.uploadedBytes.increment(by: Int64(body.count))
                 return response.headers.first(name: "location")
             }
         } catch let e as UploadError { throw e } catch {

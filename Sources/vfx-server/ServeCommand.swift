@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import MediaIO
 import Pipeline
 import ServiceLifecycle
@@ -71,8 +72,16 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds shutdown lets running predictions and webhooks finish before cancelling them.")
     var shutdownGrace: Double = 10
 
+    @Option(help: "Log format: text, or json (one object per line, with prediction_id on a prediction's lines).")
+    var logFormat: String = "text"
+
+    func validate() throws {
+        guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format must be text or json, not '\(logFormat)'") }
+    }
+
     func run() async throws {
         FFmpegLog.configure(verbose: false)
+        if logFormat == "json" { LoggingSystem.bootstrap { JSONLogHandler(label: $0) } }
         let env = ProcessInfo.processInfo.environment
         var config = ServerConfiguration()
         config.host = host

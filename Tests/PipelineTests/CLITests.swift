@@ -194,6 +194,43 @@ let vfxBinary: String = {
         #expect(lines.dropFirst().first == "0", "\(how): \(r.out) \(r.err)")
     }
 
+    /// `--log-format json`: every line the server writes parses as JSON, and a prediction's lines carry its id.
+    @Test func serveWritesJSONLogsWithThePredictionID() throws {
+        let dir = try Scratch()
+        let clip = dir.path("clip.mp4")
+        try Media.make(clip, seconds: 1)
+        let port = Int.random(in: 20_000...40_000)
+        let script = """
+        import base64, json, signal, subprocess, sys, time, urllib.request
+        base = "http://127.0.0.1:" + sys.argv[1]
+        video = "data:video/mp4;base64," + base64.b64encode(open(sys.argv[2], "rb").read()).decode()
+        p = subprocess.Popen(sys.argv[3:], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        for _ in range(300):
+            try:
+                if json.load(urllib.request.urlopen(base + "/health-check", timeout=2))["status"] == "READY": break
+            except Exception: pass
+            time.sleep(0.1)
+        req = urllib.request.Request(base + "/predictions", method="POST", headers={"Content-Type": "application/json"},
+                                     data=json.dumps({"id": "json-log-1", "input": {"video": video, "output_codec": "libx264"}}).encode())
+        print(json.load(urllib.request.urlopen(req, timeout=60))["status"])
+        p.send_signal(signal.SIGTERM)
+        out = p.communicate(timeout=30)[0].decode()
+        lines = [l for l in out.splitlines() if l.strip()]
+        records = [json.loads(l) for l in lines]  # raises on any line that is not JSON
+        mine = [r for r in records if r.get("prediction_id") == "json-log-1"]
+        print(len(lines)); print(len(mine))
+        print("|".join(r["message"] for r in mine))
+        """
+        let r = try sh(["python3", "-c", script, "\(port)", clip, vfxBinary, "serve", "--host", "127.0.0.1", "--port", "\(port)",
+                        "--log-format", "json"])
+        let lines = r.out.split(separator: "\n").map(String.init)
+        #expect(r.status == 0 && lines.count == 4, "\(r.out) \(r.err)")
+        guard lines.count == 4 else { return }
+        #expect(lines[0] == "succeeded")
+        #expect((Int(lines[2]) ?? 0) >= 3, "lines with the prediction's id: \(lines[2]) of \(lines[1])")
+        #expect(lines[3].hasPrefix("prediction started") && lines[3].contains("frame 25/25") && lines[3].hasSuffix("prediction succeeded"), "\(lines[3])")
+    }
+
     /// SIGTERM while a long prediction runs: new predictions are refused (503, not 409), the running
     /// one gets the grace period and is then cancelled, and the server exits 0 soon after.
     @Test func serveDrainsWithADeadlineOnSIGTERM() throws {

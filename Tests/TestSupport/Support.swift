@@ -126,3 +126,15 @@ public enum SharedMedia {
     public static var available: Bool { FileManager.default.fileExists(atPath: seed.path) }
     public static func path(_ name: String) -> String { seed.appendingPathComponent(name).path }
 }
+
+/// The repository's root folder.
+public let repositoryRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+/// The Python tools scripts/test-tools installs (schemathesis, prometheus-client, kubernetes-validate,
+/// hadolint), or nil where it has not run (`swift test` alone): tests that need them are skipped then.
+public enum TestTools {
+    public static let venv = repositoryRoot.appendingPathComponent(".build/test-venv")
+    public static var available: Bool { FileManager.default.fileExists(atPath: venv.appendingPathComponent(".complete").path) }
+    public static func path(_ tool: String) -> String { venv.appendingPathComponent("bin/\(tool)").path }
+}
