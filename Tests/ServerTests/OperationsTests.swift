@@ -65,6 +65,18 @@ struct OperationsTests {
         }
     }
 
+    @Test func uploadedBytesAreCounted() async throws {
+        let video = try clip()
+        try await withServers(files: ["a.mp4": video], configure: { $0.uploadURL = "FIXTURE/upload/" }) { vfx, fixture, recorder, _ in
+            #expect(try await scrape(vfx)["vfx_uploaded_bytes_total{}"] == 0)
+            let r = try await http(.POST, vfx + "/predictions", json: ["input": ["video": fixture + "/files/a.mp4"]])
+            #expect(r.object["status"] as? String == "succeeded")
+            let uploaded = await recorder.uploads["output.mp4"]?.count ?? 0
+            #expect(uploaded > 0)
+            #expect(try await scrape(vfx)["vfx_uploaded_bytes_total{}"] == Double(uploaded))
+        }
+    }
+
     @Test func manifestsValidateStrictly() throws {
         let deploy = repositoryRoot.appendingPathComponent("deploy")
         let files = try FileManager.default.contentsOfDirectory(atPath: deploy.path).filter { $0.hasSuffix(".yaml") }.sorted()
