@@ -1,0 +1,88 @@
+import CFFmpeg
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import MediaIO
+
+// The checks a job makes around its transcode: the written file's timing, the request's limits, and
+// what an HDR source needs.
+extension Runner {
+    /// Opens the written file as a player would and fails when its start or end is off from the
+    /// content's by more than `tolerance` seconds (a gap hidden in an edit list, frames cut off).
+    static func verifyTiming(path: String, name: String, _ expected: TimingExpectation) throws {
+        let expectedStart = expected.start, expectedEnd = expected.end, tolerance = expected.tolerance
+        let written = try InputFile(url: path, name: name, options: InputOptions(protocolWhitelist: "file"))
+        let ctx = written.context.pointee
+        let start = ctx.start_time == vfx_nopts() ? 0 : Double(ctx.start_time) / Double(AV_TIME_BASE)
+        guard let duration = written.duration else { return }
+        if abs(start - expectedStart) > tolerance || abs(start + duration - expectedEnd) > tolerance {
+            throw MediaError.timingMismatch(output: name, expectedStart: expectedStart, expectedEnd: expectedEnd,
+                                            start: start, end: start + duration)
+        }
+    }
+
+    /// Throws when a known size, length or frame count is over the request's limits.
+    func checkLimits(width: Int? = nil, height: Int? = nil, duration: Double?, frames: Int?, name: String) throws {
+        let l = request.limits
+        func over(_ limit: String, _ value: String, _ maximum: String) -> MediaError {
+            .limitExceeded(input: name, limit: limit, value: value, maximum: maximum)
+        }
+        if let w = width, let m = l.maxWidth, w > m { throw over("max_width", "a width of \(w) pixels", "\(m)") }
+        if let h = height, let m = l.maxHeight, h > m { throw over("max_height", "a height of \(h) pixels", "\(m)") }
+        if let w = width, let h = height, let m = l.maxPixels, w * h > m {
+            throw over("max_pixels", "\(w)x\(h) (\(w * h) pixels a frame)", "\(m)")
+        }
+        if let d = duration, let m = l.maxDuration, d > m { throw over("max_duration", "a duration of \(d.fixed(1)) s", "\(m.fixed(0)) s") }
+        if let f = frames, let m = l.maxFrames, f > m { throw over("max_frames", "\(f) frames", "\(m)") }
+    }
+
+    // MARK: - HDR
+
+    /// The pixel format encoder `name` gets: the one asked for; by default 8-bit 4:2:0, or for an HDR
+    /// source 10-bit 4:2:0 where the encoder writes it.
+    func pixelFormat(for name: String, hdr: Bool) -> AVPixelFormat {
+        if let asked = request.pixelFormat, let f = PixelFormats.named(asked) { return f }
+        guard hdr else { return AV_PIX_FMT_YUV420P }
+        let supported = PixelFormats.supported(byEncoder: name)
+        return [AV_PIX_FMT_YUV420P10LE, AV_PIX_FMT_P010LE].first { supported.contains($0) } ?? AV_PIX_FMT_YUV420P
+    }
+
+    /// Says what happened to an HDR source: kept in 10 bits, or squeezed into 8 (and why).
+    func reportHDR(_ transfer: String, format: AVPixelFormat, encoder: String, container: OutputContainer,
+                           metadata: HDRMetadata?, warn: (String) -> Void) {
+        let name = PixelFormats.name(format)
+        if PixelFormats.bitDepth(format) >= 10 {
+            var line = "note: HDR (\(transfer)) source kept in 10 bits (\(name)) with its colour tags"
+            if metadata != nil {
+                let carriers = [encoder == "libx265" ? "the HEVC stream" : nil, container == .mkv ? "the Matroska header" : nil].compactMap { $0 }
+                line += carriers.isEmpty
+                    ? "; its mastering-display and light-level metadata is not written by \(encoder) into .\(container.rawValue) (use libx265 or .mkv to keep it)"
+                    : " and its mastering-display and light-level metadata in \(carriers.joined(separator: " and "))"
+            }
+            onLog(line)
+        } else if request.pixelFormat != nil {
+            warn("HDR (\(transfer)) source written as 8-bit \(name) as asked: the \(transfer) tags are kept, but 8 bits band "
+                 + "visibly; leave --pixel-format unset (or pick yuv420p10le) to keep 10 bits")
+        } else {
+            warn("HDR (\(transfer)) source written as 8-bit \(name): \(encoder) cannot write 10-bit video; the \(transfer) tags are "
+                 + "kept; use --output-codec libx265 (or libsvtav1) to keep 10 bits")
+        }
+    }
+
+    /// HDR10 metadata from the first decoded frame (HEVC SEI, AV1 metadata), for containers that do
+    /// not repeat it in their header; a second, short read of the input.
+    static func firstFrameHDRMetadata(_ location: String, _ request: ProcessRequest, _ index: Int) -> HDRMetadata? {
+        guard let input = try? InputFile(url: location, options: request.inputOptions),
+              let decoder = try? Decoder(input: input, stream: index),
+              let packet = try? Packet(), let frame = try? Frame() else { return nil }
+        for _ in 0..<256 {
+            guard case .packet? = try? input.read(into: packet) else { break }
+            defer { packet.unref() }
+            guard packet.streamIndex == index, (try? decoder.send(packet)) != nil else { continue }
+            if case .value? = try? decoder.receive(into: frame) { return HDRMetadata(frame: frame) }
+        }
+        return nil
+    }
+}
