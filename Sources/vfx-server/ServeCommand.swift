@@ -108,7 +108,7 @@ struct Serve: AsyncParsableCommand {
         let app = buildApplication(configuration: config, service: service, shutdown: shutdown)
         // Services stop in reverse order: the drain first (new predictions refused, running ones given
         // the grace period, then cancelled), then the HTTP server.
-        let drain = PredictionDrain(service: service, grace: shutdownGrace)
+        let drain = PredictionDrain(service: service)
         let group = ServiceGroup(configuration: .init(services: [app, drain], gracefulShutdownSignals: [.sigterm, .sigint],
                                                       logger: app.logger))
         await shutdown.setAction { await group.triggerGracefulShutdown() }
@@ -123,13 +123,12 @@ struct Serve: AsyncParsableCommand {
     }
 }
 
-/// Waits for shutdown, then drains the prediction service within its grace period.
+/// Waits for shutdown, then drains the prediction service within its configured grace period.
 struct PredictionDrain: Service {
     let service: PredictionService
-    let grace: Double
 
     func run() async throws {
         try? await gracefulShutdown()
-        await service.drain(grace: grace)
+        await service.drain(grace: service.configuration.shutdownGrace)
     }
 }
