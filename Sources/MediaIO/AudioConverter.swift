@@ -16,8 +16,8 @@ package final class AudioConverter {
             let d = decoder.pointer.pointee, e = encoder.pointer.pointee
             var inLayout = d.ch_layout
             if inLayout.order == AV_CHANNEL_ORDER_UNSPEC { av_channel_layout_default(&inLayout, d.ch_layout.nb_channels) }
-            var outLayout = e.ch_layout
-            let inName = Self.describe(&inLayout), outName = Self.describe(&outLayout)
+            let outLayout = e.ch_layout
+            let inName = ChannelLayoutName.of(inLayout), outName = ChannelLayoutName.of(outLayout)
             let tb = decoder.timeBase
             let srcArgs = "time_base=\(tb.num)/\(tb.den):sample_rate=\(d.sample_rate):sample_fmt=\(String(cString: av_get_sample_fmt_name(d.sample_fmt))):channel_layout=\(inName)"
             let fmtArgs = "sample_fmts=\(String(cString: av_get_sample_fmt_name(e.sample_fmt))):sample_rates=\(e.sample_rate):channel_layouts=\(outName)"
@@ -46,12 +46,6 @@ package final class AudioConverter {
         avfilter_graph_free(&p)
     }
 
-    private static func describe(_ layout: inout AVChannelLayout) -> String {
-        var buffer = [CChar](repeating: 0, count: 128)
-        _ = av_channel_layout_describe(&layout, &buffer, buffer.count)
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
     /// Feeds a decoded frame, or `nil` at the end.
     package func push(_ frame: Frame?) throws {
         try check(av_buffersrc_add_frame_flags(source, frame?.pointer, 0), "av_buffersrc_add_frame_flags")
@@ -68,4 +62,14 @@ package final class AudioConverter {
 
     /// The time base of frames leaving the sink.
     package var timeBase: AVRational { av_buffersink_get_time_base(sink) }
+}
+
+/// FFmpeg's name for a channel layout ("stereo", "5.1", "4 channels").
+package enum ChannelLayoutName {
+    package static func of(_ layout: AVChannelLayout) -> String {
+        var l = layout
+        var buffer = [CChar](repeating: 0, count: 128)
+        guard av_channel_layout_describe(&l, &buffer, buffer.count) >= 0 else { return "unknown layout" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
 }

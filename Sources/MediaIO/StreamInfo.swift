@@ -13,6 +13,8 @@ public struct StreamInfo: Sendable, Codable, Equatable {
     public var duration: Double?
     public var sampleRate: Int?
     public var channels: Int?
+    /// FFmpeg's name for the channel layout; nil when the file does not say.
+    public var channelLayout: String?
     public var rotation: Double?
 }
 
@@ -46,6 +48,8 @@ extension InputFile {
         } else if par.codec_type == AVMEDIA_TYPE_AUDIO {
             info.sampleRate = Int(par.sample_rate)
             info.channels = Int(vfx_channels(st.parameters))
+            let layout = st.parameters.pointee.ch_layout
+            if layout.order != AV_CHANNEL_ORDER_UNSPEC { info.channelLayout = ChannelLayoutName.of(layout) }
         }
         return info
     }

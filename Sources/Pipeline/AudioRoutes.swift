@@ -61,18 +61,17 @@ final class AudioRoute {
     /// "audio stream #1 (pcm_s16le, 4 channels, no layout)".
     static func describe(_ input: InputFile, _ index: Int) -> String {
         let info = input.info(stream: index)
-        let par = input.stream(index).parameters.pointee
         var parts = [info.codec]
         if let c = info.channels { parts.append(c == 1 ? "1 channel" : "\(c) channels") }
-        parts.append(par.ch_layout.order == AV_CHANNEL_ORDER_UNSPEC ? "no layout" : LayoutName.of(par.ch_layout))
+        parts.append(info.channelLayout ?? "no layout")
         return "audio stream #\(index) (\(parts.joined(separator: ", ")))"
     }
 
     /// Whether a stream says enough of itself to be decoded (broadcast captures list audio PIDs that
     /// never carry a packet: no sample rate, no channels).
     static func isUsable(_ input: InputFile, _ index: Int) -> Bool {
-        let par = input.stream(index).parameters.pointee
-        return par.sample_rate > 0 && par.ch_layout.nb_channels > 0
+        let info = input.info(stream: index)
+        return (info.sampleRate ?? 0) > 0 && (info.channels ?? 0) > 0
     }
 
     /// Takes one input packet (already read from this route's stream), or nil to drain.
@@ -120,15 +119,5 @@ final class AudioRoute {
         let t = Double(pts) * av_q2d(frameTimeBase ?? timeBase)
         if start == nil { start = t }
         end = max(end, t + Double(max(0, duration)) * av_q2d(timeBase))
-    }
-}
-
-/// FFmpeg's name for a channel layout ("stereo", "5.1").
-enum LayoutName {
-    static func of(_ layout: AVChannelLayout) -> String {
-        var l = layout
-        var buffer = [CChar](repeating: 0, count: 128)
-        guard av_channel_layout_describe(&l, &buffer, buffer.count) >= 0 else { return "unknown layout" }
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

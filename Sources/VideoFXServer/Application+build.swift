@@ -102,10 +102,9 @@ struct PredictionRoutes: Sendable {
     /// be http(s), and a name that resolves must not resolve to a refused address. A name that does not
     /// resolve now may later (DNS can fail for a moment); every connection is checked again when made.
     private func checkOutboundURL(_ url: String, field: String) -> Response? {
-        let policy = OutboundPolicy(allowPrivate: configuration.allowPrivateURLs)
         do {
             let (host, port) = try OutboundHTTP.endpoint(of: url, what: field)
-            _ = try policy.resolve(host: host, port: port, for: field)
+            _ = try service.http.policy.resolve(host: host, port: port, for: field)
         } catch let refusal as OutboundPolicy.Refusal where refusal.unresolved {
             return nil
         } catch let refusal as OutboundPolicy.Refusal where refusal.addressRefused {

@@ -37,40 +37,44 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Hosts that may receive $WEBHOOK_AUTH_TOKEN with webhooks (comma-separated; none by default).")
     var webhookTokenHosts: String = ""
 
-    @Option(help: "Largest input video, in MiB.")
-    var maxInputMib: Int = 2048
+    // Limits and timeouts: unset keeps ServerConfiguration's default (named in each help line), so
+    // every default lives there alone.
+    private static let defaults = ServerConfiguration()
 
-    @Option(help: "Largest output video, in MiB.")
-    var maxOutputMib: Int = 2048
+    @Option(help: "Largest input video, in MiB (default \(defaults.maxInputBytes >> 20)).")
+    var maxInputMib: Int?
 
-    @Option(help: "Seconds a download may take in all.")
-    var downloadTimeout: Double = 300
+    @Option(help: "Largest output video, in MiB (default \(defaults.maxOutputBytes >> 20)).")
+    var maxOutputMib: Int?
 
-    @Option(help: "Downloads that may run at once.")
-    var maxDownloads: Int = 4
+    @Option(help: "Seconds a download may take in all (default \(Int(defaults.downloadTimeout))).")
+    var downloadTimeout: Double?
 
-    @Option(help: "Largest request body, in MiB (data: URL inputs travel in it).")
-    var maxBodyMib: Int = 128
+    @Option(help: "Downloads that may run at once (default \(defaults.maxConcurrentDownloads)).")
+    var maxDownloads: Int?
 
-    @Option(help: "Most JSON values a request body may hold.")
-    var maxJsonElements: Int = 10_000
+    @Option(help: "Largest request body, in MiB; data: URL inputs travel in it (default \(defaults.maxBodyBytes >> 20)).")
+    var maxBodyMib: Int?
 
-    @Option(help: "Widest and tallest video accepted, in pixels.")
-    var maxWidth: Int = 4096
-    @Option(help: "Tallest video accepted, in pixels.")
-    var maxHeight: Int = 4096
-    @Option(help: "Most pixels in one frame.")
-    var maxPixels: Int = 4096 * 2304
-    @Option(help: "Most frames in one video.")
-    var maxFrames: Int = 54_000
-    @Option(help: "Longest video, in seconds.")
-    var maxDuration: Double = 900
+    @Option(help: "Most JSON values a request body may hold (default \(defaults.maxJSONElements)).")
+    var maxJsonElements: Int?
 
-    @Option(help: "Seconds a client has to send its request headers.")
-    var headerTimeout: Double = 10
+    @Option(help: "Widest video accepted, in pixels (default \(defaults.mediaLimits.maxWidth ?? 0)).")
+    var maxWidth: Int?
+    @Option(help: "Tallest video accepted, in pixels (default \(defaults.mediaLimits.maxHeight ?? 0)).")
+    var maxHeight: Int?
+    @Option(help: "Most pixels in one frame (default \(defaults.mediaLimits.maxPixels ?? 0)).")
+    var maxPixels: Int?
+    @Option(help: "Most frames in one video (default \(defaults.mediaLimits.maxFrames ?? 0)).")
+    var maxFrames: Int?
+    @Option(help: "Longest video, in seconds (default \(Int(defaults.mediaLimits.maxDuration ?? 0))).")
+    var maxDuration: Double?
 
-    @Option(help: "Seconds shutdown lets running predictions and webhooks finish before cancelling them.")
-    var shutdownGrace: Double = 10
+    @Option(help: "Seconds a client has to send its request headers (default \(Int(defaults.headerTimeout))).")
+    var headerTimeout: Double?
+
+    @Option(help: "Seconds shutdown lets running predictions and webhooks finish before cancelling them (default \(Int(defaults.shutdownGrace))).")
+    var shutdownGrace: Double?
 
     @Option(help: "Log format: text, or json (one object per line, with prediction_id on a prediction's lines).")
     var logFormat: String = "text"
@@ -85,7 +89,7 @@ struct Serve: AsyncParsableCommand {
         let env = ProcessInfo.processInfo.environment
         var config = ServerConfiguration()
         config.host = host
-        config.port = port ?? env["PORT"].flatMap(Int.init) ?? 5000
+        config.port = port ?? env["PORT"].flatMap(Int.init) ?? config.port
         config.concurrency = max(1, concurrency)
         config.uploadURL = uploadURL
         config.authToken = authToken ?? env["VFX_AUTH_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
@@ -93,16 +97,19 @@ struct Serve: AsyncParsableCommand {
         config.allowPrivateURLs = allowPrivateURLs
         config.webhookToken = env["WEBHOOK_AUTH_TOKEN"]
         config.webhookTokenHosts = Set(webhookTokenHosts.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
-        config.maxInputBytes = maxInputMib << 20
-        config.maxOutputBytes = maxOutputMib << 20
-        config.downloadTimeout = downloadTimeout
-        config.maxConcurrentDownloads = max(1, maxDownloads)
-        config.maxBodyBytes = maxBodyMib << 20
-        config.maxJSONElements = maxJsonElements
-        config.mediaLimits = MediaLimits(maxWidth: maxWidth, maxHeight: maxHeight, maxPixels: maxPixels, maxFrames: maxFrames,
-                                         maxDuration: maxDuration)
-        config.headerTimeout = headerTimeout
-        config.shutdownGrace = shutdownGrace
+        if let v = maxInputMib { config.maxInputBytes = v << 20 }
+        if let v = maxOutputMib { config.maxOutputBytes = v << 20 }
+        if let v = downloadTimeout { config.downloadTimeout = v }
+        if let v = maxDownloads { config.maxConcurrentDownloads = max(1, v) }
+        if let v = maxBodyMib { config.maxBodyBytes = v << 20 }
+        if let v = maxJsonElements { config.maxJSONElements = v }
+        if let v = maxWidth { config.mediaLimits.maxWidth = v }
+        if let v = maxHeight { config.mediaLimits.maxHeight = v }
+        if let v = maxPixels { config.mediaLimits.maxPixels = v }
+        if let v = maxFrames { config.mediaLimits.maxFrames = v }
+        if let v = maxDuration { config.mediaLimits.maxDuration = v }
+        if let v = headerTimeout { config.headerTimeout = v }
+        if let v = shutdownGrace { config.shutdownGrace = v }
         let service = PredictionService(configuration: config)
         let shutdown = ShutdownController()
         let app = buildApplication(configuration: config, service: service, shutdown: shutdown)
