@@ -48,13 +48,17 @@ let package = Package(
         .target(name: "Effects",
                 dependencies: ["PixelKernels", "CPUFeatures"] + instructionSetKernels.map { .target(name: $0.name) },
                 swiftSettings: [.unsafeFlags(["-O"])]),
-        // Owning Swift wrappers over FFmpeg objects: files, codecs, frames, scalers, filters.
-        .target(name: "MediaIO", dependencies: ["CFFmpeg", "Effects"]),
-        // Plan + Runner: decode -> effect -> encode with audio alongside.
-        .target(name: "Pipeline", dependencies: ["MediaIO", "Effects"]),
+        // The error taxonomy (invalid input, bad media, unavailable, cancelled, transient, internal).
+        .target(name: "ErrorTaxonomy"),
+        // A job described once: the Codable recipe, the chain grammar and the effect catalogue. No FFmpeg.
+        .target(name: "Recipe", dependencies: ["Effects", "ErrorTaxonomy"]),
+        // Owning Swift wrappers over FFmpeg objects: files, codecs, frames, scalers, filter graphs.
+        .target(name: "MediaIO", dependencies: ["CFFmpeg", "Effects", "ErrorTaxonomy"]),
+        // Plan + Runner: decode -> steps -> encode with audio alongside.
+        .target(name: "Pipeline", dependencies: ["MediaIO", "Effects", "Recipe", "ErrorTaxonomy"]),
         // The Cog-compatible HTTP API.
         .target(name: "VideoFXServer", dependencies: [
-            "Pipeline", "Effects", "MediaIO",
+            "Pipeline", "Effects", "MediaIO", "Recipe", "ErrorTaxonomy",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
@@ -65,7 +69,7 @@ let package = Package(
         // The command line. It links neither Foundation nor the server stack, so a `vfx process` job stays
         // small; `vfx serve` execs vfx-server.
         .executableTarget(name: "vfx", dependencies: [
-            "Pipeline", "Effects",
+            "Pipeline", "Effects", "Recipe", "ErrorTaxonomy",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "vfx-server", dependencies: [
@@ -76,8 +80,9 @@ let package = Package(
         ]),
         // Helpers the test targets share: scratch folders, ffmpeg/ffprobe checks, the sample clips.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "EffectsTests", dependencies: ["Effects"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "MediaIO", "Effects", "vfx", "vfx-server", "TestSupport"]),
+        .testTarget(name: "EffectsTests", dependencies: ["Effects", "Recipe"]),
+        .testTarget(name: "RecipeTests", dependencies: ["Recipe"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "MediaIO", "Effects", "Recipe", "ErrorTaxonomy", "vfx", "vfx-server", "TestSupport"]),
         .testTarget(name: "ServerTests", dependencies: [
             "VideoFXServer", "TestSupport",
             .product(name: "Hummingbird", package: "hummingbird"),

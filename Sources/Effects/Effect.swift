@@ -36,17 +36,15 @@ public struct NoEffect: Effect {
 
 /// Reduces each RGB channel to `levels` evenly spaced values (the "banding" look).
 public struct Posterize: Effect {
-    /// The allowed number of levels.
+    /// The numbers of levels the kernels take (the catalogue's bounds for `posterize:levels`).
     public static let levelRange: ClosedRange<Int> = 2...256
-    /// The default number of levels.
-    public static let defaultLevels = 25
 
     public let levels: Int
 
     /// Fails when `levels` is outside ``levelRange``.
-    public init(levels: Int = Posterize.defaultLevels) throws {
+    public init(levels: Int) throws {
         guard Self.levelRange.contains(levels) else {
-            throw EffectError.outOfRange(parameter: "num_levels", value: "\(levels)",
+            throw EffectError.outOfRange(parameter: "levels", value: "\(levels)",
                                          allowed: "\(Self.levelRange.lowerBound)...\(Self.levelRange.upperBound)")
         }
         self.levels = levels
@@ -63,13 +61,10 @@ public struct Posterize: Effect {
 
 /// Sends each RGB channel to 0 or 255 around a cut-off in 0...1.
 public struct Threshold: Effect {
-    /// The default cut-off.
-    public static let defaultThreshold = 0.5
-
     public let threshold: Double
 
     /// Fails when `threshold` is outside 0...1 or not a number.
-    public init(threshold: Double = Threshold.defaultThreshold) throws {
+    public init(threshold: Double) throws {
         guard threshold.isFinite, (0...1).contains(threshold) else {
             throw EffectError.outOfRange(parameter: "threshold", value: "\(threshold)", allowed: "0...1")
         }
@@ -88,14 +83,11 @@ public struct Threshold: Effect {
 /// Problems with effect parameters.
 public enum EffectError: Error, CustomStringConvertible, Equatable {
     case outOfRange(parameter: String, value: String, allowed: String)
-    case unknownEffect(String)
 
     public var description: String {
         switch self {
         case let .outOfRange(parameter, value, allowed):
             return "\(parameter) \(value) is out of range (allowed: \(allowed))"
-        case let .unknownEffect(name):
-            return "unknown effect '\(name)' (choose posterize, threshold or none)"
         }
     }
 }

@@ -6,17 +6,22 @@ import PixelKernels
 ///
 /// Holds scratch rows, so one instance serves one thread; it allocates nothing per frame.
 public final class FusedYUVKernel {
-    public let map: ChannelMap?
+    public let map: PixelMap?
     public let colorSpace: YUVColorSpace
     public let instructionSet: InstructionSet
     private let scratch = FusedYUVScratch()
 
     /// `instructionSet` must be available (see ``InstructionSet/isAvailable``); by default the preferred one.
-    public init(map: ChannelMap?, colorSpace: YUVColorSpace, instructionSet: InstructionSet = .preferred) {
+    public init(map: PixelMap?, colorSpace: YUVColorSpace, instructionSet: InstructionSet = .preferred) {
         precondition(instructionSet.isAvailable, "instruction set \(instructionSet) is not available here")
         self.map = map
         self.colorSpace = colorSpace
         self.instructionSet = instructionSet
+    }
+
+    /// A kernel for a per-channel map (nil: a plain conversion).
+    public convenience init(map: ChannelMap?, colorSpace: YUVColorSpace, instructionSet: InstructionSet = .preferred) {
+        self.init(map: map.map(PixelMap.channel), colorSpace: colorSpace, instructionSet: instructionSet)
     }
 
     /// Maps `source` into `destination`: same size, any 8-bit chroma subsampling on either side
@@ -32,11 +37,19 @@ public final class FusedYUVKernel {
     /// that one step into a whole level; references with a tiny bias each way tell that from a bug.
     public static func processReference(map: ChannelMap?, colorSpace cs: YUVColorSpace,
                                         _ src: YUVImage, into dst: YUVImage, roundingBias: Double = 0) {
+        processReference(map: map.map(PixelMap.channel), colorSpace: cs, src, into: dst, roundingBias: roundingBias)
+    }
+
+    /// ``processReference(map:colorSpace:_:into:roundingBias:)`` for any pixel map.
+    public static func processReference(map: PixelMap?, colorSpace cs: YUVColorSpace,
+                                        _ src: YUVImage, into dst: YUVImage, roundingBias: Double = 0) {
         let width = src.y.width, height = src.y.height
         let sx = src.chromaShiftX, sy = src.chromaShiftY, dsx = dst.chromaShiftX, dsy = dst.chromaShiftY
-        func mapped(_ x: Double) -> Double {
-            let v = UInt8(min(max(x + roundingBias, 0), 255).rounded())
-            return Double(map?.reference(v) ?? v)
+        func byte(_ x: Double) -> UInt8 { UInt8(min(max(x + roundingBias, 0), 255).rounded()) }
+        func mapped(_ c: (r: Double, g: Double, b: Double)) -> (Double, Double, Double) {
+            let p = SIMD3(byte(c.r), byte(c.g), byte(c.b))
+            let m = map?.reference(p) ?? p
+            return (Double(m.x), Double(m.y), Double(m.z))
         }
         for cy in 0..<dst.u.height {
             for cx in 0..<dst.u.width {
@@ -45,7 +58,7 @@ public final class FusedYUVKernel {
                     for x in (cx << dsx)..<min((cx + 1) << dsx, width) {
                         let u = Double(src.u.row(y >> sy)[x >> sx]), v = Double(src.v.row(y >> sy)[x >> sx])
                         let c = cs.rgb(y: Double(src.y.row(y)[x]), u: u, v: v)
-                        let (r, g, b) = (mapped(c.r), mapped(c.g), mapped(c.b))
+                        let (r, g, b) = mapped(c)
                         dst.y.row(y)[x] = UInt8(min(max(cs.yuv(r: r, g: g, b: b).y, 0), 255).rounded())
                         sum.r += r; sum.g += g; sum.b += b; count += 1
                     }

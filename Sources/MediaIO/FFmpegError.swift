@@ -81,6 +81,8 @@ public enum MediaError: Error, CustomStringConvertible, Equatable, Sendable {
     case audioStream(input: String, stream: String, reason: String)
     case cancelled
     case invalidURL(String)
+    /// The steps left no frame (a trim past the end, for one).
+    case noFramesFromSteps(input: String, steps: String)
 
     public var description: String {
         switch self {
@@ -97,7 +99,7 @@ public enum MediaError: Error, CustomStringConvertible, Equatable, Sendable {
         case let .outputNotWritable(path, reason): return "cannot write output \(path): \(reason)"
         case .noFramesDecoded(let path): return "no video frame could be decoded from \(path)"
         case let .frameCountMismatch(output, decoded, written):
-            return "\(output): the encoder wrote \(written) frames of \(decoded) decoded; the output would be short, so it was not written"
+            return "\(output): the encoder wrote \(written) of the \(decoded) frames sent to it; the output would be short, so it was not written"
         case let .timingMismatch(output, expectedStart, expectedEnd, start, end):
             return "\(output): a player would show \(seconds(start))-\(seconds(end)) s where the content spans "
                 + "\(seconds(expectedStart))-\(seconds(expectedEnd)) s, so it was not written"
@@ -106,6 +108,7 @@ public enum MediaError: Error, CustomStringConvertible, Equatable, Sendable {
             return "\(input): \(value) is over the limit of \(maximum) (\(limit))"
         case .cancelled: return "cancelled"
         case .invalidURL(let url): return "invalid input URL: \(url)"
+        case let .noFramesFromSteps(input, steps): return "\(input): no frame is left after the steps '\(steps)'"
         }
     }
 }

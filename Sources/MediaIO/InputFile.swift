@@ -138,6 +138,13 @@ public final class InputFile {
         return nil
     }
 
+    /// Moves to the last keyframe at or before `seconds` after the start (decoders must start afresh).
+    public func seek(to seconds: Double) throws {
+        let start = context.pointee.start_time == vfx_nopts() ? 0 : context.pointee.start_time
+        try check(av_seek_frame(context, -1, start + Int64(seconds * Double(AV_TIME_BASE)), AVSEEK_FLAG_BACKWARD),
+                  "av_seek_frame", path: name)
+    }
+
     /// Indices of the audio streams.
     public var audioStreams: [Int] {
         (0..<streamCount).filter { stream($0).parameters.pointee.codec_type == AVMEDIA_TYPE_AUDIO }

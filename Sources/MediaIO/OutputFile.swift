@@ -74,14 +74,26 @@ public final class OutputFile {
 
     /// Adds a stream fed by `encoder`; returns its index.
     package func addStream(encoder: Encoder) throws -> Int {
+        let index = try reserveStream()
+        try attach(encoder, toStream: index)
+        return index
+    }
+
+    /// Adds a stream whose encoder opens later (see ``attach(_:toStream:)``), so it keeps its place in the order.
+    package func reserveStream() throws -> Int {
         guard let st = avformat_new_stream(context, nil) else {
             throw FFmpegError(call: "avformat_new_stream", path: name, code: vfx_averror_enomem())
         }
+        return Int(st.pointee.index)
+    }
+
+    /// Describes a reserved stream by the encoder that feeds it.
+    package func attach(_ encoder: Encoder, toStream index: Int) throws {
+        let st = stream(index)
         try check(avcodec_parameters_from_context(st.parameters, encoder.pointer), "avcodec_parameters_from_context", path: name)
         st.pointee.time_base = encoder.timeBase
         st.pointee.avg_frame_rate = encoder.pointer.pointee.framerate
         st.pointee.sample_aspect_ratio = encoder.pointer.pointee.sample_aspect_ratio
-        return Int(st.pointee.index)
     }
 
     /// Adds a stream that copies `input`'s stream `index` packet for packet; returns its index.
@@ -120,10 +132,32 @@ public final class OutputFile {
         if fastStart { av_dict_set(&dict, "movflags", "+faststart", 0) }
         try check(avformat_write_header(context, &dict), "avformat_write_header", path: name)
         headerWritten = true
+        let queued = waiting
+        waiting = []
+        waitingBytes = 0
+        for (packet, timeBase) in queued { try write(packet, timeBase: timeBase) }
     }
 
-    /// Writes one packet (already in the stream's time base), interleaving by time.
-    package func write(_ packet: Packet) throws {
+    /// Most bytes of packets held while the header waits for a stream's encoder (fftools' muxing queue).
+    package static let maxWaitingBytes = 256 << 20
+    private var waiting: [(Packet, AVRational)] = []
+    private var waitingBytes = 0
+
+    /// Writes one packet whose timestamps are in `timeBase`, interleaving by time. Before the header is
+    /// written (an encoder that opens on its first frame), the packet waits in a bounded queue.
+    package func write(_ packet: Packet, timeBase: AVRational) throws {
+        guard headerWritten else {
+            let held = try Packet()
+            try check(av_packet_ref(held.pointer, packet.pointer), "av_packet_ref", path: name)
+            waitingBytes += Int(packet.pointer.pointee.size)
+            guard waitingBytes <= Self.maxWaitingBytes else {
+                throw FFmpegError(call: "av_interleaved_write_frame: over \(Self.maxWaitingBytes >> 20) MiB of packets wait for the video's first frame",
+                                  path: name, code: vfx_averror_enomem())
+            }
+            waiting.append((held, timeBase))
+            return
+        }
+        packet.rescale(from: timeBase, to: self.timeBase(ofStream: packet.streamIndex))
         try check(av_interleaved_write_frame(context, packet.pointer), "av_interleaved_write_frame", path: name)
     }
 

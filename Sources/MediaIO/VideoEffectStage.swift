@@ -1,8 +1,8 @@
 import CFFmpeg
 import Effects
 
-/// Turns decoded frames into encoder-ready frames with an effect applied, as if each were
-/// converted to 8-bit RGB, processed and converted back.
+/// Turns frames into encoder-ready frames with a colour transform applied (a per-channel map or a
+/// composed program of colour steps), as if each were converted to 8-bit RGB, mapped and converted back.
 ///
 /// Routes, chosen per frame: a fused Y'CbCr kernel when the output is 8-bit planar YUV and the input
 /// is too (4:4:4, 4:2:2 or 4:2:0, in any pairing) with the same matrix and range, with no conversions
@@ -10,7 +10,8 @@ import Effects
 /// to planar RGB, the effect's SIMD kernel, and swscale back for everything else; and for `none`,
 /// a pass-through when formats already match, else one swscale conversion.
 public final class VideoEffectStage {
-    public let effect: any Effect
+    /// nil: only convert to the output's format and colour.
+    public let map: PixelMap?
     public let width: Int
     public let height: Int
     public let format: AVPixelFormat
@@ -27,8 +28,8 @@ public final class VideoEffectStage {
     private var pool: [Frame] = []
     private var fused: FusedYUVKernel?
 
-    public init(effect: any Effect, width: Int, height: Int, format: AVPixelFormat, outputColor: ColorProperties) throws {
-        self.effect = effect
+    public init(map: PixelMap?, width: Int, height: Int, format: AVPixelFormat, outputColor: ColorProperties) throws {
+        self.map = map
         self.width = width; self.height = height; self.format = format
         self.outputColor = outputColor
         rgb = try Frame()
@@ -111,10 +112,9 @@ public final class VideoEffectStage {
         let inputFull = Self.isFullRange(input)
         let sameGeometry = input.width == width && input.height == height
         let sameColor = inputMatrix == outputMatrix && inputFull == outputFullRange
-        let map = effect.channelMap
 
-        // none, and already in shape: hand the decoded frame straight on.
-        if effect is NoEffect, sameGeometry, input.pixelFormat == format, sameColor {
+        // No transform, and already in shape: hand the decoded frame straight on.
+        if map == nil, sameGeometry, input.pixelFormat == format, sameColor {
             return input
         }
         let out = try outputFrame()
@@ -126,8 +126,7 @@ public final class VideoEffectStage {
 
         // Any 8-bit planar 4:4:4/4:2:2/4:2:0 pair (4:2:2 in, 4:2:0 out is common): the fused kernel
         // resamples chroma itself, far cheaper than two trips through swscale.
-        // Only for per-channel effects: spatial ones need real RGB planes, and `none` converts Y'CbCr to
-        // Y'CbCr directly below (no trip through RGB).
+        // Only with a transform: a plain conversion goes Y'CbCr to Y'CbCr directly below (no trip through RGB).
         let fusedCandidate = sameGeometry && sameColor && Self.planarYUV8(format) != nil && map != nil
         // 10-bit and semi-planar sources: a depth/layout-only swscale pass (no RGB, no chroma filtering)
         // to 8-bit planar, then the fused kernel; far cheaper than swscale to RGB and back.
@@ -153,7 +152,7 @@ public final class VideoEffectStage {
             return out
         }
 
-        if effect is NoEffect {
+        if map == nil {
             try fromRGB.scale(input, into: out, sourceMatrix: inputMatrix, sourceFullRange: inputFull,
                               destinationMatrix: outputMatrix, destinationFullRange: outputFullRange)
         } else {
@@ -167,7 +166,12 @@ public final class VideoEffectStage {
                 // GBRP stores G, B, R in planes 0, 1, 2.
                 if let g = rgb.plane(0, width: w, height: h), let b = rgb.plane(1, width: w, height: h),
                    let r = rgb.plane(2, width: w, height: h) {
-                    effect.apply(to: RGBPlanes(r: r, g: g, b: b))
+                    let planes = RGBPlanes(r: r, g: g, b: b)
+                    switch map {
+                    case .channel(let m)?: for p in planes.all { m.apply(to: p) }
+                    case .program(let program)?: program.apply(to: planes)
+                    case nil: break
+                    }
                 }
             }
             rgb.pointer.pointee.color_range = AVCOL_RANGE_JPEG

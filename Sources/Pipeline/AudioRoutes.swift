@@ -29,14 +29,15 @@ final class AudioRoute {
     }
 
     /// Plans the route for `index`; throws an error naming the stream when it can neither be copied nor encoded.
+    /// `steps` (trim, tempo, fades) keep the sound in step with the picture; with any, the audio is re-encoded.
     init(input: InputFile, stream index: Int, output: OutputFile, container: OutputContainer, startTime: Int64,
-         log: (String) -> Void) throws {
+         steps: [FilterSpec] = [], log: (String) -> Void) throws {
         let ist = input.stream(index)
         inputIndex = index
         inputTimeBase = ist.pointee.time_base
         offset = av_rescale_q(startTime, AVRational(num: 1, den: Int32(AV_TIME_BASE)), inputTimeBase)
         frame = try Frame()
-        if output.acceptsCopy(of: input, stream: index) {
+        if steps.isEmpty, output.acceptsCopy(of: input, stream: index) {
             outputIndex = try output.addCopiedStream(from: input, stream: index)
             decoder = nil; converter = nil; encoder = nil
             return
@@ -47,11 +48,12 @@ final class AudioRoute {
             let d = dec.pointer.pointee
             let enc = try Encoder.openAudio(name: name, sampleRate: d.sample_rate, layout: d.ch_layout,
                                             globalHeader: output.needsGlobalHeader, path: output.name)
-            converter = try AudioConverter(decoder: dec, encoder: enc)
+            converter = try AudioConverter(decoder: dec, encoder: enc, steps: steps, name: input.name)
             outputIndex = try output.addStream(encoder: enc)
             output.copyLanguage(from: ist, to: output.stream(outputIndex))
             decoder = dec; encoder = enc
-            log("note: \(Self.describe(input, index)) is re-encoded to \(enc.name) for .\(container.rawValue)")
+            log("note: \(Self.describe(input, index)) is re-encoded to \(enc.name)"
+                + (steps.isEmpty ? " for .\(container.rawValue)" : " to follow the steps"))
         } catch {
             throw MediaError.audioStream(input: input.name, stream: Self.describe(input, index),
                                          reason: "cannot encode to \(name) for .\(container.rawValue): \(error)")
@@ -82,15 +84,11 @@ final class AudioRoute {
             note(pts: packet.pts, duration: packet.duration, timeBase: inputTimeBase)
             packet.pointer.pointee.stream_index = Int32(outputIndex)
             packet.pointer.pointee.pos = -1
-            packet.rescale(from: inputTimeBase, to: output.timeBase(ofStream: outputIndex))
-            try output.write(packet)
+            try output.write(packet, timeBase: inputTimeBase)
             return
         }
         if case .corrupt = try dec.send(packet) { return }
         while case .value = try dec.receive(into: frame) {
-            let f = frame.pointer.pointee
-            note(pts: f.pts == vfx_nopts() ? nil : f.pts, duration: Int64(f.nb_samples),
-                 timeBase: AVRational(num: 1, den: max(1, f.sample_rate)), frameTimeBase: dec.timeBase)
             try conv.push(frame)
             frame.unref()
             try pull(conv, enc, write)
@@ -105,6 +103,9 @@ final class AudioRoute {
 
     private func pull(_ conv: AudioConverter, _ enc: Encoder, _ write: (Encoder, Int) throws -> Void) throws {
         while case .value = try conv.pull(into: frame) {
+            let f = frame.pointer.pointee
+            note(pts: f.pts == vfx_nopts() ? nil : f.pts, duration: Int64(f.nb_samples),
+                 timeBase: AVRational(num: 1, den: max(1, f.sample_rate)), frameTimeBase: conv.timeBase)
             if frame.pts != vfx_nopts() { frame.pts = av_rescale_q(frame.pts, conv.timeBase, enc.timeBase) }
             while try !enc.send(frame) { try write(enc, outputIndex) }
             frame.unref()

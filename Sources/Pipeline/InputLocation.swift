@@ -26,8 +26,9 @@ public enum InputLocation {
 }
 
 /// A local input that is not there.
-public enum InputError: Error, CustomStringConvertible, Equatable {
+public enum InputError: Error, CategorizedError, CustomStringConvertible, Equatable {
     case missing(String)
+    public var category: ErrorCategory { .invalidInput }
     public var description: String {
         switch self { case .missing(let p): return "input file not found: \(p)" }
     }

@@ -50,7 +50,7 @@ public enum OutputContainer: String, Sendable, CaseIterable {
 /// Checks made on a request before any media is opened: parameters, codec, container.
 public enum RequestValidation {
     public static func validate(_ request: ProcessRequest) throws {
-        _ = try request.effect.makeEffect()
+        _ = try Chain.resolve(request.steps)
         let container = try OutputContainer(path: request.output)
         guard let entry = CodecCatalog.entry(named: request.outputCodec) else {
             throw MediaError.unknownEncoder(request.outputCodec)
@@ -68,8 +68,9 @@ public enum RequestValidation {
 }
 
 /// A request parameter outside what is allowed.
-public enum ParameterError: Error, CustomStringConvertible, Equatable {
+public enum ParameterError: Error, CategorizedError, CustomStringConvertible, Equatable {
     case outOfRange(String, String, String)
+    public var category: ErrorCategory { .invalidInput }
     public var description: String {
         switch self { case let .outOfRange(p, v, a): return "\(p) \(v) is out of range (allowed: \(a))" }
     }

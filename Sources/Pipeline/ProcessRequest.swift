@@ -1,35 +1,6 @@
 import Effects
 import MediaIO
-
-/// Which effect to run, with its parameters.
-public enum EffectChoice: Sendable, Equatable {
-    case posterize(levels: Int)
-    case threshold(Double)
-    case none
-
-    /// Builds the effect, validating its parameters.
-    public func makeEffect() throws -> any Effect {
-        switch self {
-        case .posterize(let levels): return try Posterize(levels: levels)
-        case .threshold(let t): return try Threshold(threshold: t)
-        case .none: return NoEffect()
-        }
-    }
-
-    /// Parses a name plus parameters as the CLI and API take them.
-    public static func named(_ name: String, levels: Int = Posterize.defaultLevels,
-                             threshold: Double = Threshold.defaultThreshold) throws -> EffectChoice {
-        switch name {
-        case "posterize": return .posterize(levels: levels)
-        case "threshold": return .threshold(threshold)
-        case "none": return .none
-        default: throw EffectError.unknownEffect(name)
-        }
-    }
-
-    /// The names accepted by ``named(_:levels:threshold:)``.
-    public static let names = ["posterize", "threshold", "none"]
-}
+@_exported import Recipe
 
 /// Bounds on what a job may process (the server's defence against huge or endless videos); nil: none.
 public struct MediaLimits: Sendable, Equatable {
@@ -52,21 +23,10 @@ public struct MediaLimits: Sendable, Equatable {
     public static let none = MediaLimits()
 }
 
-/// Everything one processing job needs.
+/// One job as the engine runs it: the ``Recipe`` (what to do) plus how to run it here (threads,
+/// limits, names for messages, where LUT files are read from).
 public struct ProcessRequest: Sendable {
-    /// A path, `file://`, `http(s)://` or `data:` URL.
-    public var input: String
-    /// The output path; its extension picks the container.
-    public var output: String
-    public var effect: EffectChoice = .posterize(levels: Posterize.defaultLevels)
-    public var outputCodec: String = CodecCatalog.defaultCodec
-    /// Constant quality (CRF or its equivalent); lower is better.
-    public var quality: Int = 19
-    /// Encoder preset; `nil` uses the catalog default for the encoder.
-    public var preset: String?
-    /// The output pixel format; nil: yuv420p, or yuv420p10le for HDR sources where the encoder takes it.
-    public var pixelFormat: String?
-    public var keepAudio = true
+    public var recipe: Recipe
     /// Fall back to a CPU encoder when a hardware one cannot open.
     public var allowFallback = true
     public var inputOptions = InputOptions()
@@ -78,11 +38,33 @@ public struct ProcessRequest: Sendable {
     public var outputName: String?
     /// Bounds checked after probing and while decoding.
     public var limits = MediaLimits.none
+    /// Reads what steps' `url` parameters name (LUT files): local files and data: URLs by default.
+    public var resources: ResourceReader = LocalResources.read
 
-    public init(input: String, output: String) {
-        self.input = input
-        self.output = output
+    public init(recipe: Recipe) { self.recipe = recipe }
+
+    public init(input: String, output: String, steps: [ChainStep] = Self.defaultSteps) {
+        recipe = Recipe(input: input, output: output, steps: steps)
     }
+
+    /// The seed's default job: posterize with the catalogue's default levels.
+    public static let defaultSteps = [ChainStep("posterize")]
+
+    /// A path, `file://`, `http(s)://` or `data:` URL.
+    public var input: String { get { recipe.input } set { recipe.input = newValue } }
+    /// The output path; its extension picks the container.
+    public var output: String { get { recipe.output } set { recipe.output = newValue } }
+    public var steps: [ChainStep] { get { recipe.steps } set { recipe.steps = newValue } }
+    public var outputCodec: String {
+        get { recipe.settings.codec ?? CodecCatalog.defaultCodec } set { recipe.settings.codec = newValue }
+    }
+    /// Constant quality (CRF or its equivalent); lower is better.
+    public var quality: Int { get { recipe.settings.quality ?? OutputSettings.defaultQuality } set { recipe.settings.quality = newValue } }
+    /// Encoder preset; `nil` uses the catalog default for the encoder.
+    public var preset: String? { get { recipe.settings.preset } set { recipe.settings.preset = newValue } }
+    /// The output pixel format; nil: yuv420p, or yuv420p10le for HDR sources where the encoder takes it.
+    public var pixelFormat: String? { get { recipe.settings.pixelFormat } set { recipe.settings.pixelFormat = newValue } }
+    public var keepAudio: Bool { get { recipe.settings.audio == .keep } set { recipe.settings.audio = newValue ? .keep : .drop } }
 }
 
 /// How one output stream was made: which decoder and encoder, on which device ("cpu", "nvidia"), or a copy.

@@ -11,7 +11,7 @@ import Glibc
 import MediaIO
 
 /// A job that failed: the error, told so that it names the user's input or output.
-public struct JobFailure: Error, CustomStringConvertible {
+public struct JobFailure: Error, CategorizedError, CustomStringConvertible {
     public let input: String
     public let output: String
     public let underlying: any Error
@@ -21,6 +21,8 @@ public struct JobFailure: Error, CustomStringConvertible {
         self.output = output
         self.underlying = underlying
     }
+
+    public var category: ErrorCategory { ErrorCategory.of(underlying) }
 
     /// The underlying message when it already names the input or output; else prefixed with them.
     public var description: String {
@@ -115,6 +117,7 @@ public final class Runner {
         func warn(_ s: String) { warnings.append(s); onLog("warning: " + s) }
         let inputName = request.inputName ?? request.input
         let outputName = request.outputName ?? request.output
+        let steps = try Chain.resolve(request.steps)
 
         let location = try InputLocation.resolve(request.input)
         let input = try InputFile(url: location, name: inputName, options: request.inputOptions, cancellation: cancellation)
@@ -125,48 +128,41 @@ public final class Runner {
         guard par.width > 0, par.height > 0 else { throw MediaError.noFramesDecoded(inputName) }
         let hdr = HDRTransfer.name(par.color_trc)
         let total = input.expectedFrameCount(stream: videoIndex)
-        try checkLimits(width: Int(par.width), height: Int(par.height), duration: input.info(stream: videoIndex).duration ?? input.duration,
-                        frames: total, name: inputName)
+        let sourceDuration = input.info(stream: videoIndex).duration ?? input.duration
+        try checkLimits(width: Int(par.width), height: Int(par.height), duration: sourceDuration, frames: total, name: inputName)
         let output = try OutputFile(path: path, name: outputName, formatName: container.muxer)
 
-        // Geometry: subsampled formats need sizes that are multiples of the subsampling.
-        var sx: Int32 = 0, sy: Int32 = 0
-        av_pix_fmt_get_chroma_sub_sample(pixelFormat(for: request.outputCodec, hdr: hdr != nil), &sx, &sy)
-        let width = Int(par.width) & ~((1 << Int(sx)) - 1), height = Int(par.height) & ~((1 << Int(sy)) - 1)
-        if width != Int(par.width) || height != Int(par.height) {
-            onLog("note: \(par.width)x\(par.height) is encoded as \(width)x\(height) (4:2:x formats need even sizes)")
+        let guessedRate = av_guess_frame_rate(input.context, st, nil)
+        let sourceRate = guessedRate.num > 0 && guessedRate.den > 0 ? guessedRate : AVRational(num: 25, den: 1)
+        let sar = av_guess_sample_aspect_ratio(input.context, st, nil)
+        // The steps, planned against what the input says of itself (sizes, rate, duration).
+        let shape = StreamShape(width: Int(par.width), height: Int(par.height),
+                                pixelAspect: sar.num > 0 && sar.den > 0 ? av_q2d(sar) : 1, frameRate: av_q2d(sourceRate),
+                                duration: sourceDuration)
+        let plan = try Planner.plan(steps, shape: shape, resources: request.resources)
+        if steps.count > 1 { onLog("note: steps run as " + plan.summary) }
+        let changesTiming = plan.video.contains { if case .filters = $0 { return true } else { return false } }
+
+        // Colour: keep what the input says; the matrix is named for the output's height when the input says nothing.
+        func outputColor(height: Int) -> ColorProperties {
+            var color = ColorProperties()
+            color.primaries = par.color_primaries
+            color.transfer = par.color_trc
+            color.matrix = VideoEffectStage.matrix(for: par.color_space, height: height)
+            color.range = par.color_range == AVCOL_RANGE_JPEG ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG
+            return color
         }
-        guard width > 0, height > 0 else { throw MediaError.noFramesDecoded(inputName) }
-
-        // Colour: keep what the input says; name the matrix we convert with when it says nothing.
-        var color = ColorProperties()
-        color.primaries = par.color_primaries
-        color.transfer = par.color_trc
-        color.matrix = VideoEffectStage.matrix(for: par.color_space, height: height)
-        color.range = par.color_range == AVCOL_RANGE_JPEG ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG
-
-        let frameRate = av_guess_frame_rate(input.context, st, nil)
-        var config = VideoEncoderConfig(
-            width: width, height: height, pixelFormat: pixelFormat(for: request.outputCodec, hdr: hdr != nil),
-            timeBase: st.pointee.time_base,
-            frameRate: frameRate.num > 0 && frameRate.den > 0 ? frameRate : AVRational(num: 25, den: 1),
-            sampleAspectRatio: av_guess_sample_aspect_ratio(input.context, st, nil), color: color,
-            quality: request.quality, preset: request.preset, globalHeader: output.needsGlobalHeader, threads: request.threads)
-        config.fieldOrder = par.field_order
-        if hdr != nil { config.hdr = HDRMetadata(stream: st) ?? Self.firstFrameHDRMetadata(location, request, videoIndex) }
-        let (encoder, fallbackFrom) = try openEncoder(config: &config, path: outputName, hdr: hdr != nil)
-        if let hdr { reportHDR(hdr, format: config.pixelFormat, encoder: encoder.name, container: container, metadata: config.hdr, warn: warn) }
-        let hardwareEncoder = CodecCatalog.entry(named: encoder.name)?.hardware == true
+        let preferredFormat = pixelFormat(for: request.outputCodec, hdr: hdr != nil)
+        let hdrMetadata = hdr == nil ? nil : (HDRMetadata(stream: st) ?? Self.firstFrameHDRMetadata(location, request, videoIndex))
+        let hardwareRequested = CodecCatalog.entry(named: request.outputCodec)?.hardware == true
         let decoder = try Decoder(input: input, stream: videoIndex,
-                                  threads: Self.decoderThreads(requested: request.threads, hardwareEncoder: hardwareEncoder,
+                                  threads: Self.decoderThreads(requested: request.threads, hardwareEncoder: hardwareRequested,
                                                                cores: ProcessInfo.processInfo.activeProcessorCount))
-        let stage = try VideoEffectStage(effect: try request.effect.makeEffect(), width: width, height: height,
-                                         format: config.pixelFormat, outputColor: color)
 
-        let videoOut = try output.addStream(encoder: encoder)
+        // The video stream keeps the first place; its encoder opens from the first frame the steps give.
+        let videoOut = try output.reserveStream()
         try check(vfx_copy_display_matrix(st, output.stream(videoOut)), "copying the display matrix", path: outputName)
         if let timecode = input.tag("timecode") { output.setTag("timecode", timecode, stream: videoOut) }
-        if let metadata = config.hdr { try metadata.attach(to: output.stream(videoOut), path: outputName) }
 
         // Every stream is shifted by the same offset so the output starts at zero, as ffmpeg's does,
         // with the offset between audio and video at the start kept exactly.
@@ -183,31 +179,76 @@ public final class Runner {
         var audio: [Int: AudioRoute] = [:]
         for index in audioIndices {
             audio[index] = try AudioRoute(input: input, stream: index, output: output, container: container,
-                                          startTime: startTime, log: onLog)
+                                          startTime: startTime, steps: plan.audio, log: onLog)
         }
-        try output.writeHeader(fastStart: container.fastStart)
 
-        let packet = try Packet()
-        let frame = try Frame()
         let outPacket = try Packet()
-        var decoded = 0, written = 0
-        var firstPts = Int64.min, lastPts = Int64.min, lastDuration: Int64 = 0
-        var corruptReports = 0
-        let defaultDuration = max(1, av_rescale_q(1, av_inv_q(config.frameRate), st.pointee.time_base))
+        var decoded = 0, sent = 0, written = 0
+        var encoder: Encoder?
+        var fallbackFrom: String?
+        var firstOut = Int64.min, lastOut = Int64.min, lastOutDuration: Int64 = 0
+        var encoderTimeBase = st.pointee.time_base
+        var defaultOutDuration: Int64 = 1
 
         func writeEncoded(_ enc: Encoder, stream: Int) throws {
             while case .value = try enc.receive(into: outPacket) {
                 outPacket.pointer.pointee.stream_index = Int32(stream)
-                outPacket.rescale(from: enc.timeBase, to: output.timeBase(ofStream: stream))
-                try output.write(outPacket)
+                try output.write(outPacket, timeBase: enc.timeBase)
                 if stream == videoOut { written += 1 }
             }
         }
 
-        func encodeVideo(_ f: Frame?) throws {
-            while try !encoder.send(f) { try writeEncoded(encoder, stream: videoOut) }
-            try writeEncoded(encoder, stream: videoOut)
+        // Opens the encoder for the first frame out of the steps: its size, the steps' time base and rate.
+        let stages = try VideoStages(
+            plan: plan, inputTimeBase: st.pointee.time_base, inputFrameRate: sourceRate, intermediateFormat: preferredFormat,
+            intermediateColor: outputColor(height: Int(par.height)), name: inputName, onLog: onLog,
+            prepare: { [self] width, height, timeBase, frameRate in
+                var sx: Int32 = 0, sy: Int32 = 0
+                av_pix_fmt_get_chroma_sub_sample(preferredFormat, &sx, &sy)
+                let w = width & ~((1 << Int(sx)) - 1), h = height & ~((1 << Int(sy)) - 1)
+                // Rate hints: what the last filter announces, or the planned rate when steps retime (speed).
+                var rate = frameRate ?? sourceRate
+                if changesTiming, abs(av_q2d(rate) - plan.shape.frameRate) > 0.01 { rate = av_d2q(plan.shape.frameRate, 100_000) }
+                let stepsResized = plan.shape.width != shape.width || plan.shape.height != shape.height
+                var config = VideoEncoderConfig(
+                    width: w, height: h, pixelFormat: preferredFormat, timeBase: timeBase, frameRate: rate,
+                    sampleAspectRatio: stepsResized ? AVRational(num: 1, den: 1) : sar, color: outputColor(height: h),
+                    quality: request.quality, preset: request.preset, globalHeader: output.needsGlobalHeader, threads: request.threads)
+                config.fieldOrder = changesTiming ? AV_FIELD_UNKNOWN : par.field_order
+                config.hdr = hdrMetadata
+                let (enc, from) = try openEncoder(config: &config, path: outputName, hdr: hdr != nil)
+                if let hdr { reportHDR(hdr, format: config.pixelFormat, encoder: enc.name, container: container, metadata: config.hdr, warn: warn) }
+                try output.attach(enc, toStream: videoOut)
+                if let metadata = config.hdr { try metadata.attach(to: output.stream(videoOut), path: outputName) }
+                try output.writeHeader(fastStart: container.fastStart)
+                encoder = enc; fallbackFrom = from
+                encoderTimeBase = timeBase
+                defaultOutDuration = max(1, av_rescale_q(1, av_inv_q(rate), timeBase))
+                return (config.pixelFormat, config.color)
+            })
+
+        func encode(_ f: Frame?) throws {
+            guard let enc = encoder else { return }
+            if let f {
+                // Encoders need strictly increasing times; nudge duplicates forward.
+                if f.pts == vfx_nopts() { f.pts = lastOut == .min ? 0 : lastOut + lastOutDuration }
+                if lastOut != .min && f.pts <= lastOut { f.pts = lastOut + 1 }
+                if firstOut == .min { firstOut = f.pts }
+                lastOut = f.pts
+                // Filters keep a frame's duration in the time base it came in with; after them, one frame at the output rate.
+                if changesTiming || f.duration <= 0 { f.duration = defaultOutDuration }
+                lastOutDuration = f.duration
+                sent += 1
+            }
+            while try !enc.send(f) { try writeEncoded(enc, stream: videoOut) }
+            try writeEncoded(enc, stream: videoOut)
         }
+
+        let packet = try Packet()
+        let frame = try Frame()
+        var firstPts = Int64.min, lastPts = Int64.min, lastDuration: Int64 = 0
+        var corruptReports = 0
+        let defaultDuration = max(1, av_rescale_q(1, av_inv_q(sourceRate), st.pointee.time_base))
 
         func drainDecoder() throws {
             while case .value = try decoder.receive(into: frame) {
@@ -215,10 +256,7 @@ public final class Runner {
                 var pts = frame.pointer.pointee.best_effort_timestamp
                 let duration = frame.duration > 0 ? frame.duration : defaultDuration
                 if pts == vfx_nopts() { pts = lastPts == .min ? 0 : lastPts + lastDuration }
-                if lastPts != .min && pts <= lastPts {
-                    // Encoders need strictly increasing times; nudge duplicates forward.
-                    pts = lastPts + 1
-                }
+                if lastPts != .min && pts <= lastPts { pts = lastPts + 1 }
                 if firstPts == .min { firstPts = pts }
                 lastPts = pts; lastDuration = duration
                 // Headers can lie: the limits hold for what really decodes.
@@ -227,14 +265,10 @@ public final class Runner {
                     throw MediaError.limitExceeded(input: outputName, limit: "max_output_bytes", value: "\(output.bytesWritten) bytes",
                                                    maximum: "\(max) bytes")
                 }
-                let out = try stage.process(frame)
-                out.pts = pts
-                out.duration = duration
-                out.pointer.pointee.pict_type = AV_PICTURE_TYPE_NONE
-                out.pointer.pointee.interlaced_frame = frame.pointer.pointee.interlaced_frame
-                out.pointer.pointee.top_field_first = frame.pointer.pointee.top_field_first
+                frame.pts = pts
+                frame.duration = duration
                 decoded += 1
-                try encodeVideo(out)
+                try stages.push(frame, emit: encode)
                 frame.unref()
                 onProgress(JobProgress(framesDone: decoded, totalFrames: total, elapsed: Date().timeIntervalSince(started)))
             }
@@ -271,26 +305,29 @@ public final class Runner {
             }
         }
 
-        // Drain: decoder, then effects (stateless), then encoder; then the trailer, once.
+        // Drain: decoder, then the steps' filters, then the encoder; then the trailer, once.
         try sendVideo(nil)
-        try encodeVideo(nil)
+        try stages.push(nil, emit: encode)
+        try encode(nil)
         for route in audio.values where !route.isCopy { try route.handle(nil, output: output, write: writeEncoded) }
         guard decoded > 0 else { throw MediaError.noFramesDecoded(inputName) }
+        guard let encoder, sent > 0 else { throw MediaError.noFramesFromSteps(input: inputName, steps: Chain.text(request.steps)) }
         try output.finish()
-        guard written == decoded else { throw MediaError.frameCountMismatch(output: outputName, decoded: decoded, written: written) }
+        guard written == sent else { throw MediaError.frameCountMismatch(output: outputName, decoded: sent, written: written) }
         if let announced = input.info(stream: videoIndex).frameCount, abs(announced - decoded) > max(2, announced / 20) {
             warn("\(inputName): decoded \(decoded) frames where the container announced \(announced)")
         }
 
         // What a player will show: the written file must start and end where its content does.
-        let tb = av_q2d(st.pointee.time_base)
-        let starts = [Double(firstPts) * tb] + audio.values.compactMap(\.start)
-        let ends = [Double(lastPts + lastDuration) * tb] + audio.values.map(\.end)
-        let timing = TimingExpectation(start: starts.min()!, end: ends.max()!, tolerance: 0.25 + 2 * Double(defaultDuration) * tb)
+        let tb = av_q2d(encoderTimeBase)
+        let starts = [Double(firstOut) * tb] + audio.values.compactMap(\.start)
+        let ends = [Double(lastOut + lastOutDuration) * tb] + audio.values.map(\.end)
+        let timing = TimingExpectation(start: starts.min()!, end: ends.max()!, tolerance: 0.25 + 2 * Double(defaultOutDuration) * tb)
         var result = ProcessResult(output: path, framesDecoded: decoded, framesWritten: written, encoder: encoder.name,
                                    fallbackFrom: fallbackFrom, audioStreams: audio.count, seconds: 0, framesPerSecond: 0,
                                    warnings: warnings)
         // Decoding runs on the CPU (no hardware decoder is opened); NVENC encoders run on the GPU.
+        let hardwareEncoder = CodecCatalog.entry(named: encoder.name)?.hardware == true
         result.streams = [StreamReport(kind: "video", decoder: decoder.codecName, decoderDevice: "cpu", encoder: encoder.name,
                                        encoderDevice: hardwareEncoder ? "nvidia" : "cpu")]
             + audio.keys.sorted().compactMap { audio[$0]?.report }

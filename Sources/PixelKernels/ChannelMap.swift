@@ -30,6 +30,22 @@ public enum ChannelMap: Sendable, Equatable {
     }
 }
 
+/// The colour transform the fused kernel applies to each pixel's RGB.
+public enum PixelMap: Sendable {
+    /// A per-channel map with its own arithmetic lanes (posterize, threshold).
+    case channel(ChannelMap)
+    /// Any composed colour transform (curves and a lattice).
+    case program(ColorProgram)
+
+    /// The exact result for one pixel.
+    public func reference(_ p: SIMD3<UInt8>) -> SIMD3<UInt8> {
+        switch self {
+        case .channel(let map): return SIMD3(map.reference(p.x), map.reference(p.y), map.reference(p.z))
+        case .program(let program): return program.reference(p)
+        }
+    }
+}
+
 /// Names one compiled copy of the SIMD kernels.
 ///
 /// Every generic function of the kernels takes the copy as a type parameter, so each copy's
@@ -67,14 +83,20 @@ public enum SIMDKernels<Copy: KernelCopy> {
     /// across its block on the way in, the mapped block averaged on the way out. Same size; each
     /// side has its own subsampling (4:4:4, 4:2:2 or 4:2:0); the two may not overlap.
     @inlinable @inline(__always)
-    public static func fusedYUV(_ map: ChannelMap?, _ colorSpace: YUVColorSpace,
+    public static func fusedYUV(_ map: PixelMap?, _ colorSpace: YUVColorSpace,
                                 _ source: YUVImage, into destination: YUVImage, scratch: FusedYUVScratch) {
         precondition(source.y.width == destination.y.width && source.y.height == destination.y.height)
         scratch.reserve(width: source.y.width)
         switch map {
-        case let .posterize(levels)?: fusedYUVLoop(source, destination, colorSpace, scratch, PosterizeLanes(levels: levels), Copy.self)
-        case let .threshold(cut)?: fusedYUVLoop(source, destination, colorSpace, scratch, ThresholdLanes(cut: cut), Copy.self)
-        case nil: fusedYUVLoop(source, destination, colorSpace, scratch, IdentityLanes(), Copy.self)
+        case let .channel(.posterize(levels))?:
+            fusedYUVLoop(source, destination, colorSpace, scratch, EachChannel(PosterizeLanes(levels: levels)), Copy.self)
+        case let .channel(.threshold(cut))?:
+            fusedYUVLoop(source, destination, colorSpace, scratch, EachChannel(ThresholdLanes(cut: cut)), Copy.self)
+        case let .program(program)?:
+            withExtendedLifetime(program) {
+                fusedYUVLoop(source, destination, colorSpace, scratch, ProgramLanes(program), Copy.self)
+            }
+        case nil: fusedYUVLoop(source, destination, colorSpace, scratch, EachChannel(IdentityLanes()), Copy.self)
         }
     }
 }
@@ -84,7 +106,7 @@ public protocol KernelSet {
     /// Applies `map` to every pixel of `plane`.
     static func apply(_ map: ChannelMap, to plane: Plane)
     /// Maps `source` into `destination` through RGB (see ``SIMDKernels/fusedYUV(_:_:_:into:scratch:)``).
-    static func fusedYUV(_ map: ChannelMap?, _ colorSpace: YUVColorSpace,
+    static func fusedYUV(_ map: PixelMap?, _ colorSpace: YUVColorSpace,
                          _ source: YUVImage, into destination: YUVImage, scratch: FusedYUVScratch)
 }
 
@@ -94,7 +116,7 @@ public enum PortableKernels: KernelSet {
         SIMDKernels<PortableCopy>.apply(map, to: plane)
     }
 
-    public static func fusedYUV(_ map: ChannelMap?, _ colorSpace: YUVColorSpace,
+    public static func fusedYUV(_ map: PixelMap?, _ colorSpace: YUVColorSpace,
                                 _ source: YUVImage, into destination: YUVImage, scratch: FusedYUVScratch) {
         SIMDKernels<PortableCopy>.fusedYUV(map, colorSpace, source, into: destination, scratch: scratch)
     }

@@ -96,7 +96,7 @@ public final class FusedYUVScratch {
 
 /// The per-pixel arithmetic of the fused kernel, as methods on constants (local closures that
 /// capture would not be inlined into the loop).
-@usableFromInline struct FusedLaneMath<L: ChannelLanes, Copy: KernelCopy> {
+@usableFromInline struct FusedLaneMath<L: PixelLanes, Copy: KernelCopy> {
     @usableFromInline let yMul, yR, yG, yB, yBias: F8
     @usableFromInline let lanes: L
     /// Chroma in: the Cr weight of R, Cb and Cr of G, Cb of B, and the luma offset they carry.
@@ -155,9 +155,8 @@ public final class FusedYUVScratch {
     @usableFromInline @_transparent  // must inline: as a call it moves every vector through memory
     func mapped(_ y: F8, _ rc: F8, _ gc: F8, _ bc: F8) -> (F8, F8, F8) {
         let copy = Copy.self
-        return (lanes(roundedByte(mulAdd(y, yMul, rc, copy)), copy),
-         lanes(roundedByte(mulAdd(y, yMul, gc, copy)), copy),
-         lanes(roundedByte(mulAdd(y, yMul, bc, copy)), copy))
+        return lanes(roundedByte(mulAdd(y, yMul, rc, copy)), roundedByte(mulAdd(y, yMul, gc, copy)),
+                     roundedByte(mulAdd(y, yMul, bc, copy)), copy)
     }
 
     /// Luma bytes of eight mapped pixels.
@@ -172,7 +171,7 @@ public final class FusedYUVScratch {
 /// converted back, in one pass: chroma is shared across its block on the way in and averaged over
 /// the mapped block on the way out.
 @inlinable @inline(__always)
-func fusedYUVLoop<L: ChannelLanes, Copy: KernelCopy>(_ src: YUVImage, _ dst: YUVImage, _ colorSpace: YUVColorSpace,
+func fusedYUVLoop<L: PixelLanes, Copy: KernelCopy>(_ src: YUVImage, _ dst: YUVImage, _ colorSpace: YUVColorSpace,
                                                     _ scratch: FusedYUVScratch, _ lanes: L, _ copy: Copy.Type) {
     // Local copies: class properties in the inner loop would pay exclusivity checks per access.
     let cR = scratch.cR, cG = scratch.cG, cB = scratch.cB, sR = scratch.sR, sG = scratch.sG, sB = scratch.sB

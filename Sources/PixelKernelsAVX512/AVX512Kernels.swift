@@ -9,7 +9,7 @@ public enum AVX512Kernels: KernelSet {
     }
 
     @inline(never) // stays in this module, compiled for this CPU level, never inlined into a caller
-    public static func fusedYUV(_ map: ChannelMap?, _ colorSpace: YUVColorSpace,
+    public static func fusedYUV(_ map: PixelMap?, _ colorSpace: YUVColorSpace,
                                 _ source: YUVImage, into destination: YUVImage, scratch: FusedYUVScratch) {
         SIMDKernels<AVX512Copy>.fusedYUV(map, colorSpace, source, into: destination, scratch: scratch)
     }

@@ -2,10 +2,15 @@ import Effects
 import Foundation
 import MediaIO
 import Pipeline
+import Recipe
 
 /// The prediction inputs, described once: validation and the OpenAPI document both come from here.
 public struct InputField: Sendable {
-    public enum Kind: Sendable { case uri, integer(ClosedRange<Int>), number(ClosedRange<Double>), choice([String]), string }
+    public enum Kind: Sendable {
+        case uri, integer(ClosedRange<Int>), number(ClosedRange<Double>), choice([String]), string
+        /// A chain of catalogue steps: a string in the chain grammar, or an array of `{name, params}`.
+        case steps
+    }
     public let name: String
     public let title: String
     public let description: String
@@ -14,18 +19,26 @@ public struct InputField: Sendable {
 }
 
 public enum InputSchema {
+    /// The seed's flat fields take their bounds and defaults from the catalogue's posterize and threshold.
+    private static let levels = EffectCatalogue.posterize.parameter("levels")!
+    private static let level = EffectCatalogue.threshold.parameter("level")!
+
     public static let fields: [InputField] = [
         InputField(name: "video", title: "Video", description: "Input video: an http(s) or data: URL.", kind: .uri, defaultValue: nil),
         InputField(name: "num_levels", title: "Num Levels", description: "Posterize: levels per RGB channel.",
-                   kind: .integer(2...256), defaultValue: .int(25)),
+                   kind: .integer(levels.intRange!), defaultValue: levels.defaultValue.map(JSONValue.init)),
         InputField(name: "threshold", title: "Threshold", description: "Threshold: channels above this (0-1) become 255, the rest 0.",
-                   kind: .number(0...1), defaultValue: .double(0.5)),
+                   kind: .number(level.numberRange!), defaultValue: level.defaultValue.map(JSONValue.init)),
         InputField(name: "output_codec", title: "Output Codec",
                    description: "Encoder; NVIDIA encoders fall back to the CPU encoder of the same format when no GPU is present.",
                    kind: .choice(CodecCatalog.entries.map(\.name)), defaultValue: .string(CodecCatalog.defaultCodec)),
         InputField(name: "effect", title: "Effect",
                    description: "posterize, threshold or none. Default: posterize, or threshold when only threshold is given.",
-                   kind: .choice(["auto"] + EffectChoice.names), defaultValue: .string("auto")),
+                   kind: .choice(["auto"] + Recipe.seedEffects), defaultValue: .string("auto")),
+        InputField(name: "effects", title: "Effects",
+                   description: "A chain of steps instead of effect: a string such as \"trim:start=2,end=8 | resize:width=1280 | posterize:levels=6\" or an array of {\"name\", \"params\"}. Steps: "
+                       + EffectCatalogue.all.map(\.name).joined(separator: ", ") + ". Not with effect, num_levels or threshold.",
+                   kind: .steps, defaultValue: nil),
         InputField(name: "crf", title: "Crf", description: "Constant quality; lower is better (0-51 for H.264/HEVC, 0-63 for AV1/VP9).",
                    kind: .integer(0...63), defaultValue: .int(19)),
         InputField(name: "preset", title: "Preset", description: "Encoder preset; empty for the encoder's default.",
@@ -51,6 +64,7 @@ public enum InputSchema {
         for field in fields {
             let loc = ["body", "input", field.name]
             guard let value = input[field.name], value != .null else {
+                if case .steps = field.kind { continue }
                 if let d = field.defaultValue { out[field.name] = d } else {
                     problems.append(Problem(loc: loc, msg: "Field required", type: "value_error.missing"))
                 }
@@ -92,11 +106,25 @@ public enum InputSchema {
                 } else if d > range.upperBound {
                     problems.append(Problem(loc: loc, msg: "ensure this value is less than or equal to \(range.upperBound)", type: "value_error.number.not_le"))
                 } else { out[field.name] = .double(d) }
+            case .steps:
+                do {
+                    let steps = try Self.steps(from: value)
+                    for (i, step) in try Chain.resolve(steps).enumerated() { try checkLocations(step, index: i) }
+                    out[field.name] = value
+                } catch {
+                    problems.append(Problem(loc: loc, msg: "\(error)", type: "value_error.effects"))
+                }
             case .choice(let choices):
                 guard case .string(let s) = value, choices.contains(s) else {
                     problems.append(Problem(loc: loc, msg: "value is not a valid enumeration member; permitted: \(choices.map { "'\($0)'" }.joined(separator: ", "))", type: "type_error.enum")); continue
                 }
                 out[field.name] = value
+            }
+        }
+        // effects replaces the seed's single effect; both at once would leave one ignored.
+        if let e = input["effects"], e != .null {
+            for key in ["effect", "num_levels", "threshold"] where input[key] != nil && input[key] != .null {
+                problems.append(Problem(loc: ["body", "input", key], msg: "cannot be given with effects (put the step in effects)", type: "value_error.conflict"))
             }
         }
         // The codec's own quality range is narrower for H.264/HEVC.
@@ -107,15 +135,91 @@ public enum InputSchema {
         return problems.isEmpty ? .success(out) : .failure(ValidationFailure(detail: problems))
     }
 
-    /// The effect a validated input asks for; `given` holds the keys the client sent.
-    static func effect(_ input: [String: JSONValue], given: Set<String>) throws -> EffectChoice {
-        var name = input["effect"]?.string ?? "auto"
+    /// The steps a validated input asks for: `effects`, or the seed's effect with its parameter.
+    /// `given` holds the keys the client sent.
+    static func steps(_ input: [String: JSONValue], given: Set<String>) throws -> [ChainStep] {
+        if let effects = input["effects"], effects != .null { return try steps(from: effects) }
+        var levels: Int?, threshold: Double?
+        if given.contains("num_levels"), case .int(let i)? = input["num_levels"] { levels = i }
+        if given.contains("threshold"), case .double(let d)? = input["threshold"] { threshold = d }
+        let effect = input["effect"]?.string
+        var name = effect ?? "auto"
         if name == "auto" { name = given.contains("threshold") && !given.contains("num_levels") ? "threshold" : "posterize" }
-        var levels = Posterize.defaultLevels, threshold = Threshold.defaultThreshold
-        if case .int(let i)? = input["num_levels"] { levels = i }
-        if case .double(let d)? = input["threshold"] { threshold = d }
-        return try EffectChoice.named(name, levels: levels, threshold: threshold)
+        return try Recipe.seedSteps(effect: name, numLevels: levels, threshold: threshold)
     }
+
+    /// `effects` as steps: the chain grammar in a string, or an array of `{"name": ..., "params": {...}}`.
+    static func steps(from value: JSONValue) throws -> [ChainStep] {
+        switch value {
+        case .string(let text): return try Chain.parse(text)
+        case .array(let items):
+            guard items.count <= Chain.maxSteps else { throw RecipeError.syntax("more than \(Chain.maxSteps) steps") }
+            return try items.enumerated().map { i, item in
+                guard case .object(let o) = item, case .string(let name)? = o["name"] else {
+                    throw RecipeError.syntax("step \(i + 1) must be an object with a string \"name\"")
+                }
+                if let extra = o.keys.sorted().first(where: { $0 != "name" && $0 != "params" }) {
+                    throw RecipeError.syntax("step \(i + 1) (\(name.prefix(64))): unknown key '\(extra.prefix(64))' (a step has name and params)")
+                }
+                var params: [String: ParameterValue] = [:]
+                switch o["params"] {
+                case nil, .null?: break
+                case .object(let p)?:
+                    for (key, v) in p {
+                        switch v {
+                        case .int(let n): params[key] = .integer(n)
+                        case .double(let d): params[key] = .number(d)
+                        case .string(let s): params[key] = .string(s)
+                        default: throw RecipeError.badParameter(step: name, parameter: key, value: "a \(v.typeName)", reason: "must be a number or a string")
+                        }
+                    }
+                default: throw RecipeError.syntax("step \(i + 1) (\(name.prefix(64))): params must be an object")
+                }
+                return ChainStep(name, params)
+            }
+        default: throw RecipeError.syntax("must be a string in the chain grammar or an array of steps")
+        }
+    }
+
+    /// The API takes files only by http(s) or data: URL (never a path on this server).
+    private static func checkLocations(_ step: ResolvedStep, index: Int) throws {
+        for spec in step.definition.parameters where spec.type == .url {
+            guard let location = step.parameters.string(spec.name) else { continue }
+            let lower = location.lowercased()
+            guard isURI(location) || lower.hasPrefix("data:"),
+                  lower.hasPrefix("http://") || lower.hasPrefix("https://") || lower.hasPrefix("data:") else {
+                throw RecipeError.badParameter(step: step.name, parameter: spec.name, value: String(location.prefix(80)),
+                                               reason: "must be an http(s) or data: URL")
+            }
+        }
+    }
+}
+
+extension JSONValue {
+    /// A catalogue default as JSON.
+    init(_ value: ParameterValue) {
+        switch value {
+        case .integer(let i): self = .int(i)
+        case .number(let d): self = .double(d)
+        case .string(let s): self = .string(s)
+        }
+    }
+
+    var typeName: String {
+        switch self {
+        case .null: return "null"
+        case .bool: return "boolean"
+        case .int, .double: return "number"
+        case .string: return "string"
+        case .array: return "array"
+        case .object: return "object"
+        }
+    }
+}
+
+extension ParameterSpec {
+    var intRange: ClosedRange<Int>? { if case .integer(let r) = type { return r } else { return nil } }
+    var numberRange: ClosedRange<Double>? { if case .number(let r) = type { return r } else { return nil } }
 }
 
 

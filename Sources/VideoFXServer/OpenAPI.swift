@@ -1,8 +1,38 @@
 import Foundation
 import MediaIO
+import Recipe
 
 /// The OpenAPI document in Cog's form, built from ``InputSchema`` so it cannot drift from validation.
 enum OpenAPIDocument {
+    /// One step of `effects`: one branch per catalogue entry, each with its parameters' types, bounds and defaults.
+    static func stepSchema() -> JSONValue {
+        .object(["title": "Step", "oneOf": .array(EffectCatalogue.all.map { d in
+            var params: [String: JSONValue] = [:]
+            for p in d.parameters {
+                var schema: [String: JSONValue] = ["description": .string(p.summary)]
+                switch p.type {
+                case .integer(let r): schema["type"] = "integer"; schema["minimum"] = .int(r.lowerBound); schema["maximum"] = .int(r.upperBound)
+                case .number(let r): schema["type"] = "number"; schema["minimum"] = .double(r.lowerBound); schema["maximum"] = .double(r.upperBound)
+                case .choice(let v): schema["type"] = "string"; schema["enum"] = .array(v.map { .string($0) })
+                case .aspect: schema["type"] = "string"; schema["pattern"] = "^[0-9]+(\\.[0-9]+)?(:[0-9]+(\\.[0-9]+)?)?$"
+                case .url: schema["type"] = "string"; schema["format"] = "uri"; schema["pattern"] = "^([Hh][Tt][Tt][Pp][Ss]?://[^/?#@]+|[Dd][Aa][Tt][Aa]:)"
+                }
+                if let v = p.defaultValue { schema["default"] = JSONValue(v) }
+                if let unit = p.unit { schema["x-unit"] = .string(unit) }
+                params[p.name] = .object(schema)
+            }
+            var paramsSchema: [String: JSONValue] = ["type": "object", "additionalProperties": false, "properties": .object(params)]
+            let required = d.parameters.filter(\.required).map { JSONValue.string($0.name) }
+            if !required.isEmpty { paramsSchema["required"] = .array(required) }
+            var step: [String: JSONValue] = [
+                "title": .string(d.name), "description": .string(d.summary), "type": "object", "additionalProperties": false,
+                "properties": .object(["name": .object(["type": "string", "enum": .array([.string(d.name)])]), "params": .object(paramsSchema)]),
+            ]
+            step["required"] = required.isEmpty ? ["name"] : ["name", "params"]
+            return .object(step)
+        })])
+    }
+
     static func make(configuration: ServerConfiguration = ServerConfiguration()) -> JSONValue {
         var properties: [String: JSONValue] = [:]
         var schemas: [String: JSONValue] = [:]
@@ -11,6 +41,12 @@ enum OpenAPIDocument {
             switch field.kind {
             case .uri: p["type"] = .string("string"); p["format"] = .string("uri"); p["pattern"] = .string("^([Hh][Tt][Tt][Pp][Ss]?://[^/?#@]+|[Dd][Aa][Tt][Aa]:)")
             case .string: p["type"] = .string("string")
+            case .steps:
+                p["anyOf"] = .array([.object(["type": "string", "description": "The chain grammar: name:key=value,... | name ..."]),
+                                     .object(["type": "array", "maxItems": .int(Chain.maxSteps),
+                                              "items": .object(["$ref": "#/components/schemas/Step"])])])
+                p["nullable"] = true
+                schemas["Step"] = stepSchema()
             case .integer(let r): p["type"] = .string("integer"); p["minimum"] = .int(r.lowerBound); p["maximum"] = .int(r.upperBound)
             case .number(let r): p["type"] = .string("number"); p["minimum"] = .double(r.lowerBound); p["maximum"] = .double(r.upperBound)
             case .choice(let choices):
@@ -22,7 +58,10 @@ enum OpenAPIDocument {
             if let d = field.defaultValue { p["default"] = d; p["nullable"] = true }
             properties[field.name] = .object(p)
         }
-        let required = InputSchema.fields.filter { $0.defaultValue == nil }.map { JSONValue.string($0.name) }
+        let required = InputSchema.fields.filter { field in
+            if case .steps = field.kind { return false }
+            return field.defaultValue == nil
+        }.map { JSONValue.string($0.name) }
         // crf's range depends on the codec (0-51 for H.264/HEVC, 0-63 for AV1/VP9): one branch per range,
         // the default codec's branch also covering an absent output_codec.
         let ranges = Dictionary(grouping: CodecCatalog.entries, by: \.maxQuality).sorted { $0.key < $1.key }

@@ -248,7 +248,7 @@ public actor PredictionService {
             let container: OutputContainer = CodecCatalog.entry(named: codec)?.format == "vp9" ? .webm : .mp4
             let output = work + "/output.\(container.rawValue)"
             var request = ProcessRequest(input: source, output: output)
-            request.effect = try InputSchema.effect(input, given: given)
+            request.steps = try InputSchema.steps(input, given: given)
             request.outputCodec = codec
             if case .int(let crf)? = input["crf"] { request.quality = crf }
             if let preset = input["preset"]?.string, !preset.isEmpty { request.preset = preset }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Effects
+import ErrorTaxonomy
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -23,8 +24,8 @@ VFX.main()
 struct VFX: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vfx",
-        abstract: "VideoFX: stream a video through an effect (posterize, threshold) into H.264, HEVC, AV1 or VP9.",
-        subcommands: [ProcessCommand.self, Probe.self, Codecs.self, Serve.self, BenchKernels.self]
+        abstract: "VideoFX: stream a video through a chain of effects into H.264, HEVC, AV1 or VP9.",
+        subcommands: [ProcessCommand.self, EffectsCommand.self, PreviewCommand.self, Probe.self, Codecs.self, Serve.self, BenchKernels.self]
     )
 }
 
@@ -50,7 +51,7 @@ func writeError(_ s: String) {
 }
 
 struct ProcessCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "process", abstract: "Apply an effect to a video and encode the result.")
+    static let configuration = CommandConfiguration(commandName: "process", abstract: "Apply a chain of effects to a video and encode the result.")
 
     @Argument(help: "Input: a path, or a file://, http(s):// or data: URL.")
     var input: String
@@ -58,20 +59,13 @@ struct ProcessCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output file; its extension picks the container (.mp4, .mov, .mkv, .webm).")
     var output: String
 
-    @Option(help: "Effect: posterize, threshold or none.")
-    var effect: String = "posterize"
-
-    @Option(help: "Posterize: levels per RGB channel, 2...256.")
-    var numLevels: Int = 25
-
-    @Option(help: "Threshold: cut-off in 0...1; channels above become 255, the rest 0.")
-    var threshold: Double = 0.5
+    @OptionGroup var steps: StepOptions
 
     @Option(help: "Encoder: h264_nvenc, av1_nvenc, hevc_nvenc (NVIDIA, with CPU fallback), libx264, libsvtav1, libaom-av1, libx265, libvpx-vp9.")
-    var outputCodec: String = "h264_nvenc"
+    var outputCodec: String = CodecCatalog.defaultCodec
 
     @Option(help: "Constant quality (CRF; NVENC's cq): 0...51 for H.264/HEVC, 0...63 for AV1/VP9. Lower is better.")
-    var crf: Int = 19
+    var crf: Int = OutputSettings.defaultQuality
 
     @Option(help: "Encoder preset. Defaults: libx264/libx265 medium, libsvtav1 8, libaom-av1 and libvpx-vp9 cpu-used 6 and 4, NVENC p4.")
     var preset: String?
@@ -98,10 +92,10 @@ struct ProcessCommand: ParsableCommand {
         FFmpegLog.configure(verbose: verbose)
         var request = ProcessRequest(input: input, output: output)
         do {
-            request.effect = try EffectChoice.named(effect, levels: numLevels, threshold: threshold)
+            request.steps = try steps.resolve()
         } catch {
             printError("error: \(JobFailure(input: input, output: output, underlying: error))")
-            throw ExitCode.failure
+            throw ExitCode(ErrorCategory.of(error).exitCode)
         }
         request.outputCodec = outputCodec
         request.quality = crf
@@ -135,12 +129,46 @@ struct ProcessCommand: ParsableCommand {
         } catch MediaError.cancelled {
             bar.finish()
             printError("error: cancelled; no output written")
-            throw ExitCode(130)
+            throw ExitCode(ErrorCategory.cancelled.exitCode)
         } catch {
             bar.finish()
             printError("error: \(error)")
-            throw ExitCode.failure
+            throw ExitCode(ErrorCategory.of(error).exitCode)
         }
+    }
+}
+
+/// The options that say which steps run: `--chain`, or the seed's `--effect` with its parameter.
+struct StepOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Steps in order, separated by '|': name or name:key=value,key=value, e.g. \"trim:start=2,end=8 | resize:width=1280 | posterize:levels=6 | vignette\". Steps: \(EffectCatalogue.all.map(\.name).joined(separator: ", ")) (see `vfx effects`).", valueName: "steps"))
+    var chain: String?
+
+    @Option(help: "The seed's single effect: posterize, threshold or none (default: posterize; not with --chain).")
+    var effect: String?
+
+    @Option(help: ArgumentHelp("Posterize: levels per RGB channel, \(EffectCatalogue.posterize.parameter("levels")!.rangeText) (default: \(EffectCatalogue.posterize.parameter("levels")!.defaultValue!))."))
+    var numLevels: Int?
+
+    @Option(help: ArgumentHelp("Threshold: cut-off in \(EffectCatalogue.threshold.parameter("level")!.rangeText) (default: \(EffectCatalogue.threshold.parameter("level")!.defaultValue!)); channels above become 255, the rest 0."))
+    var threshold: Double?
+
+    /// The steps, checked against the catalogue.
+    func resolve() throws -> [ChainStep] {
+        let steps: [ChainStep]
+        if let chain {
+            guard effect == nil, numLevels == nil, threshold == nil else {
+                throw RecipeError.syntax("give either --chain or --effect/--num-levels/--threshold, not both")
+            }
+            steps = try Chain.parse(chain)
+        } else {
+            steps = try Recipe.seedSteps(effect: effect, numLevels: numLevels, threshold: threshold)
+        }
+        do { _ = try Chain.resolve(steps) } catch let RecipeError.badParameter(step, parameter, value, reason) where chain == nil {
+            // Name the flag the user typed.
+            let flag = ["levels": "num-levels", "level": "threshold"][parameter] ?? parameter
+            throw RecipeError.badParameter(step: step, parameter: "--" + flag, value: value, reason: reason)
+        }
+        return steps
     }
 }
 
@@ -175,6 +203,7 @@ final class ProgressReporter: @unchecked Sendable {
     }
 
     func log(_ s: String) {
+        if quiet && s.hasPrefix("note:") { return }
         if drawn { writeError("\r\u{1B}[K"); drawn = false }
         printError(s)
     }
@@ -305,6 +334,67 @@ struct BenchKernels: ParsableCommand {
                 row("SIMD \(padded(isa.rawValue, 9))fused YUV420->RGB->YUV", rate { fused.process(src, into: dst) })
                 row("SIMD \(padded(isa.rawValue, 9))fused 4:2:2 in, 4:2:0 out", rate { fused.process(src422, into: dst) })
             }
+        }
+    }
+}
+
+struct EffectsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "effects", abstract: "List the effects and their parameters.")
+
+    @Flag(help: "Print the catalogue as JSON.")
+    var json = false
+
+    func run() throws {
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(EffectDescription.all), as: UTF8.self))
+            return
+        }
+        for kind in EffectKind.allCases {
+            print(["preprocess": "Preprocessing", "color": "Colour (consecutive ones fuse into one pass)", "spatial": "Spatial and time"][kind.rawValue]! + ":")
+            for d in EffectCatalogue.all where d.kind == kind {
+                print("  " + padded(d.name, 11) + d.summary)
+                for p in d.parameters {
+                    var line = "      " + padded(p.name, 11) + p.rangeText
+                    if let unit = p.unit { line += " \(unit)" }
+                    if let v = p.defaultValue { line += ", default \(v)" } else if p.required { line += ", required" }
+                    print(line + ". " + p.summary)
+                }
+            }
+        }
+        print("\nChain them with '|': vfx process in.mp4 -o out.mp4 --chain \"trim:start=2,end=8 | resize:width=1280 | posterize:levels=6 | vignette\"")
+    }
+}
+
+struct PreviewCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "preview", abstract: "Render one frame of a chain to a PNG (optionally beside the original).")
+
+    @Argument(help: "Input: a path, or a file://, http(s):// or data: URL.")
+    var input: String
+
+    @Option(name: .shortAndLong, help: "The .png to write.")
+    var output: String
+
+    @OptionGroup var steps: StepOptions
+
+    @Option(help: "Seconds into the output to show.")
+    var at: Double = 0
+
+    @Flag(help: "Show the original on the left and the result on the right.")
+    var compare = false
+
+    func run() throws {
+        FFmpegLog.configure(verbose: false)
+        do {
+            var preview = Preview(input: input, output: output, steps: try steps.resolve())
+            preview.at = at
+            preview.sideBySide = compare
+            let result = try preview.render()
+            printError("wrote \(output): \(result.width)x\(result.height), the frame at \(result.time.fixed(3))s")
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode(ErrorCategory.of(error).exitCode)
         }
     }
 }

@@ -167,7 +167,8 @@ final class TestPlane {
     func fusedKernelMatchesScalarReference(layout: Layout) {
         var rng = SystemRandomNumberGenerator()
         for isa in InstructionSet.available {
-        for map in [ChannelMap.posterize(levels: 25), .posterize(levels: 4), .threshold(cut: 127.5), nil] {
+        for map in [PixelMap.channel(.posterize(levels: 25)), .channel(.posterize(levels: 4)), .channel(.threshold(cut: 127.5)), nil]
+            + ColorProgramTests.samplePrograms.map(PixelMap.program) {
             for cs in [YUVColorSpace.bt601(), .bt709(), .bt709(fullRange: true), .bt2020()] {
                 let src = Image(layout, rng: &rng)
                 let fast = Image(layout.output, rng: &rng)

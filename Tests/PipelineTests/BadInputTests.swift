@@ -95,9 +95,9 @@ import Testing
         let dir = try Scratch()
         let input = dir.path("in.mp4")
         try Media.make(input)
-        expectFailure(input, dir, ["num_levels", "1"]) { $0.effect = .posterize(levels: 1) }
-        expectFailure(input, dir, ["num_levels", "257"]) { $0.effect = .posterize(levels: 257) }
-        expectFailure(input, dir, ["threshold", "1.5"]) { $0.effect = .threshold(1.5) }
+        expectFailure(input, dir, ["posterize", "levels=1", "2...256"]) { $0.steps = [ChainStep("posterize", ["levels": .integer(1)])] }
+        expectFailure(input, dir, ["posterize", "levels=257"]) { $0.steps = [ChainStep("posterize", ["levels": .integer(257)])] }
+        expectFailure(input, dir, ["threshold", "level=1.5"]) { $0.steps = [ChainStep("threshold", ["level": .number(1.5)])] }
         expectFailure(input, dir, ["crf"]) { $0.quality = 99 }
         expectFailure(input, dir, ["unknown output codec", "h263_magic"]) { $0.outputCodec = "h263_magic" }
         expectFailure(input, dir, ["pixel format"]) { $0.pixelFormat = "not_a_format" }

@@ -1,4 +1,5 @@
 import Effects
+import ErrorTaxonomy
 import Foundation
 import TestSupport
 import Testing
@@ -42,7 +43,7 @@ let vfxBinary: String = {
 
     @Test(arguments: [
         (["process", "/nonexistent/x.mp4", "-o", "/tmp/x.mp4"], "not found"),
-        (["process", "IN", "-o", "OUT", "--num-levels", "1"], "num_levels"),
+        (["process", "IN", "-o", "OUT", "--num-levels", "1"], "--num-levels=1 must be in 2...256"),
         (["process", "IN", "-o", "OUT", "--threshold", "2", "--effect", "threshold"], "threshold"),
         (["process", "IN", "-o", "OUT", "--effect", "sepia"], "unknown effect"),
         (["process", "IN", "-o", "OUT", "--output-codec", "nope"], "unknown output codec"),
@@ -322,7 +323,7 @@ let vfxBinary: String = {
         #expect(try Media.probe(dir.path("out.mp4")).video?.nb_read_frames == "10")
         let missing = try sh(["python3", "-c", script, dir.url.path, String(port + 1), vfxBinary, "process", "http://127.0.0.1:\(port + 1)/nope.mp4",
                               "-o", dir.path("none.mp4"), "--output-codec", "libx264", "--quiet"])
-        #expect(missing.out.hasPrefix("1"))
+        #expect(missing.out.hasPrefix("\(ErrorCategory.unavailable.exitCode)"), "a missing URL is unavailable: \(missing.out)")
         #expect(missing.err.contains("404") || missing.err.lowercased().contains("not found"), "\(missing.err)")
         #expect(!FileManager.default.fileExists(atPath: dir.path("none.mp4")))
     }

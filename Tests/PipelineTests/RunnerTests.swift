@@ -5,10 +5,10 @@ import TestSupport
 import Testing
 @testable import Pipeline
 
-func process(_ input: String, _ output: String, effect: EffectChoice = .posterize(levels: 25), codec: String = "libx264",
+func process(_ input: String, _ output: String, chain: String = "posterize:levels=25", codec: String = "libx264",
              configure: (inout ProcessRequest) -> Void = { _ in }) throws -> ProcessResult {
     var r = ProcessRequest(input: input, output: output)
-    r.effect = effect
+    r.steps = try Chain.parse(chain)
     r.outputCodec = codec
     r.preset = codec == "libx264" ? "ultrafast" : nil
     configure(&r)
@@ -36,7 +36,7 @@ func fractionNear(_ rgb: [UInt8], _ levels: [Int], tolerance: Int) -> Double {
         let input = dir.path("in.mkv")
         try Media.make(input, video: "testsrc2=size=96x64:rate=10", args: ["-c:v", "ffv1", "-pix_fmt", sourceFormat])
         let out = dir.path("out.mkv")
-        let result = try process(input, out, effect: .posterize(levels: 4)) { Self.lossless(&$0) }
+        let result = try process(input, out, chain: "posterize:levels=4") { Self.lossless(&$0) }
         #expect(result.framesWritten == 10)
         let rgb = try Media.rgbFrame(out, index: 3)
         #expect(rgb.count == 96 * 64 * 3)
@@ -61,7 +61,7 @@ func fractionNear(_ rgb: [UInt8], _ levels: [Int], tolerance: Int) -> Double {
         try Media.make(input, video: "testsrc2=size=128x96:rate=10", args: ["-c:v", codec, "-pix_fmt", sourceFormat])
         #expect(try Media.probe(input).video?.pix_fmt == sourceFormat.replacingOccurrences(of: "yuvj", with: "yuv"))
         let out = dir.path("out.mkv")
-        try process(input, out, effect: .posterize(levels: 6)) { $0.quality = 0 }  // 4:2:0, lossless
+        try process(input, out, chain: "posterize:levels=6") { $0.quality = 0 }  // 4:2:0, lossless
         #expect(try Media.probe(out).video?.pix_fmt?.hasSuffix("420p") == true)
         let ours = try Media.rgbFrame(out, index: 5)
         let expected = try Media.rgbFrame(input, index: 5).map { Int(Posterize.reference($0, levels: 6)) }
@@ -78,7 +78,7 @@ func fractionNear(_ rgb: [UInt8], _ levels: [Int], tolerance: Int) -> Double {
         let input = dir.path("in.mp4")
         try Media.make(input, video: "testsrc2=size=96x64:rate=10")
         let out = dir.path("out.mkv")
-        try process(input, out, effect: .threshold(0.5)) { Self.lossless(&$0) }
+        try process(input, out, chain: "threshold:level=0.5") { Self.lossless(&$0) }
         let rgb = try Media.rgbFrame(out, index: 2)
         #expect(fractionNear(rgb, [0, 255], tolerance: 3) > 0.99)
         #expect(rgb.contains { $0 < 10 } && rgb.contains { $0 > 245 })
@@ -89,7 +89,7 @@ func fractionNear(_ rgb: [UInt8], _ levels: [Int], tolerance: Int) -> Double {
         let input = dir.path("in.mkv")
         try Media.make(input, video: "testsrc2=size=96x64:rate=10", args: ["-c:v", "ffv1", "-pix_fmt", "yuv444p"])
         let out = dir.path("out.mkv")
-        try process(input, out, effect: .none) { Self.lossless(&$0) }
+        try process(input, out, chain: "") { Self.lossless(&$0) }
         let a = try Media.rgbFrame(input, index: 4), b = try Media.rgbFrame(out, index: 4)
         #expect(a.count == b.count)
         #expect(zip(a, b).allSatisfy { abs(Int($0) - Int($1)) <= 1 })
@@ -101,7 +101,7 @@ func fractionNear(_ rgb: [UInt8], _ levels: [Int], tolerance: Int) -> Double {
         let input = dir.path("in.mkv")
         try Media.make(input, video: "testsrc2=size=128x96:rate=10", args: ["-c:v", "ffv1", "-pix_fmt", "yuv444p"])
         let ours = dir.path("ours.mkv")
-        try process(input, ours, effect: .posterize(levels: 6)) { Self.lossless(&$0) }
+        try process(input, ours, chain: "posterize:levels=6") { Self.lossless(&$0) }
         let a = try Media.rgbFrame(ours, index: 5)
         let srcRGB = try Media.rgbFrame(input, index: 5)
         let expected = srcRGB.map { Posterize.reference($0, levels: 6) }

@@ -1,0 +1,90 @@
+/// A 3D colour lookup table read from Adobe's `.cube` text format, with the size limits the
+/// server needs for files from strangers.
+public struct CubeLUT: Sendable, Equatable {
+    /// The largest file accepted, in bytes.
+    public static let maxBytes = 16 << 20
+    /// The largest edge accepted (65 is the biggest size in common use).
+    public static let maxSize = 65
+
+    public let size: Int
+    /// Output colours in 0...1 (of the domain), red fastest, then green, then blue, as the file lists them.
+    public let values: [SIMD3<Float>]
+    public let domainMin: SIMD3<Float>
+    public let domainMax: SIMD3<Float>
+
+    /// Why a file is not a usable `.cube` LUT; `line` is 1-based.
+    public struct ParseError: Error, CustomStringConvertible, Equatable {
+        public let line: Int?
+        public let reason: String
+        public var description: String { line.map { "line \($0): \(reason)" } ?? reason }
+    }
+
+    /// Parses `bytes`; throws ``ParseError`` naming the line for anything malformed or over the limits.
+    public init(bytes: [UInt8]) throws {
+        guard bytes.count <= Self.maxBytes else {
+            throw ParseError(line: nil, reason: "the file is \(bytes.count) bytes; the limit is \(Self.maxBytes)")
+        }
+        var size: Int?
+        var values: [SIMD3<Float>] = []
+        var lo = SIMD3<Float>(repeating: 0), hi = SIMD3<Float>(repeating: 1)
+        var lineNumber = 0
+        for rawLine in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            lineNumber += 1
+            guard let text = String(validating: rawLine, as: UTF8.self) else {
+                throw ParseError(line: lineNumber, reason: "not UTF-8 text")
+            }
+            let words = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
+            guard let head = words.first, !head.hasPrefix("#") else { continue }
+            func numbers(_ w: ArraySlice<Substring>) throws -> SIMD3<Float> {
+                let v = w.compactMap { Float(String($0)) }.filter(\.isFinite)
+                guard w.count == 3, v.count == 3 else { throw ParseError(line: lineNumber, reason: "expected three numbers") }
+                return SIMD3(v[0], v[1], v[2])
+            }
+            switch head {
+            case "TITLE", "LUT_1D_INPUT_RANGE", "LUT_3D_INPUT_RANGE": continue
+            case "LUT_1D_SIZE": throw ParseError(line: lineNumber, reason: "1D LUTs are not supported; use a 3D .cube LUT")
+            case "LUT_3D_SIZE":
+                guard words.count == 2, let n = Int(words[1]), (2...Self.maxSize).contains(n) else {
+                    throw ParseError(line: lineNumber, reason: "LUT_3D_SIZE must be 2...\(Self.maxSize)")
+                }
+                guard size == nil, values.isEmpty else { throw ParseError(line: lineNumber, reason: "LUT_3D_SIZE must come once, before the data") }
+                size = n
+                values.reserveCapacity(n * n * n)
+            case "DOMAIN_MIN": lo = try numbers(words.dropFirst())
+            case "DOMAIN_MAX": hi = try numbers(words.dropFirst())
+            default:
+                guard let n = size else { throw ParseError(line: lineNumber, reason: "data before LUT_3D_SIZE (or an unknown keyword '\(head.prefix(32))')") }
+                guard values.count < n * n * n else { throw ParseError(line: lineNumber, reason: "more than \(n)³ entries") }
+                values.append(try numbers(words[...]))
+            }
+        }
+        guard let n = size else { throw ParseError(line: nil, reason: "no LUT_3D_SIZE line: not a 3D .cube LUT") }
+        guard values.count == n * n * n else { throw ParseError(line: nil, reason: "\(values.count) entries where LUT_3D_SIZE \(n) needs \(n * n * n)") }
+        guard all(hi .> lo) else { throw ParseError(line: nil, reason: "DOMAIN_MAX must be above DOMAIN_MIN") }
+        self.size = n
+        self.values = values
+        domainMin = lo; domainMax = hi
+    }
+
+    /// The LUT as a colour step: input 0...255 read as 0...1 within the domain, trilinear between entries, output scaled to 0...255.
+    public var colorOp: ColorOp {
+        let lut = self
+        return .mix { p in
+            let n = lut.size
+            // Input 0...255 is 0...1; the domain says which input values the first and last entries stand for.
+            let x = (SIMD3<Float>(Float(p.x), Float(p.y), Float(p.z)) / 255 - lut.domainMin)
+                / (lut.domainMax - lut.domainMin) * Float(n - 1)
+            let c = x.clamped(lowerBound: .zero, upperBound: SIMD3(repeating: Float(n - 1)))
+            var i = SIMD3<Int>(Int(c.x), Int(c.y), Int(c.z))
+            i.replace(with: n - 2, where: i .> n - 2)
+            let f = c - SIMD3<Float>(Float(i.x), Float(i.y), Float(i.z))
+            func at(_ r: Int, _ g: Int, _ b: Int) -> SIMD3<Float> { lut.values[(b * n + g) * n + r] }
+            func lerp(_ a: SIMD3<Float>, _ b: SIMD3<Float>, _ t: Float) -> SIMD3<Float> { a + (b - a) * t }
+            let c00 = lerp(at(i.x, i.y, i.z), at(i.x + 1, i.y, i.z), f.x), c10 = lerp(at(i.x, i.y + 1, i.z), at(i.x + 1, i.y + 1, i.z), f.x)
+            let c01 = lerp(at(i.x, i.y, i.z + 1), at(i.x + 1, i.y, i.z + 1), f.x)
+            let c11 = lerp(at(i.x, i.y + 1, i.z + 1), at(i.x + 1, i.y + 1, i.z + 1), f.x)
+            let v = lerp(lerp(c00, c10, f.y), lerp(c01, c11, f.y), f.z) * 255
+            return SIMD3(Double(v.x), Double(v.y), Double(v.z))
+        }
+    }
+}

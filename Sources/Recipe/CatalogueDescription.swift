@@ -1,0 +1,49 @@
+/// The catalogue as data: what `vfx effects --json` prints and what tests compare with `/openapi.json`.
+public struct EffectDescription: Sendable, Codable, Equatable {
+    public struct Parameter: Sendable, Codable, Equatable {
+        public var name: String
+        public var type: String
+        public var `default`: ParameterValue?
+        public var min: Double?
+        public var max: Double?
+        public var values: [String]?
+        public var unit: String?
+        public var required: Bool
+        public var summary: String
+    }
+    public var name: String
+    public var summary: String
+    public var kind: EffectKind
+    public var parameters: [Parameter]
+
+    public init(_ d: EffectDefinition) {
+        name = d.name; summary = d.summary; kind = d.kind
+        parameters = d.parameters.map { p in
+            var out = Parameter(name: p.name, type: p.type.jsonType, default: p.defaultValue, unit: p.unit, required: p.required,
+                                summary: p.summary)
+            switch p.type {
+            case .integer(let r): out.min = Double(r.lowerBound); out.max = Double(r.upperBound)
+            case .number(let r): out.min = r.lowerBound; out.max = r.upperBound
+            case .choice(let v): out.values = v
+            case .aspect, .url: break
+            }
+            return out
+        }
+    }
+
+    /// Every entry, in catalogue order.
+    public static var all: [EffectDescription] { EffectCatalogue.all.map(EffectDescription.init) }
+}
+
+extension ParameterSpec {
+    /// "2...256", "0...1", "90, 180, 270", "a ratio such as 16:9".
+    public var rangeText: String {
+        switch type {
+        case .integer(let r): return "\(r.lowerBound)...\(r.upperBound)"
+        case .number(let r): return "\(r.lowerBound.shortText)...\(r.upperBound.shortText)"
+        case .choice(let v): return v.joined(separator: ", ")
+        case .aspect: return "a ratio such as 16:9"
+        case .url: return "a file or URL"
+        }
+    }
+}

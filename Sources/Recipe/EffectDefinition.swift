@@ -1,0 +1,88 @@
+import Effects
+
+/// Which part of the library an entry belongs to (how `vfx effects` groups them).
+public enum EffectKind: String, Sendable, Codable, CaseIterable {
+    /// Changes geometry or timing: trim, resize, crop, fps, rotate, flip, speed.
+    case preprocess
+    /// Maps each pixel's colour alone; consecutive colour steps fuse into one pass.
+    case color
+    /// Looks at neighbouring pixels or at time: blur, sharpen, edges, vignette, grain, fade.
+    case spatial
+}
+
+/// What the video looks like at a point in the chain, as far as the planner knows.
+public struct StreamShape: Sendable, Equatable {
+    public var width: Int
+    public var height: Int
+    /// Pixel aspect ratio (1 for square pixels).
+    public var pixelAspect: Double
+    public var frameRate: Double
+    /// Seconds of content, when the input says.
+    public var duration: Double?
+
+    public init(width: Int, height: Int, pixelAspect: Double = 1, frameRate: Double, duration: Double?) {
+        self.width = width; self.height = height; self.pixelAspect = pixelAspect
+        self.frameRate = frameRate; self.duration = duration
+    }
+
+    /// The largest frame edge a step may produce.
+    public static let maxEdge = 8192
+}
+
+/// One libavfilter filter with its options, built by our code from typed parameters (never a user's string).
+public struct FilterNode: Sendable, Equatable, CustomStringConvertible {
+    public var name: String
+    public var options: [(key: String, value: String)]
+
+    public init(_ name: String, _ options: [(String, String)] = []) {
+        self.name = name
+        self.options = options.map { (key: $0.0, value: $0.1) }
+    }
+
+    public static func == (a: FilterNode, b: FilterNode) -> Bool {
+        a.name == b.name && a.options.map(\.key) == b.options.map(\.key) && a.options.map(\.value) == b.options.map(\.value)
+    }
+
+    /// The ffmpeg CLI form, for logs and for tests that run the same filter through `ffmpeg`.
+    public var description: String {
+        options.isEmpty ? name : name + "=" + options.map { "\($0.key)=\($0.value)" }.joined(separator: ":")
+    }
+}
+
+/// What a filter step lowers to: video filters, and audio filters that keep the sound in step.
+public struct FilterFragment: Sendable, Equatable {
+    public var video: [FilterNode]
+    public var audio: [FilterNode]
+    public init(video: [FilterNode], audio: [FilterNode] = []) { self.video = video; self.audio = audio }
+}
+
+/// Reads what a step's `url` parameter points at (the CLI reads files; the server only what it fetched).
+public typealias ResourceReader = @Sendable (_ location: String) throws -> [UInt8]
+
+/// How a catalogue entry runs.
+public enum Lowering: Sendable {
+    /// A colour step (fusable): the ops for resolved parameters.
+    case color(@Sendable (Parameters, ResourceReader) throws -> [ColorOp])
+    /// A libavfilter step: the filters for resolved parameters and the shape before it; it updates the shape.
+    case filter(@Sendable (Parameters, inout StreamShape) throws -> FilterFragment)
+}
+
+/// One catalogue entry: the single description from which parsing, help, `vfx effects`, the
+/// server's validation and `/openapi.json` are all derived.
+public struct EffectDefinition: Sendable {
+    public let name: String
+    public let summary: String
+    public let kind: EffectKind
+    public let parameters: [ParameterSpec]
+    /// Checks across parameters (e.g. trim's end after its start), after each one is valid.
+    public let check: @Sendable (Parameters) throws -> Void
+    public let lowering: Lowering
+
+    public init(name: String, summary: String, kind: EffectKind, parameters: [ParameterSpec] = [],
+                check: @escaping @Sendable (Parameters) throws -> Void = { _ in }, lowering: Lowering) {
+        self.name = name; self.summary = summary; self.kind = kind; self.parameters = parameters
+        self.check = check; self.lowering = lowering
+    }
+
+    public func parameter(_ name: String) -> ParameterSpec? { parameters.first { $0.name == name } }
+}

@@ -1,0 +1,53 @@
+extension EffectCatalogue {
+    /// Keeps a stretch of the video, frame-accurate, with the audio cut to match.
+    public static let trim = EffectDefinition(
+        name: "trim", summary: "Keep the part between start and end (or start plus duration); audio cut to match.", kind: .preprocess,
+        parameters: [
+            ParameterSpec("start", .number(0...86_400), default: .number(0), unit: "seconds", "First moment kept."),
+            ParameterSpec("end", .number(0...86_400), unit: "seconds", "First moment dropped (default: the end)."),
+            ParameterSpec("duration", .number(0.001...86_400), unit: "seconds", "How long to keep (instead of end)."),
+        ],
+        check: { p in
+            if p.has("end") && p.has("duration") {
+                throw RecipeError.badParameter(step: "trim", parameter: "duration", value: "\(p.double("duration")!.shortText)",
+                                               reason: "cannot be given with end (give one of them)")
+            }
+            if let end = p.double("end"), end <= p.double("start")! {
+                throw RecipeError.badParameter(step: "trim", parameter: "end", value: end.shortText,
+                                               reason: "must be after start (\(p.double("start")!.shortText))")
+            }
+        },
+        lowering: .filter { p, shape in
+            let start = p.double("start")!
+            let end = p.double("end") ?? p.double("duration").map { start + $0 }
+            if let total = shape.duration, start >= total {
+                throw RecipeError.doesNotFit(step: "trim", reason: "start \(start.shortText) s is at or after the end of the video (\(total.shortText) s)")
+            }
+            var keep = [("start", start.filterText)]
+            if let end { keep.append(("end", end.filterText)) }
+            let newEnd = [end, shape.duration].compactMap { $0 }.min()
+            shape.duration = newEnd.map { $0 - start }
+            // The same shift for both, so sound stays on its picture; PTS-STARTPTS would differ per stream.
+            let shift = [("expr", "PTS-\(start.filterText)/TB")]
+            return FilterFragment(video: [FilterNode("trim", keep), FilterNode("setpts", shift)],
+                                  audio: [FilterNode("atrim", keep), FilterNode("asetpts", shift)])
+        })
+}
+
+extension Double {
+    /// A plain decimal libavfilter reads back exactly (no exponent).
+    var filterText: String {
+        if self == rounded() && abs(self) < 1e15 { return "\(Int(self))" }
+        var s = ""
+        let scaled = (self * 1_000_000_000).rounded()
+        let whole = Int(scaled) / 1_000_000_000, frac = abs(Int(scaled)) % 1_000_000_000
+        s = (self < 0 && whole == 0 ? "-" : "") + "\(whole)"
+        if frac > 0 {
+            var digits = String(frac)
+            digits = String(repeating: "0", count: 9 - digits.count) + digits
+            while digits.hasSuffix("0") { digits.removeLast() }
+            s += "." + digits
+        }
+        return s
+    }
+}
