@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "RecipeTests", dependencies: ["Recipe"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "MediaIO", "Effects", "Recipe", "ErrorTaxonomy", "vfx", "vfx-server", "TestSupport"]),
         .testTarget(name: "ServerTests", dependencies: [
-            "VideoFXServer", "TestSupport",
+            "VideoFXServer", "TestSupport", "Recipe",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

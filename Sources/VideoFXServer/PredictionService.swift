@@ -2,7 +2,9 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import MediaIO
+import Effects
 import Pipeline
+import Recipe
 import Prometheus
 
 /// Runs predictions: slots, ids, cancellation, state for PUT/SSE, webhooks, and cleanup.
@@ -222,6 +224,36 @@ public actor PredictionService {
         }
     }
 
+    /// Downloads what steps name by URL (LUT files) with the same policy, limits and slots as the video;
+    /// the job reads only these bytes, never a path on this server.
+    private func fetchResources(_ steps: [ChainStep], into work: String, fetcher: InputFetcher) async throws -> ResourceReader {
+        var fetched: [String: [UInt8]] = [:]
+        for (i, step) in try Chain.resolve(steps).enumerated() {
+            for spec in step.definition.parameters where spec.type == .url {
+                guard let location = step.parameters.string(spec.name), fetched[location] == nil else { continue }
+                let path = work + "/resource-\(i)"
+                do {
+                    _ = try await downloads.withPermit { try await fetcher.fetch(location, to: path) }
+                    guard let data = FileManager.default.contents(atPath: path), data.count <= CubeLUT.maxBytes else {
+                        throw RecipeError.resource(step: step.name, location: Self.elided(location), reason: "larger than \(CubeLUT.maxBytes) bytes")
+                    }
+                    fetched[location] = [UInt8](data)
+                } catch let error as RecipeError { throw error } catch {
+                    let reason = "\(error)".replacingOccurrences(of: "the input video", with: "the file")
+                        .replacingOccurrences(of: "the input data: URL", with: "the data: URL")
+                    throw RecipeError.resource(step: step.name, location: Self.elided(location), reason: reason)
+                }
+            }
+        }
+        let resources = fetched
+        return { location in
+            guard let bytes = resources[location] else {
+                throw RecipeError.resource(step: "lut", location: location, reason: "was not fetched")
+            }
+            return bytes
+        }
+    }
+
     private func run(_ entry: Entry, given: Set<String>, webhooks: WebhookSender) async {
         let started = Date()
         entry.prediction.status = .processing
@@ -249,6 +281,7 @@ public actor PredictionService {
             let output = work + "/output.\(container.rawValue)"
             var request = ProcessRequest(input: source, output: output)
             request.steps = try InputSchema.steps(input, given: given)
+            request.resources = try await fetchResources(request.steps, into: work, fetcher: fetcher)
             request.outputCodec = codec
             if case .int(let crf)? = input["crf"] { request.quality = crf }
             if let preset = input["preset"]?.string, !preset.isEmpty { request.preset = preset }
