@@ -56,9 +56,11 @@ let package = Package(
         .target(name: "MediaIO", dependencies: ["CFFmpeg", "Effects", "ErrorTaxonomy"]),
         // Plan + Runner: decode -> steps -> encode with audio alongside.
         .target(name: "Pipeline", dependencies: ["MediaIO", "Effects", "Recipe", "ErrorTaxonomy"]),
+        // Batches: manifests, output names, the worker pool, resume and reports.
+        .target(name: "Jobs", dependencies: ["Pipeline", "Recipe", "MediaIO", "ErrorTaxonomy"]),
         // The Cog-compatible HTTP API.
         .target(name: "VideoFXServer", dependencies: [
-            "Pipeline", "Effects", "MediaIO", "Recipe", "ErrorTaxonomy",
+            "Pipeline", "Effects", "MediaIO", "Recipe", "ErrorTaxonomy", "Jobs",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
@@ -69,7 +71,7 @@ let package = Package(
         // The command line. It links neither Foundation nor the server stack, so a `vfx process` job stays
         // small; `vfx serve` execs vfx-server.
         .executableTarget(name: "vfx", dependencies: [
-            "Pipeline", "Effects", "Recipe", "ErrorTaxonomy",
+            "Pipeline", "Effects", "Recipe", "ErrorTaxonomy", "Jobs",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "vfx-server", dependencies: [
@@ -82,7 +84,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "EffectsTests", dependencies: ["Effects", "Recipe"]),
         .testTarget(name: "RecipeTests", dependencies: ["Recipe"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "MediaIO", "Effects", "Recipe", "ErrorTaxonomy", "vfx", "vfx-server", "TestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "MediaIO", "Effects", "Recipe", "ErrorTaxonomy", "Jobs", "vfx", "vfx-server", "TestSupport"]),
         .testTarget(name: "ServerTests", dependencies: [
             "VideoFXServer", "TestSupport", "Recipe",
             .product(name: "Hummingbird", package: "hummingbird"),

@@ -3,8 +3,10 @@ public enum ColorOp: Sendable {
     /// The same 8-bit mapping on each of R, G and B; `channelMap` names it when the kernels have
     /// arithmetic lanes for it (posterize, threshold).
     case curve([UInt8], channelMap: ChannelMap? = nil)
-    /// A mapping of the whole pixel (values on the 0...255 scale in and out; the result is clamped
-    /// and rounded to 8 bits).
+    /// A 3x3 matrix with an offset (grayscale, saturation, sepia, hue): exact in the fused pass.
+    case matrix(ColorMatrix)
+    /// Any other mapping of the whole pixel (values on the 0...255 scale in and out; the result is
+    /// clamped and rounded to 8 bits): sampled on a lattice in the fused pass (a .cube LUT).
     case mix(@Sendable (SIMD3<Double>) -> SIMD3<Double>)
 
     /// A curve from a function on 0...255 (clamped and rounded).
@@ -15,14 +17,14 @@ public enum ColorOp: Sendable {
     /// A 3x3 matrix on RGB (rows give R', G', B').
     public static func matrix(_ m: [[Double]]) -> ColorOp {
         precondition(m.count == 3 && m.allSatisfy { $0.count == 3 })
-        let r = SIMD3(m[0][0], m[0][1], m[0][2]), g = SIMD3(m[1][0], m[1][1], m[1][2]), b = SIMD3(m[2][0], m[2][1], m[2][2])
-        return .mix { p in SIMD3((r * p).sum(), (g * p).sum(), (b * p).sum()) }
+        return .matrix(ColorMatrix(rows: m.map { SIMD3($0[0], $0[1], $0[2]) }))
     }
 
     /// The step on one pixel, exactly as the catalogue defines it.
     public func apply(_ p: SIMD3<UInt8>) -> SIMD3<UInt8> {
         switch self {
         case .curve(let t, _): return SIMD3(t[Int(p.x)], t[Int(p.y)], t[Int(p.z)])
+        case .matrix(let m): return m.apply(p)
         case .mix(let f):
             let v = f(SIMD3(Double(p.x), Double(p.y), Double(p.z)))
             func byte(_ x: Double) -> UInt8 { x.isNaN ? 0 : UInt8(min(max(x, 0), 255).rounded()) }
@@ -31,21 +33,22 @@ public enum ColorOp: Sendable {
     }
 
     var isCurve: Bool { if case .curve = self { return true } else { return false } }
+    var isMix: Bool { if case .mix = self { return true } else { return false } }
 }
 
 /// Composes consecutive colour steps into one transform the fused kernel applies in one pass.
 ///
-/// Per-channel curves compose exactly into one table. From the first whole-pixel step to the last,
-/// the steps (curves between them included) are sampled on a lattice every 5 code values and
-/// interpolated trilinearly; curves before and after stay exact tables. Where that middle part is
-/// affine between nodes (matrices: grayscale, sepia, saturation, hue) interpolation is exact up to
-/// the 8-bit rounding between steps and clamping; the stated bound is checked by the tests.
+/// Consecutive curves compose exactly into one table; matrices run as exact matrix stages between
+/// them (a matrix in lanes costs about what a table does, and keeps the 8-bit rounding between steps
+/// that a composed 3D LUT would blur). Only steps that are neither (a .cube LUT) are sampled on a
+/// lattice with nodes every 5 code values and interpolated trilinearly, together with anything
+/// between the first and last of them; its error is measured by the tests (``latticeTolerance``).
 public enum ColorComposer {
-    /// The largest difference, in 8-bit code values, between a composed chain and its steps run one
-    /// after another, for chains whose whole-pixel part is affine; curves alone are exact (0).
-    public static let affineTolerance = 3
+    /// The largest difference, in 8-bit code values, between a lattice stage and the steps it
+    /// replaces, for smooth steps (LUTs whose entries change gently); curves and matrices are exact.
+    public static let latticeTolerance = 3
 
-    /// The steps one after another, rounding to 8 bits between them (the definition the fused pass approximates).
+    /// The steps one after another, rounding to 8 bits between them (the definition the fused pass implements).
     public static func sequential(_ ops: [ColorOp], _ p: SIMD3<UInt8>) -> SIMD3<UInt8> {
         ops.reduce(p) { $1.apply($0) }
     }
@@ -54,27 +57,45 @@ public enum ColorComposer {
     public static func compose(_ ops: [ColorOp]) -> PixelMap? {
         if ops.isEmpty { return nil }
         if ops.count == 1, case .curve(_, let map?) = ops[0] { return .channel(map) }
-        guard let first = ops.firstIndex(where: { !$0.isCurve }), let last = ops.lastIndex(where: { !$0.isCurve }) else {
-            return .program(ColorProgram(pre: table(ops), lattice: nil, post: nil))
-        }
-        let pre = first > 0 ? table(Array(ops[..<first])) : nil
-        let post = last < ops.count - 1 ? table(Array(ops[(last + 1)...])) : nil
-        let middle = Array(ops[first...last])
-        let n = ColorProgram.latticeSize, step = ColorProgram.latticeStep
-        var lattice = [SIMD4<Float>](repeating: .zero, count: n * n * n)
-        for r in 0..<n {
-            for g in 0..<n {
-                for b in 0..<n {
-                    let v = sequential(middle, SIMD3(UInt8(r * step), UInt8(g * step), UInt8(b * step)))
-                    lattice[(r * n + g) * n + b] = SIMD4(Float(v.x), Float(v.y), Float(v.z), 0)
-                }
+        var stages: [ColorProgram.Stage] = []
+        var i = 0
+        let lastMix = ops.lastIndex(where: \.isMix)
+        while i < ops.count {
+            switch ops[i] {
+            case .curve:
+                var j = i
+                while j < ops.count, ops[j].isCurve { j += 1 }
+                stages.append(.curve(table(Array(ops[i..<j]))))
+                i = j
+            case .matrix(let m):
+                stages.append(.matrix(m))
+                i += 1
+            case .mix:
+                // Everything from here to the last mix becomes one lattice.
+                let end = lastMix! + 1
+                stages.append(.lattice(lattice(Array(ops[i..<end]))))
+                i = end
             }
         }
-        return .program(ColorProgram(pre: pre, lattice: lattice, post: post))
+        return .program(ColorProgram(stages: stages))
     }
 
     /// Curves composed into one table.
     private static func table(_ curves: [ColorOp]) -> [UInt8] {
         (0...255).map { v in sequential(curves, SIMD3(repeating: UInt8(v))).x }
+    }
+
+    private static func lattice(_ ops: [ColorOp]) -> [SIMD4<Float>] {
+        let n = ColorProgram.latticeSize, step = ColorProgram.latticeStep
+        var nodes = [SIMD4<Float>](repeating: .zero, count: n * n * n)
+        for r in 0..<n {
+            for g in 0..<n {
+                for b in 0..<n {
+                    let v = sequential(ops, SIMD3(UInt8(r * step), UInt8(g * step), UInt8(b * step)))
+                    nodes[(r * n + g) * n + b] = SIMD4(Float(v.x), Float(v.y), Float(v.z), 0)
+                }
+            }
+        }
+        return nodes
     }
 }

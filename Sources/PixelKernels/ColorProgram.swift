@@ -1,57 +1,90 @@
-/// A colour transform on 8-bit RGB compiled for the kernels: a per-channel curve, then an optional
-/// RGB lattice (a 3D LUT, trilinear), then a second per-channel curve.
+/// A 3x3 matrix with an offset on RGB values in 0...255 (grayscale, saturation, sepia, hue).
+public struct ColorMatrix: Sendable, Equatable {
+    /// Rows give R', G' and B'.
+    public var rows: [SIMD3<Double>]
+    public var offset: SIMD3<Double>
+
+    public init(rows: [SIMD3<Double>], offset: SIMD3<Double> = .zero) {
+        precondition(rows.count == 3)
+        self.rows = rows; self.offset = offset
+    }
+
+    /// The exact result for one pixel: clamped to 0...255 and rounded half away from zero.
+    public func apply(_ p: SIMD3<UInt8>) -> SIMD3<UInt8> {
+        let v = SIMD3(Double(p.x), Double(p.y), Double(p.z))
+        func byte(_ x: Double) -> UInt8 { UInt8(min(max(x, 0), 255).rounded()) }
+        return SIMD3(byte((rows[0] * v).sum() + offset.x), byte((rows[1] * v).sum() + offset.y), byte((rows[2] * v).sum() + offset.z))
+    }
+}
+
+/// A colour transform on 8-bit RGB compiled for the kernels: stages run one after another on each
+/// pixel, rounding to 8 bits between them, all inside one pass of the fused kernel.
 ///
-/// Curves are exact 8-bit tables. The lattice has nodes every ``latticeStep`` code values
-/// (0, 5, ..., 255 on each axis); between nodes it interpolates trilinearly and rounds to 8 bits.
-/// Immutable after `init`.
+/// Stages: a per-channel curve (an exact 8-bit table), a ``ColorMatrix``, or a lattice (a 3D LUT
+/// with nodes every ``latticeStep`` code values, trilinear between them). Immutable after `init`.
 public final class ColorProgram: @unchecked Sendable {
     // Sendable: every buffer is written only in `init` and read-only afterwards.
+
+    public enum Stage: Sendable {
+        case curve([UInt8])
+        case matrix(ColorMatrix)
+        /// Node values (R, G, B, 0) at index `((r * size) + g) * size + b`, unclamped.
+        case lattice([SIMD4<Float>])
+    }
 
     /// Code values between lattice nodes on each axis.
     public static let latticeStep = 5
     /// Nodes per lattice axis.
     public static let latticeSize = 255 / latticeStep + 1
 
-    public let pre: [UInt8]?
-    public let post: [UInt8]?
-    /// Node values (R, G, B, 0) at index `((r * size) + g) * size + b`, unclamped.
-    public let lattice: [SIMD4<Float>]?
+    public let stages: [Stage]
+    @usableFromInline let compiled: UnsafeMutablePointer<CompiledStage>
+    @usableFromInline let count: Int
+    private var buffers: [UnsafeMutableRawPointer] = []
 
-    @usableFromInline let preTable: UnsafeMutablePointer<Float>?
-    @usableFromInline let postTable: UnsafeMutablePointer<Float>?
-    @usableFromInline let latticeTable: UnsafeMutablePointer<Float>?
-
-    /// `pre` and `post` hold 256 entries; `lattice` holds ``latticeSize``³ nodes (nil: identity).
-    public init(pre: [UInt8]?, lattice: [SIMD4<Float>]?, post: [UInt8]?) {
-        precondition(pre.map { $0.count == 256 } ?? true && post.map { $0.count == 256 } ?? true, "curve size")
-        precondition(lattice.map { $0.count == Self.latticeSize * Self.latticeSize * Self.latticeSize } ?? true, "lattice size")
-        self.pre = pre; self.post = post; self.lattice = lattice
-        func floats(_ t: [UInt8]?) -> UnsafeMutablePointer<Float>? {
-            guard let t else { return nil }
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: 256)
-            for i in 0..<256 { p[i] = Float(t[i]) }
-            return p
+    public init(stages: [Stage]) {
+        self.stages = stages
+        count = stages.count
+        compiled = .allocate(capacity: max(1, stages.count))
+        for (i, stage) in stages.enumerated() {
+            switch stage {
+            case .curve(let t):
+                precondition(t.count == 256, "curve size")
+                let p = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+                p.initialize(from: t, count: 256)
+                buffers.append(UnsafeMutableRawPointer(p))
+                compiled[i] = CompiledStage(kind: 0, table: p, coefficients: .zero, lattice: nil)
+            case .matrix(let m):
+                var c = SIMD16<Float>()
+                for r in 0..<3 {
+                    c[r * 4] = Float(m.rows[r].x); c[r * 4 + 1] = Float(m.rows[r].y); c[r * 4 + 2] = Float(m.rows[r].z)
+                    c[r * 4 + 3] = Float(m.offset[r])
+                }
+                compiled[i] = CompiledStage(kind: 1, table: nil, coefficients: c, lattice: nil)
+            case .lattice(let nodes):
+                precondition(nodes.count == Self.latticeSize * Self.latticeSize * Self.latticeSize, "lattice size")
+                let p = UnsafeMutablePointer<Float>.allocate(capacity: nodes.count * 4)
+                for (j, node) in nodes.enumerated() { for c in 0..<4 { p[j * 4 + c] = node[c] } }
+                buffers.append(UnsafeMutableRawPointer(p))
+                compiled[i] = CompiledStage(kind: 2, table: nil, coefficients: .zero, lattice: p)
+            }
         }
-        preTable = floats(pre); postTable = floats(post)
-        if let lattice {
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: lattice.count * 4)
-            for (i, node) in lattice.enumerated() { for c in 0..<4 { p[i * 4 + c] = node[c] } }
-            latticeTable = p
-        } else { latticeTable = nil }
     }
 
-    deinit { preTable?.deallocate(); postTable?.deallocate(); latticeTable?.deallocate() }
+    deinit {
+        for b in buffers { b.deallocate() }
+        compiled.deallocate()
+    }
 
-    /// Whether the program changes nothing.
-    public var isIdentity: Bool { pre == nil && post == nil && lattice == nil }
-
-    /// The program's exact result for one pixel (the kernels equal it, up to float ties in the lattice).
+    /// The program's result for one pixel, stage by stage (the kernels equal it up to float ties).
     public func reference(_ p: SIMD3<UInt8>) -> SIMD3<UInt8> {
-        var v = p
-        if let pre { v = SIMD3(pre[Int(v.x)], pre[Int(v.y)], pre[Int(v.z)]) }
-        if let lattice { v = Self.interpolate(lattice, v) }
-        if let post { v = SIMD3(post[Int(v.x)], post[Int(v.y)], post[Int(v.z)]) }
-        return v
+        stages.reduce(p) { v, stage in
+            switch stage {
+            case .curve(let t): return SIMD3(t[Int(v.x)], t[Int(v.y)], t[Int(v.z)])
+            case .matrix(let m): return m.apply(v)
+            case .lattice(let nodes): return Self.interpolate(nodes, v)
+            }
+        }
     }
 
     static func interpolate(_ lattice: [SIMD4<Float>], _ p: SIMD3<UInt8>) -> SIMD3<UInt8> {
@@ -84,6 +117,15 @@ public final class ColorProgram: @unchecked Sendable {
     }
 }
 
+/// One stage as the lanes read it (kind 0: curve, 1: matrix, 2: lattice).
+@usableFromInline struct CompiledStage {
+    @usableFromInline var kind: Int
+    @usableFromInline var table: UnsafeMutablePointer<UInt8>?
+    /// Matrix rows (R', G', B'), each as four floats: three weights and the offset.
+    @usableFromInline var coefficients: SIMD16<Float>
+    @usableFromInline var lattice: UnsafeMutablePointer<Float>?
+}
+
 /// The SIMD form of a colour transform on whole pixels: eight R, G and B values (integral floats) in, out.
 @usableFromInline protocol PixelLanes {
     func callAsFunction<Copy: KernelCopy>(_ r: F8, _ g: F8, _ b: F8, _ copy: Copy.Type) -> (F8, F8, F8)
@@ -99,36 +141,53 @@ public final class ColorProgram: @unchecked Sendable {
     }
 }
 
-/// Table lookups of eight integral floats in 0...255.
-@inlinable @inline(__always) func gather(_ table: UnsafeMutablePointer<Float>, _ v: F8) -> F8 {
-    let index = unsafeBitCast(v + roundingMagic, to: U32x8.self) & 0xFF
-    var out = F8()
-    for i in 0..<8 { out[i] = table[Int(index[i])] }
-    return out
+/// Table lookups of eight integral floats in 0...255, done on the bytes in a general register
+/// (cheaper than moving each lane out of and back into a vector register).
+@inlinable @inline(__always) func lookup(_ table: UnsafeMutablePointer<UInt8>, _ v: F8) -> F8 {
+    let packed = unsafeBitCast(bytes(v), to: UInt64.self)
+    var out: UInt64 = 0
+    out |= UInt64(table[Int(truncatingIfNeeded: packed & 0xFF)])
+    out |= UInt64(table[Int(truncatingIfNeeded: (packed >> 8) & 0xFF)]) << 8
+    out |= UInt64(table[Int(truncatingIfNeeded: (packed >> 16) & 0xFF)]) << 16
+    out |= UInt64(table[Int(truncatingIfNeeded: (packed >> 24) & 0xFF)]) << 24
+    out |= UInt64(table[Int(truncatingIfNeeded: (packed >> 32) & 0xFF)]) << 32
+    out |= UInt64(table[Int(truncatingIfNeeded: (packed >> 40) & 0xFF)]) << 40
+    out |= UInt64(table[Int(truncatingIfNeeded: (packed >> 48) & 0xFF)]) << 48
+    out |= UInt64(table[Int(truncatingIfNeeded: packed >> 56)]) << 56
+    return floats(unsafeBitCast(out, to: Bytes8.self))
 }
 
 /// A ``ColorProgram`` in lanes.
 @usableFromInline struct ProgramLanes: PixelLanes {
-    @usableFromInline let pre: UnsafeMutablePointer<Float>?
-    @usableFromInline let post: UnsafeMutablePointer<Float>?
-    @usableFromInline let lattice: UnsafeMutablePointer<Float>?
+    @usableFromInline let stages: UnsafeMutablePointer<CompiledStage>
+    @usableFromInline let count: Int
 
-    @inlinable init(_ program: ColorProgram) {
-        pre = program.preTable; post = program.postTable; lattice = program.latticeTable
-    }
+    @inlinable init(_ program: ColorProgram) { stages = program.compiled; count = program.count }
 
     @inlinable @inline(__always)
     func callAsFunction<Copy: KernelCopy>(_ r0: F8, _ g0: F8, _ b0: F8, _ copy: Copy.Type) -> (F8, F8, F8) {
         var r = r0, g = g0, b = b0
-        if let pre { r = gather(pre, r); g = gather(pre, g); b = gather(pre, b) }
-        if let lattice { (r, g, b) = interpolate(lattice, r, g, b, copy) }
-        if let post { r = gather(post, r); g = gather(post, g); b = gather(post, b) }
+        for i in 0..<count {
+            let stage = stages[i]
+            switch stage.kind {
+            case 0:
+                let t = stage.table.unsafelyUnwrapped
+                r = lookup(t, r); g = lookup(t, g); b = lookup(t, b)
+            case 1:
+                let c = stage.coefficients
+                let nr = mulAdd(F8(repeating: c[2]), b, mulAdd(F8(repeating: c[1]), g, mulAdd(F8(repeating: c[0]), r, F8(repeating: c[3]), copy), copy), copy)
+                let ng = mulAdd(F8(repeating: c[6]), b, mulAdd(F8(repeating: c[5]), g, mulAdd(F8(repeating: c[4]), r, F8(repeating: c[7]), copy), copy), copy)
+                let nb = mulAdd(F8(repeating: c[10]), b, mulAdd(F8(repeating: c[9]), g, mulAdd(F8(repeating: c[8]), r, F8(repeating: c[11]), copy), copy), copy)
+                r = roundedByte(nr); g = roundedByte(ng); b = roundedByte(nb)
+            default:
+                (r, g, b) = interpolate(stage.lattice.unsafelyUnwrapped, r, g, b)
+            }
+        }
         return (r, g, b)
     }
 
     @inlinable @inline(__always)
-    func interpolate<Copy: KernelCopy>(_ lattice: UnsafeMutablePointer<Float>, _ r: F8, _ g: F8, _ b: F8,
-                                       _ copy: Copy.Type) -> (F8, F8, F8) {
+    func interpolate(_ lattice: UnsafeMutablePointer<Float>, _ r: F8, _ g: F8, _ b: F8) -> (F8, F8, F8) {
         let n = ColorProgram.latticeSize, step = ColorProgram.latticeStep
         let rowG = n * 4 * MemoryLayout<Float>.stride, rowR = n * rowG, nodeB = 4 * MemoryLayout<Float>.stride
         var outR = F8(), outG = F8(), outB = F8()

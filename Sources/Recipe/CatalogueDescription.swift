@@ -33,6 +33,21 @@ public struct EffectDescription: Sendable, Codable, Equatable {
 
     /// Every entry, in catalogue order.
     public static var all: [EffectDescription] { EffectCatalogue.all.map(EffectDescription.init) }
+
+    /// The catalogue as a Markdown table (the README's, which a test holds equal to this).
+    public static func markdownTable() -> String {
+        var lines = ["| step | kind | what it does | parameters |", "| --- | --- | --- | --- |"]
+        for d in EffectCatalogue.all {
+            let params = d.parameters.map { p -> String in
+                var s = "`\(p.name)` \(p.rangeText)"
+                if let unit = p.unit { s += " \(unit)" }
+                if let v = p.defaultValue { s += " (default \(v))" } else if p.required { s += " (required)" }
+                return s
+            }
+            lines.append("| `\(d.name)` | \(d.kind.rawValue) | \(d.summary) | \(params.isEmpty ? "none" : params.joined(separator: "; ")) |")
+        }
+        return lines.joined(separator: "\n")
+    }
 }
 
 extension ParameterSpec {

@@ -20,6 +20,17 @@ public enum ParameterValue: Sendable, Equatable, Codable, CustomStringConvertibl
         }
     }
 
+    /// Numbers compare by value (JSON writes 1.0 as 1, which reads back as an integer).
+    public static func == (a: ParameterValue, b: ParameterValue) -> Bool {
+        switch (a, b) {
+        case let (.string(x), .string(y)): return x == y
+        case let (.integer(x), .integer(y)): return x == y
+        case let (.integer(x), .number(y)), let (.number(y), .integer(x)): return Double(x) == y
+        case let (.number(x), .number(y)): return x == y
+        default: return false
+        }
+    }
+
     public var description: String {
         switch self {
         case .integer(let i): return "\(i)"

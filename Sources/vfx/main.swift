@@ -7,6 +7,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import Jobs
 import MediaIO
 import Pipeline
 #if canImport(Glibc)
@@ -25,7 +26,7 @@ struct VFX: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vfx",
         abstract: "VideoFX: stream a video through a chain of effects into H.264, HEVC, AV1 or VP9.",
-        subcommands: [ProcessCommand.self, EffectsCommand.self, PreviewCommand.self, Probe.self, Codecs.self, Serve.self, BenchKernels.self]
+        subcommands: [ProcessCommand.self, BatchCommand.self, EffectsCommand.self, PreviewCommand.self, Probe.self, Codecs.self, Serve.self, BenchKernels.self]
     )
 }
 
@@ -53,34 +54,24 @@ func writeError(_ s: String) {
 struct ProcessCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "process", abstract: "Apply a chain of effects to a video and encode the result.")
 
-    @Argument(help: "Input: a path, or a file://, http(s):// or data: URL.")
-    var input: String
+    @Argument(help: "Input: a path, or a file://, http(s):// or data: URL. Several inputs (or an output folder) make a batch, as `vfx batch` with its defaults.")
+    var inputs: [String] = []
 
-    @Option(name: .shortAndLong, help: "Output file; its extension picks the container (.mp4, .mov, .mkv, .webm).")
+    @Option(name: .shortAndLong, help: "Output file; its extension picks the container (.mp4, .mov, .mkv, .webm). A folder (ending in '/' or existing) for a batch.")
     var output: String
 
     @OptionGroup var steps: StepOptions
 
-    @Option(help: "Encoder: h264_nvenc, av1_nvenc, hevc_nvenc (NVIDIA, with CPU fallback), libx264, libsvtav1, libaom-av1, libx265, libvpx-vp9.")
-    var outputCodec: String = CodecCatalog.defaultCodec
+    @OptionGroup var encoding: EncodeOptions
 
-    @Option(help: "Constant quality (CRF; NVENC's cq): 0...51 for H.264/HEVC, 0...63 for AV1/VP9. Lower is better.")
-    var crf: Int = OutputSettings.defaultQuality
+    var input: String { inputs.first ?? "" }
 
-    @Option(help: "Encoder preset. Defaults: libx264/libx265 medium, libsvtav1 8, libaom-av1 and libvpx-vp9 cpu-used 6 and 4, NVENC p4.")
-    var preset: String?
+    func validate() throws {
+        guard !inputs.isEmpty else { throw ValidationError("give an input") }
+    }
 
-    @Option(help: "Output pixel format (default: yuv420p, which plays everywhere, or yuv420p10le for HDR sources where the encoder takes it); yuv444p, yuv420p10le and others where the encoder takes them.")
-    var pixelFormat: String?
-
-    @Flag(help: "Drop audio (by default every audio stream is kept).")
-    var noAudio = false
-
-    @Flag(help: "Fail instead of falling back to a CPU encoder when a hardware encoder cannot open.")
-    var noFallback = false
-
-    @Option(help: "Codec threads (0: one per core).")
-    var threads: Int = 0
+    /// Several inputs, or a folder as the output: run them as a batch.
+    private var isBatch: Bool { inputs.count > 1 || output.hasSuffix("/") || InputDiscovery.isDirectory(output) }
 
     @Flag(name: .shortAndLong, help: "No progress output.")
     var quiet = false
@@ -90,6 +81,7 @@ struct ProcessCommand: ParsableCommand {
 
     func run() throws {
         FFmpegLog.configure(verbose: verbose)
+        if isBatch { return try runBatch() }
         var request = ProcessRequest(input: input, output: output)
         do {
             request.steps = try steps.resolve()
@@ -97,13 +89,9 @@ struct ProcessCommand: ParsableCommand {
             printError("error: \(JobFailure(input: input, output: output, underlying: error))")
             throw ExitCode(ErrorCategory.of(error).exitCode)
         }
-        request.outputCodec = outputCodec
-        request.quality = crf
-        request.preset = preset
-        request.pixelFormat = pixelFormat
-        request.keepAudio = !noAudio
-        request.allowFallback = !noFallback
-        request.threads = threads
+        request.recipe.settings = encoding.settings
+        request.allowFallback = !encoding.noFallback
+        request.threads = encoding.threads
 
         let cancellation = CancellationFlag()
         signal(SIGINT, SIG_IGN)
@@ -135,6 +123,53 @@ struct ProcessCommand: ParsableCommand {
             printError("error: \(error)")
             throw ExitCode(ErrorCategory.of(error).exitCode)
         }
+    }
+}
+
+extension ProcessCommand {
+    func runBatch() throws {
+        do {
+            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            let items = try BatchPlanner.plan(inputs: try InputDiscovery.expand(inputs), outputDirectory: output, names: try OutputNames(),
+                                              steps: try steps.resolve(), settings: encoding.settings)
+            var options = BatchOptions.default
+            if encoding.threads > 0 { options.threadsPerJob = encoding.threads }
+            let code = BatchRunner.run(items: items, options: options, allowFallback: !encoding.noFallback, quiet: quiet, reportPath: nil)
+            if code != 0 { throw ExitCode(code) }
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode(ErrorCategory.of(error).exitCode)
+        }
+    }
+}
+
+/// How outputs are encoded: shared by `process` and `batch`.
+struct EncodeOptions: ParsableArguments {
+    @Option(help: "Encoder: h264_nvenc, av1_nvenc, hevc_nvenc (NVIDIA, with CPU fallback), libx264, libsvtav1, libaom-av1, libx265, libvpx-vp9.")
+    var outputCodec: String = CodecCatalog.defaultCodec
+
+    @Option(help: "Constant quality (CRF; NVENC's cq): 0...51 for H.264/HEVC, 0...63 for AV1/VP9. Lower is better.")
+    var crf: Int = OutputSettings.defaultQuality
+
+    @Option(help: "Encoder preset. Defaults: libx264/libx265 medium, libsvtav1 8, libaom-av1 and libvpx-vp9 cpu-used 6 and 4, NVENC p4.")
+    var preset: String?
+
+    @Option(help: "Output pixel format (default: yuv420p, which plays everywhere, or yuv420p10le for HDR sources where the encoder takes it); yuv444p, yuv420p10le and others where the encoder takes them.")
+    var pixelFormat: String?
+
+    @Flag(help: "Drop audio (by default every audio stream is kept).")
+    var noAudio = false
+
+    @Flag(help: "Fail instead of falling back to a CPU encoder when a hardware encoder cannot open.")
+    var noFallback = false
+
+    @Option(help: "Codec threads (0: one per core; in a batch, the cores shared among the jobs).")
+    var threads: Int = 0
+
+    var settings: OutputSettings {
+        OutputSettings(codec: outputCodec, quality: crf, preset: preset, pixelFormat: pixelFormat, audio: noAudio ? .drop : .keep)
     }
 }
 
@@ -319,6 +354,21 @@ struct BenchKernels: ParsableCommand {
             return Double(runs * w * h) / Date().timeIntervalSince(start) / 1e6
         }
         print("kernel (\(w)x\(h))                                MP/s per core")
+        // Composed colour chains: five curves (one table), and five steps with cross-channel ones (curve, lattice, curve).
+        for (label, chain) in [("5 curves", "adjust:brightness=0.05 | adjust:contrast=1.2 | adjust:gamma=1.1 | invert | posterize:levels=6"),
+                               ("5 mixed", "adjust:brightness=0.05,contrast=1.2 | hue:degrees=20 | sepia:strength=0.4 | invert | posterize:levels=6")] {
+            let ops = try Chain.resolve(try Chain.parse(chain)).flatMap { step -> [ColorOp] in
+                guard case .color(let lower) = step.definition.lowering else { return [] }
+                return try lower(step.parameters, { _ in [] })
+            }
+            let map = ColorComposer.compose(ops)
+            for isa in InstructionSet.available {
+                let fused = FusedYUVKernel(map: map, colorSpace: .bt709(), instructionSet: isa)
+                let number = rate { fused.process(src, into: dst) }.fixed(1)
+                print(padded(label, 11) + padded("SIMD \(padded(isa.rawValue, 9))fused YUV420->RGB->YUV", 39)
+                      + String(repeating: " ", count: max(1, 9 - number.count)) + number)
+            }
+        }
         for effect in [try Posterize(levels: 25) as any Effect, try Threshold(threshold: 0.5)] {
             guard let map = effect.channelMap else { continue }
             func row(_ kernel: String, _ rate: Double) {
@@ -344,7 +394,14 @@ struct EffectsCommand: ParsableCommand {
     @Flag(help: "Print the catalogue as JSON.")
     var json = false
 
+    @Flag(help: "Print the catalogue as a Markdown table.")
+    var markdown = false
+
     func run() throws {
+        if markdown {
+            print(EffectDescription.markdownTable())
+            return
+        }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -1,4 +1,5 @@
 import Effects
+import Foundation
 import Recipe
 import Testing
 
@@ -20,8 +21,8 @@ import Testing
 
     /// Programs for the kernel tests: a curve-only one and one with a lattice.
     static let samplePrograms: [ColorProgram] = {
-        (try! [curveChains[0], affineChains[4], affineChains[5]].map { chain -> ColorProgram in
-            guard case .program(let p)? = ColorComposer.compose(try ops(chain)) else { fatalError("\(chain) did not compose") }
+        (try! [ops(curveChains[0]), ops(affineChains[4]), ops(affineChains[5]), [gradeLUT.colorOp] + ops("sepia")].map { ops -> ColorProgram in
+            guard case .program(let p)? = ColorComposer.compose(ops) else { fatalError("\(ops) did not compose") }
             return p
         })
     }()
@@ -42,19 +43,41 @@ import Testing
         }
     }
 
+    /// Matrices (grayscale, saturation, sepia, hue) run as exact stages: no approximation at all.
     @Test(arguments: affineChains)
-    func crossChannelChainsStayWithinTheBound(chain: String) throws {
+    func matrixChainsComposeExactly(chain: String) throws {
         let ops = try Self.ops(chain)
         let map = try #require(ColorComposer.compose(ops))
-        var worst = 0, total = 0
-        let pixels = Self.randomPixels(50_000)
-        for p in pixels {
-            let a = map.reference(p), b = ColorComposer.sequential(ops, p)
-            let d = max(abs(Int(a.x) - Int(b.x)), abs(Int(a.y) - Int(b.y)), abs(Int(a.z) - Int(b.z)))
-            worst = max(worst, d); total += d
+        for p in Self.randomPixels(50_000) {
+            #expect(map.reference(p) == ColorComposer.sequential(ops, p), "\(chain) at \(p)")
         }
-        #expect(worst <= ColorComposer.affineTolerance, "\(chain): worst \(worst)")
-        #expect(Double(total) / Double(pixels.count) < 0.6, "\(chain): mean \(Double(total) / Double(pixels.count))")
+    }
+
+    /// A smooth 17-point .cube LUT: a gentle grade (lifted blacks, warm highlights, a little cross-talk).
+    static let gradeLUT: CubeLUT = {
+        var text = "LUT_3D_SIZE 17\n"
+        for b in 0..<17 { for g in 0..<17 { for r in 0..<17 {
+            let (x, y, z) = (Double(r) / 16, Double(g) / 16, Double(b) / 16)
+            let out = [0.04 + 0.9 * pow(x, 0.9) + 0.04 * y, 0.03 + 0.92 * pow(y, 0.95), 0.05 + 0.85 * z + 0.05 * x]
+            text += out.map { String(min(1, $0)) }.joined(separator: " ") + "\n"
+        } } }
+        return try! CubeLUT(bytes: Array(text.utf8))
+    }()
+
+    @Test func latticeStaysWithinTheBound() throws {
+        for ops in [[Self.gradeLUT.colorOp], [Self.gradeLUT.colorOp] + (try Self.ops("sepia:strength=0.5 | adjust:gamma=1.2")),
+                    (try Self.ops("posterize:levels=8")) + [Self.gradeLUT.colorOp] + (try Self.ops("invert"))] {
+            let map = try #require(ColorComposer.compose(ops))
+            var worst = 0, total = 0
+            let pixels = Self.randomPixels(50_000)
+            for p in pixels {
+                let a = map.reference(p), b = ColorComposer.sequential(ops, p)
+                let d = max(abs(Int(a.x) - Int(b.x)), abs(Int(a.y) - Int(b.y)), abs(Int(a.z) - Int(b.z)))
+                worst = max(worst, d); total += d
+            }
+            #expect(worst <= ColorComposer.latticeTolerance, "worst \(worst)")
+            #expect(Double(total) / Double(pixels.count) < 0.6, "mean \(Double(total) / Double(pixels.count))")
+        }
     }
 
     @Test func aSingleSeedEffectKeepsItsArithmeticLanes() throws {

@@ -1,6 +1,7 @@
 import Effects
 import ErrorTaxonomy
 import Foundation
+import Recipe
 import TestSupport
 import Testing
 
@@ -326,5 +327,56 @@ let vfxBinary: String = {
         #expect(missing.out.hasPrefix("\(ErrorCategory.unavailable.exitCode)"), "a missing URL is unavailable: \(missing.out)")
         #expect(missing.err.contains("404") || missing.err.lowercased().contains("not found"), "\(missing.err)")
         #expect(!FileManager.default.fileExists(atPath: dir.path("none.mp4")))
+    }
+}
+
+@Suite struct EffectsCommandTests {
+    @Test func effectsJSONIsTheCatalogue() throws {
+        let r = try sh([vfxBinary, "effects", "--json"])
+        #expect(r.status == 0)
+        let printed = try JSONDecoder().decode([EffectDescription].self, from: Data(r.out.utf8))
+        #expect(printed == EffectDescription.all)
+        let raw = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [[String: Any]])
+        let posterize = try #require(raw.first { $0["name"] as? String == "posterize" })
+        #expect(posterize["kind"] as? String == "color")
+        let levels = try #require((posterize["parameters"] as? [[String: Any]])?.first)
+        #expect(levels["name"] as? String == "levels" && levels["default"] as? Int == 25 && levels["min"] as? Double == 2 && levels["max"] as? Double == 256)
+        let table = try sh([vfxBinary, "effects"])
+        for d in EffectCatalogue.all { #expect(table.out.contains(d.name) && table.out.contains(d.summary)) }
+    }
+
+    @Test func readmeTableMatchesTheCatalogue() throws {
+        let readme = try String(contentsOfFile: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("README.md").path, encoding: .utf8)
+        let start = try #require(readme.range(of: "<!-- effects-table -->\n")), end = try #require(readme.range(of: "\n<!-- /effects-table -->"))
+        #expect(String(readme[start.upperBound..<end.lowerBound]) == EffectDescription.markdownTable(),
+                "README's effects table is stale: regenerate it with `vfx effects --markdown`")
+    }
+
+    @Test func chainErrorsNameTheToken() throws {
+        let dir = try Scratch()
+        let input = dir.path("in.mp4")
+        try Media.make(input)
+        for (chain, words) in [("posterize:levels=6,movie=x", "unknown parameter 'movie'"), ("zmq", "unknown effect 'zmq'"),
+                               ("resize:width=-5", "width=-5 must be in 16...8192")] {
+            let r = try sh([vfxBinary, "process", input, "-o", dir.path("o.mp4"), "--chain", chain])
+            #expect(r.status == ErrorCategory.invalidInput.exitCode)
+            #expect(r.err.contains(words), "\(r.err)")
+        }
+        let both = try sh([vfxBinary, "process", input, "-o", dir.path("o.mp4"), "--chain", "invert", "--num-levels", "4"])
+        #expect(both.status != 0 && both.err.contains("either --chain or --effect"))
+        #expect(!FileManager.default.fileExists(atPath: dir.path("o.mp4")))
+    }
+
+    @Test func previewCommandWritesAPNG() throws {
+        let dir = try Scratch()
+        let input = dir.path("in.mp4")
+        try Media.make(input, video: "testsrc2=size=160x120:rate=25", seconds: 2)
+        let r = try sh([vfxBinary, "preview", input, "-o", dir.path("f.png"), "--at", "1", "--compare", "--chain", "posterize:levels=3"])
+        #expect(r.status == 0, "\(r.err)")
+        let p = try Media.probe(dir.path("f.png"))
+        #expect(p.video?.codec_name == "png" && p.video?.width == 328 && p.video?.height == 120)
+        let bad = try sh([vfxBinary, "preview", input, "-o", dir.path("f.jpg")])
+        #expect(bad.status == ErrorCategory.invalidInput.exitCode && bad.err.contains(".png"))
     }
 }

@@ -6,11 +6,9 @@ extension EffectCatalogue {
 
     /// Each pixel's RGB moved toward (s < 1) or away from (s > 1) its luma.
     static func saturation(_ s: Double) -> ColorOp {
+        // out = y + s * (p - y), y = w . p: a matrix s * I + (1 - s) * [w; w; w].
         let w = lumaWeights
-        return .mix { p in
-            let y = (p * w).sum()
-            return SIMD3(repeating: y) + (p - SIMD3(repeating: y)) * s
-        }
+        return .matrix((0..<3).map { r in (0..<3).map { c in (r == c ? s : 0) + (1 - s) * w[c] } })
     }
 
     /// Shades of grey by Rec. 709 luma.

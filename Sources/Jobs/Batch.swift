@@ -1,0 +1,218 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import ErrorTaxonomy
+import MediaIO
+import Pipeline
+import Recipe
+import Synchronization
+
+/// How a batch runs.
+public struct BatchOptions: Sendable {
+    /// Concurrent jobs (see ``WorkerPool/defaultWorkers(cores:)``).
+    public var jobs: Int
+    /// Codec threads per job (0: FFmpeg's choice).
+    public var threadsPerJob: Int
+    /// Tries after the first for items that fail with a transient error.
+    public var retries = 2
+    /// The first retry waits this long; each next one twice as long (at most 30 s).
+    public var backoff = 1.0
+    /// Stop starting items after this many failures (nil: never).
+    public var maxFailures: Int?
+    /// Redo items whose output is already there.
+    public var force = false
+
+    public init(jobs: Int, threadsPerJob: Int) { self.jobs = jobs; self.threadsPerJob = threadsPerJob }
+
+    public static var `default`: BatchOptions {
+        let (jobs, threads) = WorkerPool.defaultWorkers(cores: ProcessInfo.processInfo.activeProcessorCount)
+        return BatchOptions(jobs: jobs, threadsPerJob: threads)
+    }
+}
+
+/// Where a running batch stands.
+public struct BatchProgress: Sendable, Equatable {
+    public var total: Int
+    public var succeeded = 0
+    public var failed = 0
+    public var skipped = 0
+    public var running = 0
+    /// Frames done, over every item (running ones included).
+    public var frames = 0
+    public var elapsed = 0.0
+    public var done: Int { succeeded + failed + skipped }
+    public var left: Int { total - done }
+
+    /// Seconds left at the pace so far, once an item has finished.
+    public var eta: Double? {
+        let finished = succeeded + failed
+        guard finished > 0, elapsed > 0 else { return nil }
+        return elapsed / Double(finished) * Double(max(0, left - 0))
+    }
+
+    /// "items 12/40: 11 ok, 1 failed, 0 skipped, 28 left; 2301 frames; ETA 41s".
+    public var line: String {
+        var s = "items \(done)/\(total): \(succeeded) ok, \(failed) failed, \(skipped) skipped, \(left) left; \(frames) frames"
+        if let eta { s += "; ETA \(eta.fixed(0))s" }
+        return s
+    }
+}
+
+/// What a batch tells its caller while it runs (from worker threads; the caller serialises output).
+public enum BatchEvent: Sendable {
+    case started(index: Int, BatchItem)
+    case finished(index: Int, ItemReport)
+    case log(index: Int, String)
+    case progress(BatchProgress)
+}
+
+/// Runs batch items through a ``WorkerPool``: resume (skip finished outputs), retries of transient
+/// failures with backoff, a failure limit, cancellation, and a report in input order.
+public final class Batch: Sendable {
+    public let items: [BatchItem]
+    public let options: BatchOptions
+    /// Runtime settings every item's request starts from (limits, input options, LUT reader).
+    public let template: @Sendable (Recipe) -> ProcessRequest
+    public let cancellation: CancellationFlag
+    private let onEvent: @Sendable (BatchEvent) -> Void
+
+    public init(items: [BatchItem], options: BatchOptions, cancellation: CancellationFlag = CancellationFlag(),
+                template: @escaping @Sendable (Recipe) -> ProcessRequest = { ProcessRequest(recipe: $0) },
+                onEvent: @escaping @Sendable (BatchEvent) -> Void = { _ in }) {
+        self.items = items; self.options = options; self.cancellation = cancellation
+        self.template = template; self.onEvent = onEvent
+    }
+
+    private struct State {
+        var reports: [ItemReport]
+        var progress: BatchProgress
+        var itemFrames: [Int]
+    }
+
+    /// The batch's shared state, behind a lock, shared by the worker threads.
+    private final class Tracker: Sendable {
+        let state: Mutex<State>
+        init(_ s: State) { state = Mutex(s) }
+    }
+
+    /// Runs every item (blocking) and returns the report; never throws (failures are in the report).
+    public func run() -> BatchReport {
+        let started = Date()
+        let tracker = Tracker(State(
+            reports: items.map { ItemReport(input: $0.recipe.input, output: $0.recipe.output, status: .notStarted, error: nil,
+                                            frames: 0, seconds: 0, encoder: nil, attempts: 0) },
+            progress: BatchProgress(total: items.count), itemFrames: Array(repeating: 0, count: items.count)))
+        Self.removeLeftovers(items.map(\.recipe.output))
+        let options = self.options, cancellation = self.cancellation
+        let pool = WorkerPool(workers: options.jobs)
+        pool.run(count: items.count, shouldStart: {
+            guard !cancellation.isCancelled else { return false }
+            let failed = tracker.state.withLock { $0.progress.failed }
+            return options.maxFailures.map { failed < $0 } ?? true
+        }, body: { [self] index in
+            let item = items[index]
+            onEvent(.started(index: index, item))
+            tracker.state.withLock { $0.progress.running += 1 }
+            let report = runItem(index, item, started: started, tracker: tracker)
+            let progress = tracker.state.withLock { s -> BatchProgress in
+                s.reports[index] = report
+                s.progress.running -= 1
+                switch report.status {
+                case .succeeded: s.progress.succeeded += 1
+                case .failed: s.progress.failed += 1
+                case .skipped: s.progress.skipped += 1
+                case .notStarted: break
+                }
+                s.progress.elapsed = Date().timeIntervalSince(started)
+                return s.progress
+            }
+            onEvent(.finished(index: index, report))
+            onEvent(.progress(progress))
+        })
+        return BatchReport(items: tracker.state.withLock { $0.reports })
+    }
+
+    private func runItem(_ index: Int, _ item: BatchItem, started: Date, tracker: Tracker) -> ItemReport {
+        var report = ItemReport(input: item.recipe.input, output: item.recipe.output, status: .failed, error: nil, frames: 0,
+                                seconds: 0, encoder: nil, attempts: 0)
+        if !options.force, let frames = Self.finishedOutput(item.recipe.output) {
+            report.status = .skipped
+            report.frames = frames
+            return report
+        }
+        let itemStart = Date()
+        var request = template(item.recipe)
+        if options.threadsPerJob > 0 && request.threads == 0 { request.threads = options.threadsPerJob }
+        while true {
+            report.attempts += 1
+            do {
+                let runner = Runner(request: request, cancellation: cancellation, onProgress: { [onEvent] p in
+                    let progress = tracker.state.withLock { s -> BatchProgress? in
+                        s.progress.frames += p.framesDone - s.itemFrames[index]
+                        s.itemFrames[index] = p.framesDone
+                        s.progress.elapsed = Date().timeIntervalSince(started)
+                        return p.framesDone % 25 == 0 ? s.progress : nil
+                    }
+                    if let progress { onEvent(.progress(progress)) }
+                }, onLog: { [onEvent] line in onEvent(.log(index: index, line)) })
+                let result = try runner.run()
+                report.status = .succeeded
+                report.error = nil
+                report.frames = result.framesWritten
+                report.encoder = result.encoder
+                break
+            } catch {
+                let category = ErrorCategory.of(error)
+                report.error = ItemReport.Failure(category: category, message: "\(error)")
+                if category == .cancelled || cancellation.isCancelled {
+                    report.status = .notStarted
+                    report.error = ItemReport.Failure(category: .cancelled, message: "cancelled; no output written")
+                    break
+                }
+                guard category.isRetryable, report.attempts <= options.retries else { report.status = .failed; break }
+                let wait = min(30, options.backoff * Double(1 << (report.attempts - 1)))
+                onEvent(.log(index: index, "\(item.recipe.input): \(error); trying again in \(wait.fixed(1))s (attempt \(report.attempts + 1))"))
+                var slept = 0.0
+                while slept < wait, !cancellation.isCancelled { usleep(100_000); slept += 0.1 }
+            }
+        }
+        report.seconds = (Date().timeIntervalSince(itemStart) * 1000).rounded() / 1000
+        return report
+    }
+
+    /// The frame count of an output that a finished run wrote (it was renamed into place only after
+    /// its trailer and its timing check), or nil when there is none or it does not read as a video.
+    static func finishedOutput(_ path: String) -> Int? {
+        guard FileManager.default.fileExists(atPath: path), let info = try? MediaInfo.probe(path),
+              let video = info.videoStream, (info.duration ?? 0) > 0 else { return nil }
+        return info.streams.first { $0.index == video }?.frameCount ?? 0
+    }
+
+    /// Removes unfinished outputs of an earlier run that was killed (hidden `.name.vfx-*.ext` files beside the outputs).
+    static func removeLeftovers(_ outputs: [String]) {
+        let byDirectory = Dictionary(grouping: outputs) { URL(fileURLWithPath: $0).deletingLastPathComponent().path }
+        for (directory, paths) in byDirectory {
+            let prefixes = paths.map { path -> (String, String) in
+                let url = URL(fileURLWithPath: path)
+                return (".\(url.deletingPathExtension().lastPathComponent).vfx-", ".\(url.pathExtension)")
+            }
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+            where prefixes.contains(where: { name.hasPrefix($0.0) && name.hasSuffix($0.1) }) {
+                unlink(directory + "/" + name)
+            }
+        }
+    }
+}
+
+extension Double {
+    func fixed(_ digits: Int) -> String {
+        let scale = pow(10, Double(digits))
+        let v = (self * scale).rounded() / scale
+        return digits == 0 ? String(Int(v)) : String(v)
+    }
+}

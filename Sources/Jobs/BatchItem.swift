@@ -1,0 +1,34 @@
+import ErrorTaxonomy
+import Recipe
+
+/// One video of a batch: its recipe (input, output, steps, settings) and where it came from.
+public struct BatchItem: Sendable, Equatable {
+    public var recipe: Recipe
+    /// What messages call it: the argument or the manifest line it came from.
+    public var origin: String
+
+    public init(recipe: Recipe, origin: String) { self.recipe = recipe; self.origin = origin }
+}
+
+/// Why a batch cannot start; always before any item runs.
+public enum BatchError: Error, CategorizedError, CustomStringConvertible, Equatable {
+    case manifest(file: String, line: Int, reason: String)
+    case input(String, reason: String)
+    case collision(output: String, first: String, second: String)
+    case overwritesInput(output: String, input: String)
+    case template(String, reason: String)
+    case nothingToDo
+
+    public var category: ErrorCategory { .invalidInput }
+
+    public var description: String {
+        switch self {
+        case let .manifest(file, line, reason): return "\(file):\(line): \(reason)"
+        case let .input(input, reason): return "\(input): \(reason)"
+        case let .collision(output, first, second): return "\(first) and \(second) would both write \(output); change --name or the manifest's outputs"
+        case let .overwritesInput(output, input): return "the output \(output) would overwrite the input \(input)"
+        case let .template(t, reason): return "--name \(t): \(reason)"
+        case .nothingToDo: return "no input videos found"
+        }
+    }
+}
