@@ -151,7 +151,7 @@ struct PredictionRoutes: Sendable {
             if let pathID, bodyID != pathID { return invalid(["body", "id"], "prediction ID must match the ID supplied in the URL") }
         }
         let input: [String: JSONValue]
-        switch InputSchema.validate(parsed.input) {
+        switch InputSchema.validate(parsed.input, configuration: configuration) {
         case .failure(let failure): return json(.unprocessableContent, failure)
         case .success(let i): input = i
         }
@@ -211,7 +211,7 @@ struct PredictionRoutes: Sendable {
                     switch event {
                     case .start(let p): out.yield(frame("start", ["id": .string(p.id), "status": "processing"]))
                     case .log(let line): out.yield(frame("log", ["source": "stdout", "data": .string(line)]))
-                    case .output(let p): out.yield(frame("output", ["chunk": p.output.map { .string($0) } ?? .null, "index": .int(0)]))
+                    case .output(let p): out.yield(frame("output", ["chunk": p.output ?? .null, "index": .int(0)]))
                     case .completed(let p): out.yield(frameEncodable("completed", p))
                     }
                 }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import ErrorTaxonomy
 import NIOCore
 
 /// Brings a prediction's `video` input to a local file: streams http(s) downloads to disk under a
@@ -8,8 +9,17 @@ struct InputFetcher: Sendable {
     let http: OutboundHTTP
     let configuration: ServerConfiguration
 
-    enum FetchError: Error, CustomStringConvertible {
+    enum FetchError: Error, CategorizedError, CustomStringConvertible {
         case badStatus(Int, String), tooLarge(Int), timeout(String, Double), badDataURL(String), unreachable(String, String)
+        /// 5xx and timeouts may pass; a 4xx, a refused connection or a bad URL will not.
+        var category: ErrorCategory {
+            switch self {
+            case .badStatus(let code, _): return code >= 500 || code == 429 || code == 408 ? .transient : .unavailable
+            case .timeout: return .transient
+            case .unreachable: return .unavailable
+            case .tooLarge, .badDataURL: return .invalidInput
+            }
+        }
         var description: String {
             switch self {
             case let .badStatus(code, url): return "could not download the input video from \(url): HTTP \(code)"

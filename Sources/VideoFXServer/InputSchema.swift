@@ -10,6 +10,9 @@ public struct InputField: Sendable {
         case uri, integer(ClosedRange<Int>), number(ClosedRange<Double>), choice([String]), string
         /// A chain of catalogue steps: a string in the chain grammar, or an array of `{name, params}`.
         case steps
+        /// A list of input URLs (a batch).
+        case uriList
+        case boolean
     }
     public let name: String
     public let title: String
@@ -24,7 +27,7 @@ public enum InputSchema {
     private static let level = EffectCatalogue.threshold.parameter("level")!
 
     public static let fields: [InputField] = [
-        InputField(name: "video", title: "Video", description: "Input video: an http(s) or data: URL.", kind: .uri, defaultValue: nil),
+        InputField(name: "video", title: "Video", description: "Input video: an http(s) or data: URL (or give videos).", kind: .uri, defaultValue: nil),
         InputField(name: "num_levels", title: "Num Levels", description: "Posterize: levels per RGB channel.",
                    kind: .integer(levels.intRange!), defaultValue: levels.defaultValue.map(JSONValue.init)),
         InputField(name: "threshold", title: "Threshold", description: "Threshold: channels above this (0-1) become 255, the rest 0.",
@@ -39,6 +42,12 @@ public enum InputSchema {
                    description: "A chain of steps instead of effect: a string such as \"trim:start=2,end=8 | resize:width=1280 | posterize:levels=6\" or an array of {\"name\", \"params\"}. Steps: "
                        + EffectCatalogue.all.map(\.name).joined(separator: ", ") + ". Not with effect, num_levels or threshold.",
                    kind: .steps, defaultValue: nil),
+        InputField(name: "videos", title: "Videos",
+                   description: "Instead of video: several input URLs processed with the same settings; output is then a list in the same order.",
+                   kind: .uriList, defaultValue: nil),
+        InputField(name: "continue_on_error", title: "Continue On Error",
+                   description: "With videos: a failed item gives null in its place (and a log line) instead of failing the prediction.",
+                   kind: .boolean, defaultValue: .bool(false)),
         InputField(name: "crf", title: "Crf", description: "Constant quality; lower is better (0-51 for H.264/HEVC, 0-63 for AV1/VP9).",
                    kind: .integer(0...63), defaultValue: .int(19)),
         InputField(name: "preset", title: "Preset", description: "Encoder preset; empty for the encoder's default.",
@@ -58,19 +67,50 @@ public enum InputSchema {
     }
 
     /// Checks `input` and returns it with defaults filled in, or every problem found.
-    public static func validate(_ input: [String: JSONValue]) -> Result<[String: JSONValue], ValidationFailure> {
+    public static func validate(_ input: [String: JSONValue],
+                                configuration: ServerConfiguration = ServerConfiguration()) -> Result<[String: JSONValue], ValidationFailure> {
         var problems: [Problem] = []
         var out: [String: JSONValue] = [:]
+        let batch = input["videos"] != nil && input["videos"] != .null
         for field in fields {
             let loc = ["body", "input", field.name]
             guard let value = input[field.name], value != .null else {
                 if case .steps = field.kind { continue }
+                if case .uriList = field.kind { continue }
+                if field.name == "video" && batch { continue }
                 if let d = field.defaultValue { out[field.name] = d } else {
                     problems.append(Problem(loc: loc, msg: "Field required", type: "value_error.missing"))
                 }
                 continue
             }
             switch field.kind {
+            case .uriList:
+                guard case .array(let items) = value else {
+                    problems.append(Problem(loc: loc, msg: "value is not a valid list", type: "type_error.list")); continue
+                }
+                if items.isEmpty || items.count > configuration.maxBatchItems {
+                    problems.append(Problem(loc: loc, msg: "ensure this list has 1 to \(configuration.maxBatchItems) items (max_batch_items)",
+                                            type: items.isEmpty ? "value_error.list.min_items" : "value_error.list.max_items"))
+                    continue
+                }
+                var dataBytes = 0
+                for (i, item) in items.enumerated() {
+                    if let why = uriProblem(item) { problems.append(Problem(loc: loc + [String(i)], msg: why.0, type: why.1)) }
+                    if let s = item.string, s.lowercased().hasPrefix("data:") { dataBytes += s.utf8.count * 3 / 4 }
+                }
+                if dataBytes > configuration.maxBatchInputBytes {
+                    problems.append(Problem(loc: loc, msg: "the videos add up to more than \(configuration.maxBatchInputBytes) bytes (max_batch_input_bytes)",
+                                            type: "value_error.too_large"))
+                }
+                if input["video"] != nil && input["video"] != .null {
+                    problems.append(Problem(loc: loc, msg: "give either video or videos, not both", type: "value_error.conflict"))
+                }
+                out[field.name] = value
+            case .boolean:
+                guard case .bool = value else {
+                    problems.append(Problem(loc: loc, msg: "value could not be parsed to a boolean", type: "type_error.bool")); continue
+                }
+                out[field.name] = value
             case .uri, .string:
                 guard case .string(let s) = value else {
                     problems.append(Problem(loc: loc, msg: "str type expected", type: "type_error.str")); continue
@@ -133,6 +173,17 @@ public enum InputSchema {
             problems.append(Problem(loc: ["body", "input", "crf"], msg: "ensure this value is less than or equal to \(entry.maxQuality) for \(codec)", type: "value_error.number.not_le"))
         }
         return problems.isEmpty ? .success(out) : .failure(ValidationFailure(detail: problems))
+    }
+
+    /// What is wrong with one input URL, as a message and a type (nil: nothing).
+    static func uriProblem(_ value: JSONValue) -> (String, String)? {
+        guard case .string(let s) = value else { return ("str type expected", "type_error.str") }
+        guard isURI(s) else { return ("invalid URL: only the characters RFC 3986 allows (non-ASCII must be percent-encoded)", "value_error.url") }
+        let lower = s.lowercased()
+        guard lower.hasPrefix("http://") || lower.hasPrefix("https://") || lower.hasPrefix("data:") else {
+            return ("invalid or missing URL scheme (use http, https or data)", "value_error.url.scheme")
+        }
+        return nil
     }
 
     /// The steps a validated input asks for: `effects`, or the seed's effect with its parameter.

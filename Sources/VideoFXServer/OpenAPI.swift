@@ -41,6 +41,10 @@ enum OpenAPIDocument {
             switch field.kind {
             case .uri: p["type"] = .string("string"); p["format"] = .string("uri"); p["pattern"] = .string("^([Hh][Tt][Tt][Pp][Ss]?://[^/?#@]+|[Dd][Aa][Tt][Aa]:)")
             case .string: p["type"] = .string("string")
+            case .boolean: p["type"] = "boolean"
+            case .uriList:
+                p["type"] = "array"; p["minItems"] = 1; p["maxItems"] = .int(configuration.maxBatchItems); p["nullable"] = true
+                p["items"] = .object(["type": "string", "format": "uri", "pattern": "^([Hh][Tt][Tt][Pp][Ss]?://[^/?#@]+|[Dd][Aa][Tt][Aa]:)"])
             case .steps:
                 p["anyOf"] = .array([.object(["type": "string", "description": "The chain grammar: name:key=value,... | name ..."]),
                                      .object(["type": "array", "maxItems": .int(Chain.maxSteps),
@@ -58,9 +62,12 @@ enum OpenAPIDocument {
             if let d = field.defaultValue { p["default"] = d; p["nullable"] = true }
             properties[field.name] = .object(p)
         }
+        // video or videos: one of the two is required.
         let required = InputSchema.fields.filter { field in
-            if case .steps = field.kind { return false }
-            return field.defaultValue == nil
+            switch field.kind {
+            case .steps, .uriList: return false
+            default: return field.defaultValue == nil && field.name != "video"
+            }
         }.map { JSONValue.string($0.name) }
         // crf's range depends on the codec (0-51 for H.264/HEVC, 0-63 for AV1/VP9): one branch per range,
         // the default codec's branch also covering an absent output_codec.
@@ -74,10 +81,15 @@ enum OpenAPIDocument {
                                             "crf": .object(["type": "integer", "maximum": .int(maxQuality), "nullable": true])])
             return .object(branch)
         }
-        schemas["Input"] = .object(["title": "Input", "type": "object", "properties": .object(properties), "required": .array(required),
-                                    "anyOf": .array(branches)] as [String: JSONValue])
-        schemas["Output"] = .object(["title": "Output", "type": "string", "format": "uri", "nullable": true,
-                                     "description": "A data: URL, or the uploaded file's URL; null until the prediction succeeds."])
+        var inputSchema: [String: JSONValue] = ["title": "Input", "type": "object", "properties": .object(properties),
+                                                "allOf": .array([.object(["anyOf": .array(branches)]),
+                                                                 .object(["anyOf": .array([.object(["required": ["video"]]), .object(["required": ["videos"]])])])])]
+        if !required.isEmpty { inputSchema["required"] = .array(required) }
+        schemas["Input"] = .object(inputSchema)
+        schemas["Output"] = .object(["title": "Output", "nullable": true,
+                                     "description": "A data: URL, or the uploaded file's URL; with videos, a list of them in input order (null for an item that failed with continue_on_error); null until the prediction succeeds.",
+                                     "anyOf": .array([.object(["type": "string", "format": "uri"]),
+                                                      .object(["type": "array", "items": .object(["type": "string", "format": "uri", "nullable": true])])])])
         schemas["Status"] = .object(["title": "Status", "description": "An enumeration.", "type": "string",
                                      "enum": .array(["starting", "processing", "succeeded", "canceled", "failed"].map { .string($0) })])
         schemas["WebhookEvent"] = .object(["title": "WebhookEvent", "description": "An enumeration.", "type": "string",

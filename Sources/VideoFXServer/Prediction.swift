@@ -1,3 +1,4 @@
+import ErrorTaxonomy
 import Foundation
 
 /// The prediction object Cog returns and sends to webhooks.
@@ -7,7 +8,8 @@ public struct Prediction: Codable, Sendable, Equatable {
     }
     public var id: String
     public var input: [String: JSONValue]
-    public var output: String?
+    /// The output URL; with `videos`, a list in input order (null for an item that failed with continue_on_error).
+    public var output: JSONValue?
     public var logs: String = ""
     public var error: String?
     public var status: Status = .starting
@@ -24,7 +26,7 @@ public struct Prediction: Codable, Sendable, Equatable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(id, forKey: .id)
         try c.encode(input, forKey: .input)
-        try c.encode(output, forKey: .output)
+        try c.encode(output ?? .null, forKey: .output)
         try c.encode(logs, forKey: .logs)
         try c.encode(error, forKey: .error)
         try c.encode(status, forKey: .status)
@@ -103,4 +105,12 @@ struct PredictionRequest {
         }
         return problems.isEmpty ? .success(r) : .failure(.init(detail: problems))
     }
+}
+
+/// An item of a `videos` prediction that failed: the prediction's error names it.
+struct ItemFailure: Error, CategorizedError, CustomStringConvertible {
+    var category: ErrorCategory { ErrorCategory.of(underlying) }
+    let label: String
+    let underlying: any Error
+    var description: String { "\(label): \(underlying)" }
 }

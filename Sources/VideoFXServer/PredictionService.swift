@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MediaIO
 import Effects
+import ErrorTaxonomy
 import Pipeline
 import Recipe
 import Prometheus
@@ -254,6 +255,62 @@ public actor PredictionService {
         }
     }
 
+    /// Downloads one video, runs the steps on it and delivers the result; `downloaded` counts bytes
+    /// against the prediction's total (max_batch_input_bytes).
+    private func processVideo(_ video: String, steps: [ChainStep], resources: @escaping ResourceReader, work: String, entry: Entry,
+                              webhooks: WebhookSender, fetcher: InputFetcher, downloaded: inout Int) async throws -> (String, ProcessResult) {
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        let input = entry.input
+        let source = work + "/input"
+        let bytes = try await downloads.withPermit { try await fetcher.fetch(video, to: source) }
+        self.metrics.downloadedBytes.increment(by: Int64(bytes))
+        downloaded += bytes
+        guard downloaded <= configuration.maxBatchInputBytes else {
+            throw MediaError.limitExceeded(input: "the input videos", limit: "max_batch_input_bytes", value: "\(downloaded) bytes",
+                                           maximum: "\(configuration.maxBatchInputBytes) bytes")
+        }
+        try Task.checkCancellation()
+        let codec = input["output_codec"]?.string ?? CodecCatalog.defaultCodec
+        let container: OutputContainer = CodecCatalog.entry(named: codec)?.format == "vp9" ? .webm : .mp4
+        let output = work + "/output.\(container.rawValue)"
+        var request = ProcessRequest(input: source, output: output)
+        request.steps = steps
+        request.resources = resources
+        request.outputCodec = codec
+        if case .int(let crf)? = input["crf"] { request.quality = crf }
+        if let preset = input["preset"]?.string, !preset.isEmpty { request.preset = preset }
+        request.inputOptions = .untrustedLocalFile
+        // Messages name what the client sent, never this server's temporary files.
+        request.inputName = "input video " + Self.elided(video)
+        request.outputName = "the output video"
+        request.limits = configuration.mediaLimits
+        request.limits.maxOutputBytes = configuration.maxOutputBytes
+        let result = try await runOffThread(request, entry: entry, webhooks: webhooks)
+        if let f = result.fallbackFrom { self.metrics.fallback(requested: f, used: result.encoder) }
+        for s in result.streams {
+            self.metrics.stream(kind: s.kind, decoder: s.decoder, decoderDevice: s.decoderDevice, encoder: s.encoder,
+                                encoderDevice: s.encoderDevice)
+        }
+        self.metrics.fps.record(result.framesPerSecond)
+        let delivered = try await OutputDelivery(http: http, configuration: configuration, metrics: self.metrics)
+            .deliver(file: output, mimeType: container.mimeType, prefix: entry.prediction.output_file_prefix)
+        try Task.checkCancellation()
+        return (delivered, result)
+    }
+
+    /// A finished job's metrics as the response shows them.
+    static func resultMetrics(_ result: ProcessResult) -> [String: JSONValue] {
+        var m: [String: JSONValue] = ["frames": .int(result.framesWritten), "fps": .double((result.framesPerSecond * 100).rounded() / 100),
+                                      "encoder": .string(result.encoder)]
+        if let f = result.fallbackFrom { m["requested_encoder"] = .string(f) }
+        // Which decoder and encoder handled each stream, and where: a silent fallback to the CPU shows here.
+        m["streams"] = .array(result.streams.map { s in
+            .object(["kind": .string(s.kind), "decoder": .string(s.decoder), "decoder_device": .string(s.decoderDevice),
+                     "encoder": .string(s.encoder), "encoder_device": .string(s.encoderDevice)])
+        })
+        return m
+    }
+
     private func run(_ entry: Entry, given: Set<String>, webhooks: WebhookSender) async {
         let started = Date()
         entry.prediction.status = .processing
@@ -265,54 +322,48 @@ public actor PredictionService {
 
         let work = URL(fileURLWithPath: configuration.temporaryDirectory)
             .appendingPathComponent("vfx-\(UUID().uuidString)").path  // never the client's id
+        // fetchResources writes beside the items' folders.
         defer { try? FileManager.default.removeItem(atPath: work) }
         var metrics: [String: JSONValue] = [:]
         do {
             try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
             let input = entry.input
-            let source = work + "/input"
-            let video = input["video"]?.string ?? ""
             let fetcher = InputFetcher(http: http, configuration: configuration)
-            let bytes = try await downloads.withPermit { try await fetcher.fetch(video, to: source) }
-            self.metrics.downloadedBytes.increment(by: Int64(bytes))
-            try Task.checkCancellation()
-            let codec = input["output_codec"]?.string ?? CodecCatalog.defaultCodec
-            let container: OutputContainer = CodecCatalog.entry(named: codec)?.format == "vp9" ? .webm : .mp4
-            let output = work + "/output.\(container.rawValue)"
-            var request = ProcessRequest(input: source, output: output)
-            request.steps = try InputSchema.steps(input, given: given)
-            request.resources = try await fetchResources(request.steps, into: work, fetcher: fetcher)
-            request.outputCodec = codec
-            if case .int(let crf)? = input["crf"] { request.quality = crf }
-            if let preset = input["preset"]?.string, !preset.isEmpty { request.preset = preset }
-            request.inputOptions = .untrustedLocalFile
-            // Messages name what the client sent, never this server's temporary files.
-            request.inputName = "input video " + Self.elided(input["video"]?.string ?? "")
-            request.outputName = "the output video"
-            request.limits = configuration.mediaLimits
-            request.limits.maxOutputBytes = configuration.maxOutputBytes
-            let result = try await runOffThread(request, entry: entry, webhooks: webhooks)
-            metrics["frames"] = .int(result.framesWritten)
-            metrics["fps"] = .double((result.framesPerSecond * 100).rounded() / 100)
-            metrics["encoder"] = .string(result.encoder)
-            if let f = result.fallbackFrom {
-                metrics["requested_encoder"] = .string(f)
-                self.metrics.fallback(requested: f, used: result.encoder)
+            let steps = try InputSchema.steps(input, given: given)
+            let resources = try await fetchResources(steps, into: work, fetcher: fetcher)
+            if case .array(let videos)? = input["videos"] {
+                // Items one after another in this prediction's slot; a failed item is null with continue_on_error.
+                let continueOnError = input["continue_on_error"] == .bool(true)
+                var outputs: [JSONValue] = [], items: [JSONValue] = [], downloaded = 0
+                for (i, value) in videos.enumerated() {
+                    let url = value.string ?? ""
+                    let label = "item \(i + 1)/\(videos.count) (\(Self.elided(url)))"
+                    entry.logLines.yield("\(label): started")
+                    do {
+                        let (delivered, result) = try await processVideo(url, steps: steps, resources: resources, work: work + "/item-\(i)",
+                                                                         entry: entry, webhooks: webhooks, fetcher: fetcher, downloaded: &downloaded)
+                        outputs.append(.string(delivered))
+                        items.append(.object(Self.resultMetrics(result)))
+                        entry.logLines.yield("\(label): succeeded, \(result.framesWritten) frames")
+                    } catch {
+                        if entry.cancellation.isCancelled || error is CancellationError || (error as? MediaError) == .cancelled { throw error }
+                        guard continueOnError else { throw ItemFailure(label: label, underlying: error) }
+                        entry.logLines.yield("\(label): failed: \(error)")
+                        outputs.append(.null)
+                        items.append(.object(["error": .string("\(error)"), "error_category": .string(ErrorCategory.of(error).rawValue)]))
+                    }
+                    try? FileManager.default.removeItem(atPath: work + "/item-\(i)")
+                }
+                metrics["items"] = .array(items)
+                entry.prediction.output = .array(outputs)
+            } else {
+                var downloaded = 0
+                let (delivered, result) = try await processVideo(input["video"]?.string ?? "", steps: steps, resources: resources,
+                                                                 work: work + "/item", entry: entry, webhooks: webhooks, fetcher: fetcher,
+                                                                 downloaded: &downloaded)
+                metrics.merge(Self.resultMetrics(result)) { _, new in new }
+                entry.prediction.output = .string(delivered)
             }
-            // Which decoder and encoder handled each stream, and where: a silent fallback to the CPU shows here.
-            metrics["streams"] = .array(result.streams.map { s in
-                .object(["kind": .string(s.kind), "decoder": .string(s.decoder), "decoder_device": .string(s.decoderDevice),
-                         "encoder": .string(s.encoder), "encoder_device": .string(s.encoderDevice)])
-            })
-            for s in result.streams {
-                self.metrics.stream(kind: s.kind, decoder: s.decoder, decoderDevice: s.decoderDevice, encoder: s.encoder,
-                                    encoderDevice: s.encoderDevice)
-            }
-            self.metrics.fps.record(result.framesPerSecond)
-            let delivered = try await OutputDelivery(http: http, configuration: configuration, metrics: self.metrics)
-                .deliver(file: output, mimeType: container.mimeType, prefix: entry.prediction.output_file_prefix)
-            try Task.checkCancellation()
-            entry.prediction.output = delivered
             entry.prediction.status = .succeeded
             emit(entry, .output(entry.prediction))
             webhook(entry, "output", webhooks)

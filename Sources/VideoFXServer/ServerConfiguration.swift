@@ -27,6 +27,10 @@ public struct ServerConfiguration: Sendable {
     /// What a video may be: checked after probing, before decoding, and again while decoding.
     public var mediaLimits = MediaLimits(maxWidth: 4096, maxHeight: 4096, maxPixels: 4096 * 2304,
                                          maxFrames: 54_000, maxDuration: 900)
+    /// Most videos in one prediction's `videos`.
+    public var maxBatchItems = 16
+    /// Most bytes of input all of one prediction's videos may add up to.
+    public var maxBatchInputBytes = 8 << 30
     /// Redirects followed when fetching an input.
     public var maxRedirects = 5
     /// Seconds a client has to send a request's headers after connecting.

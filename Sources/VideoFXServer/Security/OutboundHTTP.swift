@@ -1,3 +1,4 @@
+import ErrorTaxonomy
 import AsyncHTTPClient
 import Foundation
 import NIOCore
@@ -17,7 +18,8 @@ struct OutboundHTTP: Sendable {
     var maxRedirects = 5
 
     /// Too many redirects, or a redirect without a usable target.
-    struct RedirectError: Error, CustomStringConvertible {
+    struct RedirectError: Error, CategorizedError, CustomStringConvertible {
+        var category: ErrorCategory { .unavailable }
         let url: String, why: String
         var description: String { "\(url): \(why)" }
     }
@@ -93,7 +95,8 @@ func withDeadline<T: Sendable>(seconds: Double, _ body: @escaping @Sendable () a
 }
 
 /// Work that ran past its deadline.
-struct DeadlineExceeded: Error, CustomStringConvertible {
+struct DeadlineExceeded: Error, CategorizedError, CustomStringConvertible {
+    var category: ErrorCategory { .transient }
     let seconds: Double
     var description: String { "did not finish within \(seconds) s" }
 }

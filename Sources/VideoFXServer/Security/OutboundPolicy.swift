@@ -1,3 +1,4 @@
+import ErrorTaxonomy
 import Foundation
 
 /// Which addresses the server may open connections to (downloads, redirects, webhooks, uploads).
@@ -12,7 +13,9 @@ public struct OutboundPolicy: Sendable {
     public init(allowPrivate: Bool = false) { self.allowPrivate = allowPrivate }
 
     /// Why a URL or address is refused.
-    public struct Refusal: Error, CustomStringConvertible, Sendable {
+    public struct Refusal: Error, CategorizedError, CustomStringConvertible, Sendable {
+        /// A refused address is the request's fault.
+        public var category: ErrorCategory { .invalidInput }
         public let reason: String
         /// The name did not resolve (rather than resolving somewhere forbidden).
         public var unresolved = false
