@@ -40,7 +40,7 @@ public enum InputSchema {
                    kind: .choice(["auto"] + Recipe.seedEffects), defaultValue: .string("auto")),
         InputField(name: "effects", title: "Effects",
                    description: "A chain of steps instead of effect: a string such as \"trim:start=2,end=8 | resize:width=1280 | posterize:levels=6\" or an array of {\"name\", \"params\"}. Steps: "
-                       + EffectCatalogue.all.map(\.name).joined(separator: ", ") + ". Not with effect, num_levels or threshold.",
+                       + EffectCatalogue.all.map(\.name).joined(separator: ", ") + ". When given, effect, num_levels and threshold are not used.",
                    kind: .steps, defaultValue: nil),
         InputField(name: "videos", title: "Videos",
                    description: "Instead of video: several input URLs processed with the same settings; output is then a list in the same order.",
@@ -71,9 +71,14 @@ public enum InputSchema {
                                 configuration: ServerConfiguration = ServerConfiguration()) -> Result<[String: JSONValue], ValidationFailure> {
         var problems: [Problem] = []
         var out: [String: JSONValue] = [:]
-        let batch = input["videos"] != nil && input["videos"] != .null
+        let batch = input["videos"] != nil
         for field in fields {
             let loc = ["body", "input", field.name]
+            // video and videos take no null (as a required field in Cog does not): exactly one of them is given.
+            if field.name == "video" || field.name == "videos", input[field.name] == .null {
+                problems.append(Problem(loc: loc, msg: "none is not an allowed value", type: "type_error.none.not_allowed"))
+                continue
+            }
             guard let value = input[field.name], value != .null else {
                 if case .steps = field.kind { continue }
                 if case .uriList = field.kind { continue }
@@ -102,7 +107,7 @@ public enum InputSchema {
                     problems.append(Problem(loc: loc, msg: "the videos add up to more than \(configuration.maxBatchInputBytes) bytes (max_batch_input_bytes)",
                                             type: "value_error.too_large"))
                 }
-                if input["video"] != nil && input["video"] != .null {
+                if input["video"] != nil {
                     problems.append(Problem(loc: loc, msg: "give either video or videos, not both", type: "value_error.conflict"))
                 }
                 out[field.name] = value
@@ -159,12 +164,6 @@ public enum InputSchema {
                     problems.append(Problem(loc: loc, msg: "value is not a valid enumeration member; permitted: \(choices.map { "'\($0)'" }.joined(separator: ", "))", type: "type_error.enum")); continue
                 }
                 out[field.name] = value
-            }
-        }
-        // effects replaces the seed's single effect; both at once would leave one ignored.
-        if let e = input["effects"], e != .null {
-            for key in ["effect", "num_levels", "threshold"] where input[key] != nil && input[key] != .null {
-                problems.append(Problem(loc: ["body", "input", key], msg: "cannot be given with effects (put the step in effects)", type: "value_error.conflict"))
             }
         }
         // The codec's own quality range is narrower for H.264/HEVC.

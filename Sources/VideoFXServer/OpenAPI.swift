@@ -43,7 +43,7 @@ enum OpenAPIDocument {
             case .string: p["type"] = .string("string")
             case .boolean: p["type"] = "boolean"
             case .uriList:
-                p["type"] = "array"; p["minItems"] = 1; p["maxItems"] = .int(configuration.maxBatchItems); p["nullable"] = true
+                p["type"] = "array"; p["minItems"] = 1; p["maxItems"] = .int(configuration.maxBatchItems)
                 p["items"] = .object(["type": "string", "format": "uri", "pattern": "^([Hh][Tt][Tt][Pp][Ss]?://[^/?#@]+|[Dd][Aa][Tt][Aa]:)"])
             case .steps:
                 p["anyOf"] = .array([.object(["type": "string", "description": "The chain grammar: name:key=value,... | name ..."]),
@@ -83,7 +83,7 @@ enum OpenAPIDocument {
         }
         var inputSchema: [String: JSONValue] = ["title": "Input", "type": "object", "properties": .object(properties),
                                                 "allOf": .array([.object(["anyOf": .array(branches)]),
-                                                                 .object(["anyOf": .array([.object(["required": ["video"]]), .object(["required": ["videos"]])])])])]
+                                                                 .object(["oneOf": .array([.object(["required": ["video"]]), .object(["required": ["videos"]])])])])]
         if !required.isEmpty { inputSchema["required"] = .array(required) }
         schemas["Input"] = .object(inputSchema)
         schemas["Output"] = .object(["title": "Output", "nullable": true,

@@ -69,8 +69,6 @@ import Testing
                 #expect(detail["loc"] as? [String] == ["body", "input", "effects"])
                 #expect((detail["msg"] as? String)?.contains(words) == true, "\(detail)")
             }
-            let both = try await http(.POST, vfx + "/predictions", json: ["input": ["video": fixture + "/files/never.mp4", "effects": "invert", "num_levels": 4]])
-            #expect(both.status == 422)
             let requests = await recorder.requests
             #expect(requests.isEmpty, "downloaded before validating: \(requests)")
         }

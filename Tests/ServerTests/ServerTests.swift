@@ -456,7 +456,7 @@ func waitUntil(_ seconds: Double = 60, _ condition: @Sendable () async throws ->
             }
             let input = try #require(schemas["Input"] as? [String: Any])
             #expect(input["required"] == nil)  // video or videos: one of them (allOf's second branch)
-            let alternatives = ((input["allOf"] as? [[String: Any]])?.last?["anyOf"] as? [[String: Any]])?.compactMap { $0["required"] as? [String] }
+            let alternatives = ((input["allOf"] as? [[String: Any]])?.last?["oneOf"] as? [[String: Any]])?.compactMap { $0["required"] as? [String] }
             #expect(alternatives == [["video"], ["videos"]])
             let props = try #require(input["properties"] as? [String: [String: Any]])
             #expect(props["video"]?["format"] as? String == "uri")
