@@ -53,6 +53,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Downloads that may run at once (default \(defaults.maxConcurrentDownloads)).")
     var maxDownloads: Int?
 
+    @Option(help: "Most videos in one prediction's videos (default \(defaults.maxBatchItems)).")
+    var maxBatchItems: Int?
+
+    @Option(help: "Most MiB all of one prediction's videos may add up to (default \(defaults.maxBatchInputBytes >> 20)).")
+    var maxBatchInputMib: Int?
+
     @Option(help: "Largest request body, in MiB; data: URL inputs travel in it (default \(defaults.maxBodyBytes >> 20)).")
     var maxBodyMib: Int?
 
@@ -101,6 +107,8 @@ struct Serve: AsyncParsableCommand {
         if let v = maxOutputMib { config.maxOutputBytes = v << 20 }
         if let v = downloadTimeout { config.downloadTimeout = v }
         if let v = maxDownloads { config.maxConcurrentDownloads = max(1, v) }
+        if let v = maxBatchItems { config.maxBatchItems = max(1, v) }
+        if let v = maxBatchInputMib { config.maxBatchInputBytes = v << 20 }
         if let v = maxBodyMib { config.maxBodyBytes = v << 20 }
         if let v = maxJsonElements { config.maxJSONElements = v }
         if let v = maxWidth { config.mediaLimits.maxWidth = v }

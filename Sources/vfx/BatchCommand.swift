@@ -94,15 +94,8 @@ struct BatchCommand: ParsableCommand {
 enum BatchRunner {
     static func run(items: [BatchItem], options: BatchOptions, allowFallback: Bool, quiet: Bool, reportPath: String?) -> Int32 {
         let cancellation = CancellationFlag()
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
-            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler { cancellation.cancel() }
-            s.resume()
-            return s
-        }
-        defer { sources.forEach { $0.cancel() } }
+        let interrupts = InterruptHandler(cancelling: cancellation)
+        defer { interrupts.stop() }
         let screen = BatchScreen(quiet: quiet)
         if !quiet { screen.line("\(items.count) item\(items.count == 1 ? "" : "s"), \(options.jobs) at a time") }
         let batch = Batch(items: items, options: options, cancellation: cancellation, template: { recipe in

@@ -94,15 +94,8 @@ struct ProcessCommand: ParsableCommand {
         request.threads = encoding.threads
 
         let cancellation = CancellationFlag()
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
-            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler { cancellation.cancel() }
-            s.resume()
-            return s
-        }
-        defer { sources.forEach { $0.cancel() } }
+        let interrupts = InterruptHandler(cancelling: cancellation)
+        defer { interrupts.stop() }
 
         let bar = ProgressReporter(quiet: quiet)
         let runner = Runner(request: request, cancellation: cancellation,
@@ -205,6 +198,24 @@ struct StepOptions: ParsableArguments {
         }
         return steps
     }
+}
+
+/// Ctrl-C and SIGTERM cancel a job (which then removes what it wrote) instead of killing the process.
+final class InterruptHandler {
+    private let sources: [DispatchSourceSignal]
+
+    init(cancelling flag: CancellationFlag) {
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        sources = [SIGINT, SIGTERM].map { sig in
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler { flag.cancel() }
+            s.resume()
+            return s
+        }
+    }
+
+    func stop() { sources.forEach { $0.cancel() } }
 }
 
 /// Draws progress: a bar redrawn in place on a terminal, a plain line every second otherwise.
