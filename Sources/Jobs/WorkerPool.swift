@@ -26,7 +26,7 @@ public final class WorkerPool: Sendable {
         let group = DispatchGroup()
         for _ in 0..<min(workers, max(count, 0)) {
             group.enter()
-            Thread.detach {
+            WorkerThread.detach {
                 defer { group.leave() }
                 while true {
                     let index: Int? = next.withLock { n in
@@ -45,7 +45,7 @@ public final class WorkerPool: Sendable {
 
 /// A plain thread with a big enough stack for FFmpeg's decoders (Dispatch's worker threads are
 /// limited in number and share a pool with everything else).
-enum Thread {
+enum WorkerThread {
     static func detach(_ body: @escaping @Sendable () -> Void) {
         final class Box: @unchecked Sendable {
             // Sendable: written once before the thread starts, read once by it.
