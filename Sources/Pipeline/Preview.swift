@@ -107,7 +107,7 @@ public struct Preview {
         guard after.width > 0 else { throw MediaError.noFramesFromSteps(input: input, steps: Chain.text(steps)) }
         var picture = try StillImage.rgb(after)
         if sideBySide {
-            // The original at the result's height, so the two line up.
+            // The decoded source frame that produced the result, on the left (each at its own size, top-aligned).
             let original = try StillImage.rgb(before)
             picture = try StillImage.sideBySide(original, picture)
         }
