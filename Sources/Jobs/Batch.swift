@@ -52,7 +52,7 @@ public struct BatchProgress: Sendable, Equatable {
     public var eta: Double? {
         let finished = succeeded + failed
         guard finished > 0, elapsed > 0 else { return nil }
-        return elapsed / Double(finished) * Double(max(0, left - 0))
+        return elapsed / Double(finished) * Double(left)
     }
 
     /// "items 12/40: 11 ok, 1 failed, 0 skipped, 28 left; 2301 frames; ETA 41s".

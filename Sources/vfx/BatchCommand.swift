@@ -63,7 +63,7 @@ struct BatchCommand: ParsableCommand {
 
     func run() throws {
         FFmpegLog.configure(verbose: false)
-        do {
+        try reportingFailure {
             guard !inputs.isEmpty || manifest != nil else { throw BatchError.nothingToDo }
             if let jobs, !(1...256).contains(jobs) { throw RecipeError.badParameter(step: "batch", parameter: "--jobs", value: "\(jobs)", reason: "must be in 1...256") }
             if let m = maxFailures, m < 1 { throw RecipeError.badParameter(step: "batch", parameter: "--max-failures", value: "\(m)", reason: "must be 1 or more") }
@@ -81,11 +81,6 @@ struct BatchCommand: ParsableCommand {
             options.force = force
             let code = BatchRunner.run(items: items, options: options, allowFallback: !encoding.noFallback, quiet: quiet, reportPath: report)
             if code != 0 { throw ExitCode(code) }
-        } catch let e as ExitCode {
-            throw e
-        } catch {
-            printError("error: \(error)")
-            throw ExitCode(ErrorCategory.of(error).exitCode)
         }
     }
 }

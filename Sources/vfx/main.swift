@@ -121,7 +121,7 @@ struct ProcessCommand: ParsableCommand {
 
 extension ProcessCommand {
     func runBatch() throws {
-        do {
+        try reportingFailure {
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             let items = try BatchPlanner.plan(inputs: try InputDiscovery.expand(inputs), outputDirectory: output, names: try OutputNames(),
                                               steps: try steps.resolve(), settings: encoding.settings)
@@ -129,11 +129,6 @@ extension ProcessCommand {
             if encoding.threads > 0 { options.threadsPerJob = encoding.threads }
             let code = BatchRunner.run(items: items, options: options, allowFallback: !encoding.noFallback, quiet: quiet, reportPath: nil)
             if code != 0 { throw ExitCode(code) }
-        } catch let e as ExitCode {
-            throw e
-        } catch {
-            printError("error: \(error)")
-            throw ExitCode(ErrorCategory.of(error).exitCode)
         }
     }
 }
@@ -197,6 +192,17 @@ struct StepOptions: ParsableArguments {
             throw RecipeError.badParameter(step: step, parameter: "--" + flag, value: value, reason: reason)
         }
         return steps
+    }
+}
+
+/// Runs `body`; an error other than an exit status becomes one line on standard error and the
+/// exit status of its category.
+func reportingFailure(_ body: () throws -> Void) throws {
+    do { try body() } catch let e as ExitCode {
+        throw e
+    } catch {
+        printError("error: \(error)")
+        throw ExitCode(ErrorCategory.of(error).exitCode)
     }
 }
 
