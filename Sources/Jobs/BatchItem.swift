@@ -13,7 +13,6 @@ public struct BatchItem: Sendable, Equatable {
 /// Why a batch cannot start; always before any item runs.
 public enum BatchError: Error, CategorizedError, CustomStringConvertible, Equatable {
     case manifest(file: String, line: Int, reason: String)
-    case input(String, reason: String)
     case collision(output: String, first: String, second: String)
     case overwritesInput(output: String, input: String)
     case template(String, reason: String)
@@ -24,7 +23,6 @@ public enum BatchError: Error, CategorizedError, CustomStringConvertible, Equata
     public var description: String {
         switch self {
         case let .manifest(file, line, reason): return "\(file):\(line): \(reason)"
-        case let .input(input, reason): return "\(input): \(reason)"
         case let .collision(output, first, second): return "\(first) and \(second) would both write \(output); change --name or the manifest's outputs"
         case let .overwritesInput(output, input): return "the output \(output) would overwrite the input \(input)"
         case let .template(t, reason): return "--name \(t): \(reason)"

@@ -117,17 +117,11 @@ public enum InputSchema {
                 }
                 out[field.name] = value
             case .uri, .string:
-                guard case .string(let s) = value else {
-                    problems.append(Problem(loc: loc, msg: "str type expected", type: "type_error.str")); continue
+                if case .uri = field.kind, let (msg, type) = uriProblem(value) {
+                    problems.append(Problem(loc: loc, msg: msg, type: type)); continue
                 }
-                if case .uri = field.kind {
-                    guard isURI(s) else {
-                        problems.append(Problem(loc: loc, msg: "invalid URL: only the characters RFC 3986 allows (non-ASCII must be percent-encoded)", type: "value_error.url")); continue
-                    }
-                    let lower = s.lowercased()
-                    guard lower.hasPrefix("http://") || lower.hasPrefix("https://") || lower.hasPrefix("data:") else {
-                        problems.append(Problem(loc: loc, msg: "invalid or missing URL scheme (use http, https or data)", type: "value_error.url.scheme")); continue
-                    }
+                guard case .string = value else {
+                    problems.append(Problem(loc: loc, msg: "str type expected", type: "type_error.str")); continue
                 }
                 out[field.name] = value
             case .integer(let range):

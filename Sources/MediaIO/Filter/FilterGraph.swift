@@ -25,10 +25,11 @@ public final class FilterGraph {
 
     /// The filters a graph may hold.
     public static let allowed: Set<String> = [
-        "buffer", "abuffer", "buffersink", "abuffersink", "format", "aformat", "null", "anull", "split", "asplit",
+        // Sources, sinks and conversions.
+        "buffer", "abuffer", "buffersink", "abuffersink", "aformat",
+        // What the effect catalogue lowers to.
         "trim", "atrim", "setpts", "asetpts", "atempo", "fps", "scale", "setsar", "crop", "transpose", "hflip", "vflip",
-        "gblur", "unsharp", "edgedetect", "vignette", "noise", "fade", "afade", "psnr", "ssim", "libvmaf", "select",
-        "hstack", "pad", "drawbox", "settb", "aresample",
+        "gblur", "unsharp", "edgedetect", "vignette", "noise", "fade", "afade",
     ]
 
     private var graph: UnsafeMutablePointer<AVFilterGraph>?
