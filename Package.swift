@@ -58,6 +58,8 @@ let package = Package(
         .target(name: "Pipeline", dependencies: ["MediaIO", "Effects", "Recipe", "ErrorTaxonomy"]),
         // Batches: manifests, output names, the worker pool, resume and reports.
         .target(name: "Jobs", dependencies: ["Pipeline", "Recipe", "MediaIO", "ErrorTaxonomy"]),
+        // Codec comparison: quality metrics through MediaIO's filter graphs, BD-rate, reports.
+        .target(name: "Analysis", dependencies: ["Pipeline", "Jobs", "MediaIO", "Recipe", "ErrorTaxonomy"]),
         // The Cog-compatible HTTP API.
         .target(name: "VideoFXServer", dependencies: [
             "Pipeline", "Effects", "MediaIO", "Recipe", "ErrorTaxonomy", "Jobs",
@@ -71,7 +73,7 @@ let package = Package(
         // The command line. It links neither Foundation nor the server stack, so a `vfx process` job stays
         // small; `vfx serve` execs vfx-server.
         .executableTarget(name: "vfx", dependencies: [
-            "Pipeline", "Effects", "Recipe", "ErrorTaxonomy", "Jobs",
+            "Pipeline", "Effects", "Recipe", "ErrorTaxonomy", "Jobs", "Analysis",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "vfx-server", dependencies: [
@@ -84,7 +86,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "EffectsTests", dependencies: ["Effects", "Recipe"]),
         .testTarget(name: "RecipeTests", dependencies: ["Recipe"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "MediaIO", "Effects", "Recipe", "ErrorTaxonomy", "Jobs", "vfx", "vfx-server", "TestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "MediaIO", "Effects", "Recipe", "ErrorTaxonomy", "Jobs", "Analysis", "vfx", "vfx-server", "TestSupport"]),
         .testTarget(name: "ServerTests", dependencies: [
             "VideoFXServer", "TestSupport", "Recipe",
             .product(name: "Hummingbird", package: "hummingbird"),

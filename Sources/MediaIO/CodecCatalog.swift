@@ -16,23 +16,31 @@ public enum CodecCatalog {
         public let defaultPreset: String?
         /// The highest constant-quality value the encoder takes.
         public let maxQuality: Int
+        /// The stretch of its quality scale that spans useful encodes, from near-transparent to
+        /// visibly degraded (`vfx compare`'s default ladder).
+        public let ladder: ClosedRange<Int>
     }
 
     public static let entries: [Entry] = [
-        Entry(name: "h264_nvenc", format: "h264", hardware: true, fallbacks: ["libx264"], defaultPreset: "p4", maxQuality: 51),
-        Entry(name: "av1_nvenc", format: "av1", hardware: true, fallbacks: ["libsvtav1", "libaom-av1"], defaultPreset: "p4", maxQuality: 63),
-        Entry(name: "hevc_nvenc", format: "hevc", hardware: true, fallbacks: ["libx265"], defaultPreset: "p4", maxQuality: 51),
-        Entry(name: "libx264", format: "h264", hardware: false, fallbacks: [], defaultPreset: "medium", maxQuality: 51),
-        Entry(name: "libsvtav1", format: "av1", hardware: false, fallbacks: ["libaom-av1"], defaultPreset: "8", maxQuality: 63),
-        Entry(name: "libaom-av1", format: "av1", hardware: false, fallbacks: [], defaultPreset: "6", maxQuality: 63),
-        Entry(name: "libx265", format: "hevc", hardware: false, fallbacks: [], defaultPreset: "medium", maxQuality: 51),
-        Entry(name: "libvpx-vp9", format: "vp9", hardware: false, fallbacks: [], defaultPreset: "4", maxQuality: 63),
+        Entry(name: "h264_nvenc", format: "h264", hardware: true, fallbacks: ["libx264"], defaultPreset: "p4", maxQuality: 51, ladder: 20...38),
+        Entry(name: "av1_nvenc", format: "av1", hardware: true, fallbacks: ["libsvtav1", "libaom-av1"], defaultPreset: "p4", maxQuality: 63, ladder: 24...56),
+        Entry(name: "hevc_nvenc", format: "hevc", hardware: true, fallbacks: ["libx265"], defaultPreset: "p4", maxQuality: 51, ladder: 20...38),
+        Entry(name: "libx264", format: "h264", hardware: false, fallbacks: [], defaultPreset: "medium", maxQuality: 51, ladder: 18...36),
+        Entry(name: "libsvtav1", format: "av1", hardware: false, fallbacks: ["libaom-av1"], defaultPreset: "8", maxQuality: 63, ladder: 24...56),
+        Entry(name: "libaom-av1", format: "av1", hardware: false, fallbacks: [], defaultPreset: "6", maxQuality: 63, ladder: 24...56),
+        Entry(name: "libx265", format: "hevc", hardware: false, fallbacks: [], defaultPreset: "medium", maxQuality: 51, ladder: 20...38),
+        Entry(name: "libvpx-vp9", format: "vp9", hardware: false, fallbacks: [], defaultPreset: "4", maxQuality: 63, ladder: 24...56),
     ]
 
     /// The default output codec, as in the original predictor.
     public static let defaultCodec = "h264_nvenc"
 
-    public static func entry(named name: String) -> Entry? { entries.first { $0.name == name } }
+    /// The lossless encoder of intermediate files (`vfx compare`'s reference): not offered as an output
+    /// codec, but `entry(named:)` knows it.
+    public static let lossless = Entry(name: "ffv1", format: "ffv1", hardware: false, fallbacks: [], defaultPreset: nil,
+                                       maxQuality: 0, ladder: 0...0)
+
+    public static func entry(named name: String) -> Entry? { (entries + [lossless]).first { $0.name == name } }
 
     /// Whether FFmpeg's library here has an encoder by this name (it may still fail to open).
     public static func isBuiltIn(_ name: String) -> Bool { avcodec_find_encoder_by_name(name) != nil }
@@ -47,17 +55,18 @@ public enum CodecCatalog {
     }
 
     /// Tries to open every listed encoder on a small frame size.
-    public static func probe() -> [Availability] {
+    public static func probe() -> [Availability] { entries.map { availability(of: $0) } }
+
+    /// Tries to open one encoder on a small frame size.
+    public static func availability(of entry: Entry) -> Availability {
         FFmpegLog.ensureDefault()
-        return entries.map { entry in
-            do {
-                _ = try Encoder.openVideo(name: entry.name, config: .probe)
-                return Availability(name: entry.name, format: entry.format, hardware: entry.hardware, opens: true, reason: nil)
-            } catch let MediaError.encoderUnavailable(_, reason) {
-                return Availability(name: entry.name, format: entry.format, hardware: entry.hardware, opens: false, reason: reason)
-            } catch {
-                return Availability(name: entry.name, format: entry.format, hardware: entry.hardware, opens: false, reason: "\(error)")
-            }
+        do {
+            _ = try Encoder.openVideo(name: entry.name, config: .probe)
+            return Availability(name: entry.name, format: entry.format, hardware: entry.hardware, opens: true, reason: nil)
+        } catch let MediaError.encoderUnavailable(_, reason) {
+            return Availability(name: entry.name, format: entry.format, hardware: entry.hardware, opens: false, reason: reason)
+        } catch {
+            return Availability(name: entry.name, format: entry.format, hardware: entry.hardware, opens: false, reason: "\(error)")
         }
     }
 }
@@ -170,6 +179,10 @@ extension Encoder {
             try set("crf", quality)
             if let preset { try set("cpu-used", preset) }
             if name == "libvpx-vp9" { try set("row-mt", "1") }
+        case "ffv1":
+            // Version 3 codes slices in parallel.
+            try set("level", "3")
+            ctx.pointee.slices = 4
         case let n where n.hasSuffix("_nvenc"):
             ctx.pointee.bit_rate = 0
             try set("rc", "vbr")

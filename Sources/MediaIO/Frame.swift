@@ -32,6 +32,11 @@ public final class Frame {
         set { vfx_set_frame_duration(pointer, newValue) }
     }
 
+    /// A value the filters attached to this frame (`lavfi.psnr.mse.y`...), if any.
+    public func metadata(_ key: String) -> String? {
+        av_dict_get(pointer.pointee.metadata, key, nil, 0).map { String(cString: $0.pointee.value) }
+    }
+
     /// Gives this frame buffers for `width`x`height` in `format` (replacing what it held).
     package func allocateVideo(width: Int, height: Int, format: AVPixelFormat) throws {
         av_frame_unref(pointer)

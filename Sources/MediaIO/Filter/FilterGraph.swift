@@ -30,6 +30,8 @@ public final class FilterGraph {
         // What the effect catalogue lowers to.
         "trim", "atrim", "setpts", "asetpts", "atempo", "fps", "scale", "setsar", "crop", "transpose", "hflip", "vflip",
         "gblur", "unsharp", "edgedetect", "vignette", "noise", "fade", "afade",
+        // Quality metrics (`vfx compare`); libvmaf writes only the log file VideoFX names for it.
+        "split", "format", "psnr", "ssim", "libvmaf",
     ]
 
     private var graph: UnsafeMutablePointer<AVFilterGraph>?
@@ -47,6 +49,9 @@ public final class FilterGraph {
     }
 
     deinit { avfilter_graph_free(&graph) }
+
+    /// Frees the graph now (its filters write what they write on closing); nothing may be called after.
+    public func release() { avfilter_graph_free(&graph) }
 
     /// Adds a filter with options set one by one through AVOptions.
     @discardableResult
