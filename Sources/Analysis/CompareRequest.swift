@@ -73,6 +73,7 @@ public struct EncodeJob: Sendable, Equatable, Codable, Hashable {
 public struct UnavailableEncoder: Sendable, Equatable, Codable {
     public var codec: String
     public var reason: String
+    public init(codec: String, reason: String) { self.codec = codec; self.reason = reason }
 }
 
 /// The encodes a request asks for, and the encoders left out.
