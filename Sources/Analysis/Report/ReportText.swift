@@ -31,7 +31,7 @@ extension CompareReport {
         lines.append("BD-rate against \(bdRate.first?.baseline ?? "the baseline"): bitrate needed for the same quality; negative saves.")
         for r in bdRate where !r.note.isEmpty { lines.append("note: \(r.codec) \(r.preset ?? "") \(r.metric): \(r.note)") }
         if let s = source.sampled {
-            lines.append("sampled: \(s.count) segments of \(s[0][1].fixed(1)) s from \((source.inputDuration ?? 0).fixed(1)) s")
+            lines.append("sampled: \(s.count) segment\(s.count == 1 ? "" : "s") of \(s[0][1].fixed(1)) s from \((source.inputDuration ?? 0).fixed(1)) s")
         }
         lines.append("VMAF: \(method.vmaf)")
         for u in unavailable { lines.append("unavailable: \(u.codec): \(u.reason)") }
