@@ -69,7 +69,8 @@ struct SVGChart {
                 let d = pts.sorted { $0.x < $1.x }.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
                 svg += "<polyline class=\"series\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(d)\"/>"
             }
-            for (k, p) in s.points.enumerated() where p.x.isFinite && p.y.isFinite && (!logX || p.x > 0) {
+            // Dense series (values per frame) read better as lines alone.
+            for (k, p) in s.points.enumerated() where pts.count <= 60 && p.x.isFinite && p.y.isFinite && (!logX || p.x > 0) {
                 svg += "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"3.5\" fill=\"\(color)\"><title>\(escape(s.name)): \(number(p.x)), \(number(p.y))</title></circle>"
                 if let l = s.labels?[k] { svg += text(px(p.x) + 6, py(p.y) - 6, l, anchor: "start", size: 10) }
             }
