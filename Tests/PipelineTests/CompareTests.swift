@@ -149,4 +149,27 @@ func ffmpegScores(distorted: String, reference: String) throws -> (y: Double, u:
         let crf = try sh([vfxBinary, "compare", text, "--codecs", "libx264", "--crf", "70"])
         #expect(crf.status == 2 && crf.err.contains("--crf") && crf.err.contains("70"))
     }
+
+    /// Ctrl-C (sent to vfx alone, not its process group) stops the encodes it started and leaves nothing behind.
+    @Test func interruptStopsTheEncodesAndRemovesTheWorkingFiles() throws {
+        let dir = try Scratch()
+        let input = dir.path("in.mp4")
+        try Media.make(input, video: "testsrc2=size=1280x720:rate=25", seconds: 4)
+        let script = """
+        import signal, subprocess, sys, time
+        p = subprocess.Popen(sys.argv[1:], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        time.sleep(2.5)
+        p.send_signal(signal.SIGINT)
+        err = p.communicate(timeout=60)[1].decode()
+        time.sleep(0.5)
+        left = subprocess.run(["pgrep", "-f", "vfx proces" + "s .*reference.mkv"], capture_output=True, text=True).stdout.strip()
+        print(p.returncode); print("children:" + left); print(err, file=sys.stderr)
+        """
+        let r = try sh(["python3", "-c", script, vfxBinary, "compare", input, "--codecs", "libx264", "--presets", "veryslow",
+                        "--crf", "20,30", "--jobs", "2", "-o", dir.path("r")])
+        #expect(r.out.hasPrefix("130"), "\(r.out) \(r.err)")
+        #expect(r.out.contains("children:\n"), "\(r.out)")
+        #expect(r.err.contains("cancelled"), "\(r.err)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path("r")).isEmpty)
+    }
 }
