@@ -112,7 +112,12 @@ public struct ComparePlan: Sendable, Equatable {
             if let colon = p.firstIndex(of: ":"), !names.contains(String(p[..<colon])) {
                 throw CompareError("--presets", "\(p) names an encoder not compared (\(p[..<colon]))")
             }
-            if p.isEmpty || p.hasSuffix(":") { throw CompareError("--presets", "empty preset in \"\(p)\"") }
+            let preset = p.split(separator: ":", maxSplits: 1).last.map(String.init) ?? ""
+            guard !preset.isEmpty, !p.hasSuffix(":") else { throw CompareError("--presets", "empty preset in \"\(p)\"") }
+            // Presets are encoder option values such as medium, p4 or 8: nothing a shell or file name would misread.
+            guard preset.first != "-", preset.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }) else {
+                throw CompareError("--presets", "\"\(preset)\" is not a preset name (letters, digits, - _ .)")
+            }
         }
 
         var jobs: [EncodeJob] = [], unavailable: [UnavailableEncoder] = []
@@ -122,7 +127,8 @@ public struct ComparePlan: Sendable, Equatable {
             let presets = presets(for: e, in: request.presets)
             for preset in presets {
                 for q in request.qualities ?? ladder(e.ladder, points: request.ladder) {
-                    jobs.append(EncodeJob(codec: e.name, preset: preset, quality: q))
+                    let job = EncodeJob(codec: e.name, preset: preset, quality: q)
+                    if !jobs.contains(job) { jobs.append(job) }
                 }
             }
             if e.name == request.baseline { baseline = EncodeGroup(codec: e.name, preset: presets.first!) }

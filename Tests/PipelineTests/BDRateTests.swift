@@ -68,6 +68,10 @@ import Testing
         #expect(plan.jobs.filter { $0.codec == "libsvtav1" }.allSatisfy { $0.preset == "10" })
         #expect(plan.unavailable == [UnavailableEncoder(codec: "h264_nvenc", reason: "no GPU")])
         #expect(plan.baseline == EncodeGroup(codec: "libx264", preset: "medium"))
+        // The same point asked twice is encoded once.
+        let twice = try ComparePlan.make(CompareRequest(input: "x", codecs: ["libx264"], presets: ["fast", "fast"], qualities: [30, 30, 20]),
+                                         opens: { _ in nil })
+        #expect(twice.jobs == [EncodeJob(codec: "libx264", preset: "fast", quality: 30), EncodeJob(codec: "libx264", preset: "fast", quality: 20)])
     }
 
     @Test func badRequestsNameTheirField() {
@@ -80,6 +84,9 @@ import Testing
         fails(CompareRequest(input: "x", ladder: 1), "--ladder")
         fails(CompareRequest(input: "x", sample: -1), "--sample")
         fails(CompareRequest(input: "x", presets: ["libx265:slow"]).with { $0.codecs = ["libx264"] }, "--presets")
+        fails(CompareRequest(input: "x", presets: ["--help"]), "--presets")
+        fails(CompareRequest(input: "x", presets: ["libx264:../x"]), "--presets")
+        fails(CompareRequest(input: "x", presets: ["libx264:"]), "--presets")
         #expect(throws: CompareError.self) { try ComparePlan.make(CompareRequest(input: "x"), opens: { $0.name == "libx264" ? "broken" : nil }) }
     }
 }
