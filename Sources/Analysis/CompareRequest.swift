@@ -62,11 +62,8 @@ public struct EncodeJob: Sendable, Equatable, Codable, Hashable {
 
     /// "libx264 medium crf 23".
     public var label: String { [codec, preset, "crf \(quality)"].compactMap { $0 }.joined(separator: " ") }
-    /// A file name stem: "libx264-medium-crf23".
-    public var stem: String {
-        let safe = { (s: String) in String(s.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" }) }
-        return [safe(codec), preset.map(safe), "crf\(quality)"].compactMap { $0 }.joined(separator: "-")
-    }
+    /// A file name stem: "libx264-medium-crf23" (codec names come from the catalogue and presets are checked names).
+    public var stem: String { [codec, preset, "crf\(quality)"].compactMap { $0 }.joined(separator: "-") }
 }
 
 /// An encoder that was asked for but cannot run here, and why.

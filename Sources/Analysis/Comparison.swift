@@ -86,13 +86,15 @@ public final class Comparison: Sendable {
             let outcome: Result<PointResult, FailedEncode>
             do {
                 outcome = .success(try encodeAndMeasure(job, reference: reference, threads: threads))
+            } catch MediaError.cancelled {
+                return  // the whole comparison stops; nothing to report for this point
             } catch {
                 outcome = .failure(FailedEncode(codec: job.codec, preset: job.preset, crf: job.quality, error: "\(error)"))
             }
             results.withLock { $0[i] = outcome }
             let n = done.withLock { $0 += 1; return $0 }
-            if case let .failure(f) = outcome { onEvent(.finished(job, done: n, total: total, error: f.error)) }
-            else { onEvent(.finished(job, done: n, total: total, error: nil)) }
+            let error: String? = if case let .failure(f) = outcome { f.error } else { nil }
+            onEvent(.finished(job, done: n, total: total, error: error))
         }
         if cancellation.isCancelled { throw MediaError.cancelled }
         let all = results.withLock { r in (0..<total).compactMap { r[$0] } }
@@ -104,8 +106,9 @@ public final class Comparison: Sendable {
                                 frames: points.first?.frames ?? refVideo.frameCount ?? 0,
                                 duration: ref.duration ?? refVideo.duration ?? 0, inputDuration: info.duration,
                                 chain: Chain.text(request.steps), sampled: segments?.map { [$0.start, $0.seconds] })
-        let vmafNote = QualityMeter.hasVMAF ? "libvmaf with its default model, mean over frames"
-            : "not measured: this FFmpeg build has no libvmaf filter"
+        let vmafNote = !QualityMeter.hasVMAF ? "not measured: this FFmpeg build has no libvmaf filter"
+            : points.contains { $0.vmaf != nil } ? "libvmaf with its default model, mean over frames"
+            : "not measured: libvmaf gave no per-frame scores"
         let timing = "each encode runs as its own process reading the lossless reference; \(workers) at once with \(threads) codec thread(s) each; "
             + "wall and CPU seconds include decoding the reference"
         return CompareReport(points: points, bdRate: Self.bdRates(points, baseline: plan.baseline), source: source,

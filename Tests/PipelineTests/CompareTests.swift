@@ -157,15 +157,15 @@ func ffmpegScores(distorted: String, reference: String) throws -> (y: Double, u:
         try Media.make(input, video: "testsrc2=size=1280x720:rate=25", seconds: 4)
         let script = """
         import signal, subprocess, sys, time
-        p = subprocess.Popen(sys.argv[1:], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        p = subprocess.Popen(sys.argv[2:], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
         time.sleep(2.5)
         p.send_signal(signal.SIGINT)
         err = p.communicate(timeout=60)[1].decode()
         time.sleep(0.5)
-        left = subprocess.run(["pgrep", "-f", "vfx proces" + "s .*reference.mkv"], capture_output=True, text=True).stdout.strip()
+        left = subprocess.run(["pgrep", "-f", "vfx proces" + "s " + sys.argv[1] + "/.*reference.mkv"], capture_output=True, text=True).stdout.strip()
         print(p.returncode); print("children:" + left); print(err, file=sys.stderr)
         """
-        let r = try sh(["python3", "-c", script, vfxBinary, "compare", input, "--codecs", "libx264", "--presets", "veryslow",
+        let r = try sh(["python3", "-c", script, dir.path("r"), vfxBinary, "compare", input, "--codecs", "libx264", "--presets", "veryslow",
                         "--crf", "20,30", "--jobs", "2", "-o", dir.path("r")])
         #expect(r.out.hasPrefix("130"), "\(r.out) \(r.err)")
         #expect(r.out.contains("children:\n"), "\(r.out)")

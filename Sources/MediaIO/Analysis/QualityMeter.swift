@@ -24,8 +24,6 @@ public struct QualityMeasurement: Sendable, Equatable {
     public var peak: Double
     public var referenceFrames: Int
     public var distortedFrames: Int
-    /// Why VMAF is missing, when it is.
-    public var vmafUnavailable: String?
 
     /// Identical planes have no finite PSNR; reports show this value instead.
     public static let psnrCeiling = 100.0
@@ -85,11 +83,9 @@ public enum QualityMeter {
         try graph.end()
         try graph.drain(into: out) { frames.append($0) }
         var measurement = QualityMeasurement(frames: frames, peak: graph.peak, referenceFrames: paired + extraRef,
-                                             distortedFrames: paired + extraDist, vmafUnavailable: nil)
+                                             distortedFrames: paired + extraDist)
         if let scores = try graph.finishVMAF(), scores.count == measurement.frames.count {
             for i in scores.indices { measurement.frames[i].vmaf = scores[i] }
-        } else {
-            measurement.vmafUnavailable = hasVMAF ? "libvmaf gave no per-frame scores" : "this FFmpeg build has no libvmaf filter"
         }
         return measurement
     }
