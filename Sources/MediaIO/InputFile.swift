@@ -138,6 +138,9 @@ public final class InputFile {
         return nil
     }
 
+    /// Whether packets carry timestamps a seek can land by (raw elementary streams have none).
+    public var hasTimestamps: Bool { context.pointee.iformat.pointee.flags & AVFMT_NOTIMESTAMPS == 0 }
+
     /// Moves to the last keyframe at or before `seconds` after the start (decoders must start afresh).
     public func seek(to seconds: Double) throws {
         let start = context.pointee.start_time == vfx_nopts() ? 0 : context.pointee.start_time

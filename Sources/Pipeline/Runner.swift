@@ -69,7 +69,14 @@ public final class Runner {
         let started = Date()
         do {
             // The check runs once the transcode's codecs and files are released, so it adds nothing to peak memory.
-            var (result, timing) = try transcode(to: temp, container: container)
+            var (result, timing): (ProcessResult, TimingExpectation)
+            do {
+                (result, timing) = try transcode(to: temp, container: container, seek: true)
+            } catch is SeekFailed {
+                // The seek failed or landed after the trim's start: read from the beginning instead.
+                unlink(temp)
+                (result, timing) = try transcode(to: temp, container: container, seek: false)
+            }
             try Self.verifyTiming(path: temp, name: request.outputName ?? request.output, timing)
             result.seconds = Date().timeIntervalSince(started)
             result.framesPerSecond = result.seconds > 0 ? Double(result.framesDecoded) / result.seconds : 0
@@ -111,7 +118,13 @@ public final class Runner {
         var tolerance: Double
     }
 
-    private func transcode(to path: String, container: OutputContainer) throws -> (ProcessResult, TimingExpectation) {
+    /// A leading trim that starts at least this many seconds in lets the demuxer jump close to its start.
+    static let seekAfter = 5.0
+
+    /// A seek failed, or after it the first frame came later than the trim's start (an inexact index) or none decoded.
+    struct SeekFailed: Error {}
+
+    private func transcode(to path: String, container: OutputContainer, seek: Bool) throws -> (ProcessResult, TimingExpectation) {
         let started = Date()
         var warnings: [String] = []
         func warn(_ s: String) { warnings.append(s); onLog("warning: " + s) }
@@ -180,6 +193,29 @@ public final class Runner {
         for index in audioIndices {
             audio[index] = try AudioRoute(input: input, stream: index, output: output, container: container,
                                           startTime: startTime, steps: plan.audio, log: onLog)
+        }
+
+        // Frames before a leading trim's start are cut by the trim filter, frame-exactly, wherever decoding
+        // begins; seeking to a keyframe shortly before it spares decoding them (verified on the first frame).
+        var seekedTo: Double?
+        // Past a leading trim's end nothing more is kept: reading stops once every stream is a second beyond it.
+        var readUntil: Double?
+        if let trim = steps.first, trim.name == "trim", let start = trim.parameters.double("start") {
+            if seek, start >= Self.seekAfter, input.hasTimestamps, input.duration != nil {
+                // A failed seek may have left the demuxer anywhere: start again without one.
+                guard (try? input.seek(to: start - 2)) != nil else { throw SeekFailed() }
+                seekedTo = start
+            }
+            readUntil = trim.parameters.double("end") ?? trim.parameters.double("duration").map { start + $0 }
+        }
+        var beyondEnd = Set<Int>()
+        let readStreams = Set([videoIndex] + audioIndices)
+        let startSeconds = Double(startTime) / Double(AV_TIME_BASE)
+        func pastEnd(_ packet: Packet, timeBase: AVRational, shifted: Bool) -> Bool {
+            guard let end = readUntil, let pts = packet.pts else { return false }
+            let t = Double(pts) * av_q2d(timeBase) - (shifted ? 0 : startSeconds)
+            if t > end + 1 { beyondEnd.insert(packet.streamIndex) }
+            return beyondEnd.isSuperset(of: readStreams)
         }
 
         let outPacket = try Packet()
@@ -257,7 +293,10 @@ public final class Runner {
                 let duration = frame.duration > 0 ? frame.duration : defaultDuration
                 if pts == vfx_nopts() { pts = lastPts == .min ? 0 : lastPts + lastDuration }
                 if lastPts != .min && pts <= lastPts { pts = lastPts + 1 }
-                if firstPts == .min { firstPts = pts }
+                if firstPts == .min {
+                    firstPts = pts
+                    if let start = seekedTo, Double(pts) * av_q2d(st.pointee.time_base) > start + 1e-6 { throw SeekFailed() }
+                }
                 lastPts = pts; lastDuration = duration
                 // Headers can lie: the limits hold for what really decodes.
                 try checkLimits(duration: Double(pts - firstPts) * av_q2d(st.pointee.time_base), frames: decoded + 1, name: inputName)
@@ -300,8 +339,11 @@ public final class Runner {
             if packet.streamIndex == videoIndex {
                 packet.shift(by: videoOffset)
                 try sendVideo(packet)
+                if pastEnd(packet, timeBase: st.pointee.time_base, shifted: true) { break reading }
             } else if let route = audio[packet.streamIndex] {
+                let ended = pastEnd(packet, timeBase: input.stream(packet.streamIndex).pointee.time_base, shifted: false)
                 try route.handle(packet, output: output, write: writeEncoded)
+                if ended { break reading }
             }
         }
 
@@ -310,11 +352,13 @@ public final class Runner {
         try stages.push(nil, emit: encode)
         try encode(nil)
         for route in audio.values where !route.isCopy { try route.handle(nil, output: output, write: writeEncoded) }
+        if decoded == 0 && seekedTo != nil { throw SeekFailed() }
         guard decoded > 0 else { throw MediaError.noFramesDecoded(inputName) }
         guard let encoder, sent > 0 else { throw MediaError.noFramesFromSteps(input: inputName, steps: Chain.text(request.steps)) }
         try output.finish()
         guard written == sent else { throw MediaError.frameCountMismatch(output: outputName, decoded: sent, written: written) }
-        if let announced = input.info(stream: videoIndex).frameCount, abs(announced - decoded) > max(2, announced / 20) {
+        if seekedTo == nil, !beyondEnd.isSuperset(of: readStreams), let announced = input.info(stream: videoIndex).frameCount,
+           abs(announced - decoded) > max(2, announced / 20) {
             warn("\(inputName): decoded \(decoded) frames where the container announced \(announced)")
         }
 

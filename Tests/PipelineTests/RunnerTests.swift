@@ -337,3 +337,51 @@ func fractionNear(_ rgb: [UInt8], _ levels: [Int], tolerance: Int) -> Double {
         #expect(Runner.decoderThreads(requested: 0, hardwareEncoder: false, cores: 16) == 4)
     }
 }
+
+@Suite struct LateTrimTests {
+    /// Mean Y of the first `count` frames of `path`, decoded by the ffmpeg CLI as they are stored.
+    static func lumaMeans(_ path: String, width: Int, height: Int, count: Int) throws -> [Double] {
+        let raw = path + ".yuv"
+        defer { unlink(raw) }
+        try #require(try sh(["ffmpeg", "-v", "error", "-i", path, "-vsync", "passthrough", "-frames:v", "\(count)",
+                             "-f", "rawvideo", "-pix_fmt", "yuv420p", raw]).status == 0)
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: raw)))
+        let frame = width * height * 3 / 2
+        return (0..<min(count, bytes.count / frame)).map { i in
+            Double(bytes[i * frame..<i * frame + width * height].reduce(0) { $0 + Int($1) }) / Double(width * height)
+        }
+    }
+
+    /// A trim far into the file seeks to a keyframe before its start and stops reading a second past its end,
+    /// yet keeps exactly the frames (each frame's luma says its number) and the sound of that stretch. A raw
+    /// stream, where a seek cannot land by time, is read from the start and cut the same.
+    @Test(arguments: ["mp4", "h264"])
+    func aLateTrimSeeksAndStopsEarlyYetCutsFrameExactly(container: String) throws {
+        let dir = try Scratch()
+        let source = dir.path("count.mp4")
+        try Media.make(source, video: "nullsrc=s=64x48:r=25,geq=lum='mod(N*7\\,220)+16':cb=128:cr=128", seconds: 12, audio: true,
+                       args: ["-c:v", "libx264", "-g", "25", "-pix_fmt", "yuv420p"])
+        var input = source
+        if container == "h264" {
+            input = dir.path("count.h264")
+            try #require(try sh(["ffmpeg", "-v", "error", "-i", source, "-c", "copy", "-bsf:v", "h264_mp4toannexb", input]).status == 0)
+        }
+        let out = dir.path("out.mkv")
+        let result = try process(input, out, chain: "trim:start=6.2,duration=1") { $0.quality = 8 }
+        #expect(result.framesWritten == 25)
+        let expected = (155..<158).map { Double((($0 * 7) % 220) + 16) }
+        let got = try Self.lumaMeans(out, width: 64, height: 48, count: 3)
+        #expect(got.count == 3 && zip(got, expected).allSatisfy { abs($0 - $1) < 2 }, "\(got) vs \(expected)")
+        let probe = try Media.probe(out)
+        #expect(probe.video?.nb_read_frames == "25")
+        if container == "mp4" {
+            // From the keyframe at 4 s to a second past 7.2 s: about 105 frames of the 300.
+            #expect(result.framesDecoded < 150, "\(result.framesDecoded)")
+            #expect(probe.audio.count == 1)
+            let pcm = dir.path("a.raw")
+            try #require(try sh(["ffmpeg", "-v", "error", "-i", out, "-map", "0:a", "-f", "s16le", "-ac", "1", "-ar", "44100", pcm]).status == 0)
+            let seconds = Double(try FileManager.default.attributesOfItem(atPath: pcm)[.size] as! Int) / 2 / 44100
+            #expect(abs(seconds - 1) < 0.05, "\(seconds) s of audio")
+        }
+    }
+}
