@@ -39,7 +39,7 @@ struct CompareCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Use this many seconds of evenly spread segments instead of the whole input.", valueName: "seconds"))
     var sample: Double?
 
-    @Option(help: "The encoder BD-rates are measured against (default: \(CompareRequest.defaultBaseline)).")
+    @Option(help: "The encoder BD-rates are measured against.")
     var baseline: String = CompareRequest.defaultBaseline
 
     @Option(help: "Encodes at once (default: as the cores allow).")
