@@ -7,15 +7,17 @@ public struct CompareReport: Sendable, Equatable, Codable {
     public var unavailable: [UnavailableEncoder]
     public var failures: [FailedEncode]
     public var method: Method
+    /// The point whose per-frame quality the HTML charts (nil: the baseline's middle point).
+    public var chartPoint: EncodeJob?
 
     enum CodingKeys: String, CodingKey {
-        case points, bdRate = "bd_rate", source, unavailable, failures, method
+        case points, bdRate = "bd_rate", source, unavailable, failures, method, chartPoint = "chart_point"
     }
 
     public init(points: [PointResult], bdRate: [BDRateResult], source: SourceInfo, unavailable: [UnavailableEncoder],
-                failures: [FailedEncode], method: Method) {
+                failures: [FailedEncode], method: Method, chartPoint: EncodeJob? = nil) {
         self.points = points; self.bdRate = bdRate; self.source = source; self.unavailable = unavailable
-        self.failures = failures; self.method = method
+        self.failures = failures; self.method = method; self.chartPoint = chartPoint
     }
 
     /// How the numbers were made, in words.

@@ -34,6 +34,8 @@ public struct CompareRequest: Sendable, Equatable, Codable {
     public var baseline: String
     /// Encodes at once (nil: as the cores allow).
     public var jobs: Int?
+    /// The encode whose per-frame quality the report charts (nil: the baseline's middle point).
+    public var chartPoint: EncodeJob?
 
     public init(input: String, steps: [ChainStep] = [], codecs: [String] = Self.defaultCodecs, presets: [String] = [],
                 qualities: [Int]? = nil, ladder: Int = Self.defaultLadder, sample: Double? = nil,
@@ -129,6 +131,9 @@ public struct ComparePlan: Sendable, Equatable {
                 }
             }
             if e.name == request.baseline { baseline = EncodeGroup(codec: e.name, preset: presets.first!) }
+        }
+        if let wanted = request.chartPoint, !jobs.contains(wanted) {
+            throw CompareError("--chart-point", "\(wanted.label) is not one of the encodes compared")
         }
         guard let baseline else {
             let reason = unavailable.first { $0.codec == request.baseline }?.reason ?? "not available"

@@ -113,7 +113,7 @@ public final class Comparison: Sendable {
             + "wall and CPU seconds include decoding the reference"
         return CompareReport(points: points, bdRate: Self.bdRates(points, baseline: plan.baseline), source: source,
                              unavailable: plan.unavailable, failures: failures,
-                             method: CompareReport.Method(vmaf: vmafNote, timing: timing))
+                             method: CompareReport.Method(vmaf: vmafNote, timing: timing), chartPoint: request.chartPoint)
     }
 
     /// A stretch of the input used as part of the reference.

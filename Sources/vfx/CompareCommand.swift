@@ -42,6 +42,9 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "The encoder BD-rates are measured against.")
     var baseline: String = CompareRequest.defaultBaseline
 
+    @Option(help: ArgumentHelp("The encode whose per-frame quality the HTML report charts, as encoder:preset:crf or encoder:crf (default: the baseline's middle point).", valueName: "point"))
+    var chartPoint: String?
+
     @Option(help: "Encodes at once (default: as the cores allow).")
     var jobs: Int?
 
@@ -130,6 +133,14 @@ struct CompareCommand: ParsableCommand {
         r.sample = sample
         r.baseline = baseline
         r.jobs = jobs
+        if let chartPoint {
+            let parts = chartPoint.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            guard (2...3).contains(parts.count), let crf = Int(parts.last!) else {
+                throw CompareError("--chart-point", "\"\(chartPoint)\" is not encoder:preset:crf or encoder:crf")
+            }
+            let preset = parts.count == 3 ? parts[1] : CodecCatalog.entry(named: parts[0])?.defaultPreset
+            r.chartPoint = EncodeJob(codec: parts[0], preset: preset, quality: crf)
+        }
         return r
     }
 

@@ -70,7 +70,8 @@ func ffmpegScores(distorted: String, reference: String) throws -> (y: Double, u:
         try Media.make(input, video: "testsrc2=size=320x240:rate=25", seconds: 2, audio: true)
         let out = dir.path("report")
         let r = try sh([vfxBinary, "compare", input, "--codecs", "libx264,h264_nvenc", "--presets", "medium,ultrafast",
-                        "--crf", "20,28,36,44", "--chain", "resize:width=240", "-o", out, "--keep-encodes", "--json"])
+                        "--crf", "20,28,36,44", "--chain", "resize:width=240", "-o", out, "--keep-encodes", "--json",
+                        "--chart-point", "libx264:ultrafast:36"])
         try #require(r.status == 0, "\(r.err)")
         let report = try JSONDecoder().decode(Report.self, from: Data(r.out.utf8))
         // NVENC is listed with its reason, never dropped silently.
@@ -106,6 +107,7 @@ func ffmpegScores(distorted: String, reference: String) throws -> (y: Double, u:
         for metric in ["psnr_y", "psnr_yuv", "ssim"] { #expect(html.contains("data-metric=\"\(metric)\"")) }
         #expect(html.contains("class=\"chart speed\"") && html.contains("class=\"pareto\"") && html.contains("class=\"chart frames\""))
         #expect(html.contains("log scale") && html.contains("higher is better") && html.contains("no libvmaf"))
+        #expect(html.contains("The chosen point (libx264 ultrafast crf 36"))
         // Self-contained: nothing to fetch, nothing to run.
         let links = html.components(separatedBy: "http").count - 1
         #expect(links == html.components(separatedBy: "http://www.w3.org/2000/svg").count - 1)
@@ -148,6 +150,8 @@ func ffmpegScores(distorted: String, reference: String) throws -> (y: Double, u:
         #expect(codec.status == 2 && codec.err.contains("--codecs") && codec.err.contains("libx999"))
         let crf = try sh([vfxBinary, "compare", text, "--codecs", "libx264", "--crf", "70"])
         #expect(crf.status == 2 && crf.err.contains("--crf") && crf.err.contains("70"))
+        let point = try sh([vfxBinary, "compare", text, "--codecs", "libx264", "--crf", "30", "--chart-point", "libx264:medium:31"])
+        #expect(point.status == 2 && point.err.contains("--chart-point") && point.err.contains("libx264 medium crf 31"), "\(point.err)")
     }
 
     /// Ctrl-C (sent to vfx alone, not its process group) stops the encodes it started and leaves nothing behind.

@@ -22,15 +22,20 @@ extension CompareReport {
         return ps.isEmpty ? 0 : ps.map(\.fps).reduce(0, +) / Double(ps.count)
     }
 
-    /// The points whose per-frame quality is charted: the baseline's middle-bitrate point, and for every
-    /// other curve its point nearest that bitrate.
+    /// The points whose per-frame quality is charted: the chosen point (``chartPoint``, else the baseline's
+    /// middle-bitrate point), and for every other curve its point nearest that bitrate.
     public var framePoints: [PointResult] {
-        guard let baseline = groups.first(where: { $0.label == bdRate.first?.baseline }) ?? groups.first else { return [] }
-        let base = points.filter { $0.group == baseline }.sorted { $0.bitrateKbps < $1.bitrateKbps }
-        guard !base.isEmpty else { return [] }
-        let chosen = base[base.count / 2]
+        let chosen: PointResult
+        if let wanted = chartPoint, let p = points.first(where: { $0.group == wanted.group && $0.crf == wanted.quality }) {
+            chosen = p
+        } else {
+            guard let baseline = groups.first(where: { $0.label == bdRate.first?.baseline }) ?? groups.first else { return [] }
+            let base = points.filter { $0.group == baseline }.sorted { $0.bitrateKbps < $1.bitrateKbps }
+            guard !base.isEmpty else { return [] }
+            chosen = base[base.count / 2]
+        }
         let distance = { (p: PointResult) -> Double in abs(log(p.bitrateKbps / chosen.bitrateKbps)) }
-        let others = groups.filter { $0 != baseline }.compactMap { g -> PointResult? in
+        let others = groups.filter { $0 != chosen.group }.compactMap { g -> PointResult? in
             points.filter { $0.group == g }.min { distance($0) < distance($1) }
         }
         return [chosen] + others
@@ -102,7 +107,7 @@ extension CompareReport {
                                   series: chosen.map { p in
                                       .init(name: "\(p.group.label) crf \(p.crf)", points: p.perFrame.psnrY.enumerated().map { (Double($0.offset) / rate, $0.element) })
                                   })
-            h += "<h2>Quality over time</h2>\n<figure class=\"chart frames\">\(frames.render())<figcaption>The baseline's middle point (\(escape(chosen[0].group.label)) crf \(chosen[0].crf), \(chosen[0].bitrateKbps.fixed(0)) kbit/s) and each other encoder's point nearest its bitrate.</figcaption></figure>\n"
+            h += "<h2>Quality over time</h2>\n<figure class=\"chart frames\">\(frames.render())<figcaption>\(chartPoint == nil ? "The baseline's middle point" : "The chosen point") (\(escape(chosen[0].group.label)) crf \(chosen[0].crf), \(chosen[0].bitrateKbps.fixed(0)) kbit/s) and each other encoder's point nearest its bitrate.</figcaption></figure>\n"
         }
 
         h += "<h2>Every encode</h2>\n<table><tr><th class=\"l\">encoder</th><th class=\"l\">preset</th><th>crf</th><th>bytes</th><th>kbit/s</th><th>encode s</th><th>CPU s</th><th>fps</th><th>PSNR-Y</th><th>PSNR-YUV</th><th>SSIM</th><th>VMAF</th></tr>\n"
