@@ -20,6 +20,13 @@ public struct CompareReport: Sendable, Equatable, Codable {
         self.failures = failures; self.method = method; self.chartPoint = chartPoint
     }
 
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(points, forKey: .points); try c.encode(bdRate, forKey: .bdRate); try c.encode(source, forKey: .source)
+        try c.encode(unavailable, forKey: .unavailable); try c.encode(failures, forKey: .failures)
+        try c.encode(method, forKey: .method); try c.encode(chartPoint, forKey: .chartPoint)
+    }
+
     /// How the numbers were made, in words.
     public struct Method: Sendable, Equatable, Codable {
         public var bdRate = BDRate.method
@@ -127,6 +134,14 @@ public struct SourceInfo: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey {
         case input, width, height, pixelFormat = "pixel_format", frameRate = "frame_rate", frames, duration
         case inputDuration = "input_duration", chain, sampled
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(input, forKey: .input); try c.encode(width, forKey: .width); try c.encode(height, forKey: .height)
+        try c.encode(pixelFormat, forKey: .pixelFormat); try c.encode(frameRate, forKey: .frameRate)
+        try c.encode(frames, forKey: .frames); try c.encode(duration, forKey: .duration)
+        try c.encode(inputDuration, forKey: .inputDuration); try c.encode(chain, forKey: .chain); try c.encode(sampled, forKey: .sampled)
     }
 }
 

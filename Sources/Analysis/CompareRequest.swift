@@ -62,6 +62,8 @@ public struct EncodeJob: Sendable, Equatable, Codable, Hashable {
 
     public init(codec: String, preset: String?, quality: Int) { self.codec = codec; self.preset = preset; self.quality = quality }
 
+    enum CodingKeys: String, CodingKey { case codec, preset, quality = "crf" }
+
     /// "libx264 medium crf 23".
     public var label: String { [codec, preset, "crf \(quality)"].compactMap { $0 }.joined(separator: " ") }
     /// A file name stem: "libx264-medium-crf23" (codec names come from the catalogue and presets are checked names).

@@ -74,6 +74,9 @@ func ffmpegScores(distorted: String, reference: String) throws -> (y: Double, u:
                         "--chart-point", "libx264:ultrafast:36"])
         try #require(r.status == 0, "\(r.err)")
         let report = try JSONDecoder().decode(Report.self, from: Data(r.out.utf8))
+        // Missing values are explicit nulls; the chosen chart point is named as points are.
+        for key in ["vmaf", "sampled"] { #expect(r.out.contains("\"\(key)\" : null"), "\(key)") }
+        #expect(r.out.contains("\"chart_point\" : {") && r.out.contains("\"crf\" : 36"))
         // NVENC is listed with its reason, never dropped silently.
         #expect(report.unavailable.map(\.codec) == ["h264_nvenc"] && !report.unavailable[0].reason.isEmpty)
         #expect(report.points.count == 8)
