@@ -130,10 +130,9 @@ enum BatchRunner {
 /// Batch output on standard error: a status line redrawn on a terminal (plain lines every 2 s
 /// otherwise) and one line per finished item. Worker threads call it; the lock orders their lines.
 final class BatchScreen: Sendable {
-    private struct State { var drawn = false; var lastDraw = 0.0; var progress: BatchProgress? }
     private let quiet: Bool
-    private let terminal = isatty(STDERR_FILENO) != 0
-    private let state = Mutex(State())
+    private let status = StatusLine()
+    private let lastDraw = Mutex(0.0)
 
     init(quiet: Bool) { self.quiet = quiet }
 
@@ -151,26 +150,21 @@ final class BatchScreen: Sendable {
             }
         case .progress(let p):
             guard !quiet else { return }
-            state.withLock { s in
-                s.progress = p
-                let now = Date().timeIntervalSince1970
-                guard now - s.lastDraw >= (terminal ? 0.2 : 2) else { return }
-                s.lastDraw = now
-                if terminal { writeError("\r\u{1B}[K" + p.line); s.drawn = true } else { printError(p.line) }
+            let now = Date().timeIntervalSince1970
+            let due = lastDraw.withLock { last in
+                guard now - last >= (status.isTerminal ? 0.2 : 2) else { return false }
+                last = now
+                return true
             }
+            guard due else { return }
+            if status.isTerminal { status.show(p.line) } else { printError(p.line) }
         }
     }
 
     func line(_ text: String, force: Bool = false) {
         guard !quiet || force else { return }
-        state.withLock { s in
-            if s.drawn { writeError("\r\u{1B}[K"); s.drawn = false }
-            printError(text)
-            if terminal, let p = s.progress { writeError(p.line); s.drawn = true }
-        }
+        status.print(text)
     }
 
-    func finish() {
-        state.withLock { s in if s.drawn { writeError("\r\u{1B}[K"); s.drawn = false } }
-    }
+    func finish() { status.end() }
 }

@@ -11,7 +11,6 @@ import Glibc
 #endif
 import MediaIO
 import Pipeline
-import Synchronization
 
 struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -244,10 +243,8 @@ struct ChildEncoder: Sendable {
 
 /// Progress over all encodes: a bar redrawn in place on a terminal, a line per encode otherwise.
 final class CompareScreen: Sendable {
-    private struct State { var drawn = false; var line = "" }
     private let quiet: Bool
-    private let terminal = isatty(STDERR_FILENO) != 0
-    private let state = Mutex(State())
+    private let status = StatusLine()
 
     init(quiet: Bool) { self.quiet = quiet }
 
@@ -256,26 +253,20 @@ final class CompareScreen: Sendable {
         case let .reference(text): line(text)
         case let .started(job, done, total): bar(done, total, "encoding \(job.label)")
         case let .finished(job, done, total, error):
-            if let error { line("FAIL  \(job.label): \(error)", force: true) } else if !terminal { line("done  \(job.label) (\(done)/\(total))") }
+            if let error { line("FAIL  \(job.label): \(error)", force: true) } else if !status.isTerminal { line("done  \(job.label) (\(done)/\(total))") }
             bar(done, total, "\(done)/\(total) encodes measured")
         }
     }
 
     private func bar(_ done: Int, _ total: Int, _ text: String) {
-        guard !quiet, terminal, total > 0 else { return }
-        let filled = done * 30 / total
-        let s = "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: 30 - filled) + "] \(done)/\(total) " + text
-        state.withLock { st in writeError("\r\u{1B}[K" + s); st.drawn = true; st.line = s }
+        guard !quiet, total > 0 else { return }
+        status.show(progressBar(done, of: total) + " \(done)/\(total) " + text)
     }
 
     func line(_ text: String, force: Bool = false) {
         guard !quiet || force else { return }
-        state.withLock { st in
-            if st.drawn { writeError("\r\u{1B}[K") }
-            printError(text)
-            if st.drawn { writeError(st.line) }
-        }
+        status.print(text)
     }
 
-    func finish() { state.withLock { st in if st.drawn { writeError("\r\u{1B}[K"); st.drawn = false } } }
+    func finish() { status.end() }
 }

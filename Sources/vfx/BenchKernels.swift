@@ -1,0 +1,81 @@
+import ArgumentParser
+import Effects
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Pipeline
+import PixelKernels
+import Recipe
+
+struct BenchKernels: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-kernels", abstract: "Measure the effect kernels alone (megapixels per second, one core).",
+        shouldDisplay: false)
+
+    @Option(help: "Frame width.") var width = 1920
+    @Option(help: "Frame height.") var height = 1080
+
+    func run() throws {
+        let w = width, h = height, cw = (w + 1) / 2, ch = (h + 1) / 2
+        var rng = SystemRandomNumberGenerator()
+        var buffers: [UnsafeMutablePointer<UInt8>] = []
+        defer { buffers.forEach { $0.deallocate() } }
+        func buffer(_ n: Int) -> UnsafeMutablePointer<UInt8> {
+            let p = UnsafeMutablePointer<UInt8>.allocate(capacity: n)
+            for i in 0..<n { p[i] = UInt8.random(in: 0...255, using: &rng) }
+            buffers.append(p)
+            return p
+        }
+        let planes = (0..<3).map { _ in Plane(base: buffer(w * h), width: w, height: h, stride: w) }
+        let rgb = RGBPlanes(r: planes[0], g: planes[1], b: planes[2])
+        func yuv(chromaHeight: Int, shiftY: Int) -> YUVImage {
+            YUVImage(y: Plane(base: buffer(w * h), width: w, height: h, stride: w),
+                     u: Plane(base: buffer(cw * chromaHeight), width: cw, height: chromaHeight, stride: cw),
+                     v: Plane(base: buffer(cw * chromaHeight), width: cw, height: chromaHeight, stride: cw),
+                     chromaShiftX: 1, chromaShiftY: shiftY)
+        }
+        let src = yuv(chromaHeight: ch, shiftY: 1), dst = yuv(chromaHeight: ch, shiftY: 1)
+        let src422 = yuv(chromaHeight: h, shiftY: 0)
+        func rate(_ body: () -> Void) -> Double {
+            body()
+            var runs = 0
+            let start = Date()
+            repeat { body(); runs += 1 } while Date().timeIntervalSince(start) < 1
+            return Double(runs * w * h) / Date().timeIntervalSince(start) / 1e6
+        }
+        print("kernel (\(w)x\(h))                                MP/s per core")
+        // Composed colour chains: five curves (one table), and five steps with cross-channel ones (curve, lattice, curve).
+        for (label, chain) in [("5 curves", "adjust:brightness=0.05 | adjust:contrast=1.2 | adjust:gamma=1.1 | invert | posterize:levels=6"),
+                               ("5 mixed", "adjust:brightness=0.05,contrast=1.2 | hue:degrees=20 | sepia:strength=0.4 | invert | posterize:levels=6")] {
+            let ops = try Chain.resolve(try Chain.parse(chain)).flatMap { step -> [ColorOp] in
+                guard case .color(let lower) = step.definition.lowering else { return [] }
+                return try lower(step.parameters, { _ in [] })
+            }
+            let map = ColorComposer.compose(ops)
+            for isa in InstructionSet.available {
+                let fused = FusedYUVKernel(map: map, colorSpace: .bt709(), instructionSet: isa)
+                let number = rate { fused.process(src, into: dst) }.fixed(1)
+                print(padded(label, 11) + padded("SIMD \(padded(isa.rawValue, 9))fused YUV420->RGB->YUV", 39)
+                      + String(repeating: " ", count: max(1, 9 - number.count)) + number)
+            }
+        }
+        for effect in [try Posterize(levels: 25) as any Effect, try Threshold(threshold: 0.5)] {
+            guard let map = effect.channelMap else { continue }
+            func row(_ kernel: String, _ rate: Double) {
+                let number = rate.fixed(1)
+                print(padded(effect.name, 11) + padded(kernel, 39) + String(repeating: " ", count: max(1, 9 - number.count)) + number)
+            }
+            row("reference, planar RGB", rate { effect.applyReference(to: rgb) })
+            for isa in InstructionSet.available {
+                row("SIMD \(padded(isa.rawValue, 9))planar RGB", rate { for p in rgb.all { map.apply(to: p, using: isa) } })
+            }
+            for isa in InstructionSet.available {
+                let fused = FusedYUVKernel(map: map, colorSpace: .bt709(), instructionSet: isa)
+                row("SIMD \(padded(isa.rawValue, 9))fused YUV420->RGB->YUV", rate { fused.process(src, into: dst) })
+                row("SIMD \(padded(isa.rawValue, 9))fused 4:2:2 in, 4:2:0 out", rate { fused.process(src422, into: dst) })
+            }
+        }
+    }
+}

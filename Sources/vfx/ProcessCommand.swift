@@ -1,0 +1,191 @@
+import ArgumentParser
+import ErrorTaxonomy
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Jobs
+import MediaIO
+import Pipeline
+import Recipe
+
+struct ProcessCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "process", abstract: "Apply a chain of effects to a video and encode the result.")
+
+    @Argument(help: "Input: a path, or a file://, http(s):// or data: URL. Several inputs (or an output folder) make a batch, as `vfx batch` with its defaults.")
+    var inputs: [String] = []
+
+    @Option(name: .shortAndLong, help: "Output file; its extension picks the container (.mp4, .mov, .mkv, .webm). A folder (ending in '/' or existing) for a batch.")
+    var output: String
+
+    @OptionGroup var steps: StepOptions
+
+    @OptionGroup var encoding: EncodeOptions
+
+    var input: String { inputs.first ?? "" }
+
+    func validate() throws {
+        guard !inputs.isEmpty else { throw ValidationError("give an input") }
+    }
+
+    /// Several inputs, or a folder as the output: run them as a batch.
+    private var isBatch: Bool { inputs.count > 1 || output.hasSuffix("/") || InputDiscovery.isDirectory(output) }
+
+    @Flag(name: .shortAndLong, help: "No progress output.")
+    var quiet = false
+
+    @Flag(help: "Show FFmpeg's own messages.")
+    var verbose = false
+
+    func run() throws {
+        FFmpegLog.configure(verbose: verbose)
+        if isBatch { return try runBatch() }
+        var request = ProcessRequest(input: input, output: output)
+        do {
+            request.steps = try steps.resolve()
+        } catch {
+            printError("error: \(JobFailure(input: input, output: output, underlying: error))")
+            throw ExitCode(ErrorCategory.of(error).exitCode)
+        }
+        request.recipe.settings = encoding.settings
+        request.allowFallback = !encoding.noFallback
+        request.threads = encoding.threads
+
+        let cancellation = CancellationFlag()
+        let interrupts = InterruptHandler(cancelling: cancellation)
+        defer { interrupts.stop() }
+
+        let bar = ProgressReporter(quiet: quiet)
+        let runner = Runner(request: request, cancellation: cancellation,
+                            onProgress: { bar.update($0) }, onLog: { bar.log($0) })
+        do {
+            let result = try runner.run()
+            bar.finish()
+            if !quiet {
+                printError("wrote \(result.output): \(result.framesWritten) frames with \(result.encoder) in "
+                           + "\(result.seconds.fixed(2))s (\(result.framesPerSecond.fixed(1)) fps)")
+            }
+        } catch MediaError.cancelled {
+            bar.finish()
+            printError("error: cancelled; no output written")
+            throw ExitCode(ErrorCategory.cancelled.exitCode)
+        } catch {
+            bar.finish()
+            printError("error: \(error)")
+            throw ExitCode(ErrorCategory.of(error).exitCode)
+        }
+    }
+}
+
+extension ProcessCommand {
+    func runBatch() throws {
+        try reportingFailure {
+            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            let items = try BatchPlanner.plan(inputs: try InputDiscovery.expand(inputs), outputDirectory: output, names: try OutputNames(),
+                                              steps: try steps.resolve(), settings: encoding.settings)
+            var options = BatchOptions.default
+            if encoding.threads > 0 { options.threadsPerJob = encoding.threads }
+            let code = BatchRunner.run(items: items, options: options, allowFallback: !encoding.noFallback, quiet: quiet, reportPath: nil)
+            if code != 0 { throw ExitCode(code) }
+        }
+    }
+}
+
+/// How outputs are encoded: shared by `process` and `batch`.
+struct EncodeOptions: ParsableArguments {
+    @Option(help: "Encoder: h264_nvenc, av1_nvenc, hevc_nvenc (NVIDIA, with CPU fallback), libx264, libsvtav1, libaom-av1, libx265, libvpx-vp9.")
+    var outputCodec: String = CodecCatalog.defaultCodec
+
+    @Option(help: "Constant quality (CRF; NVENC's cq): 0...51 for H.264/HEVC, 0...63 for AV1/VP9. Lower is better.")
+    var crf: Int = OutputSettings.defaultQuality
+
+    @Option(help: "Encoder preset. Defaults: libx264/libx265 medium, libsvtav1 8, libaom-av1 and libvpx-vp9 cpu-used 6 and 4, NVENC p4.")
+    var preset: String?
+
+    @Option(help: "Output pixel format (default: yuv420p, which plays everywhere, or yuv420p10le for HDR sources where the encoder takes it); yuv444p, yuv420p10le and others where the encoder takes them.")
+    var pixelFormat: String?
+
+    @Flag(help: "Drop audio (by default every audio stream is kept).")
+    var noAudio = false
+
+    @Flag(help: "Fail instead of falling back to a CPU encoder when a hardware encoder cannot open.")
+    var noFallback = false
+
+    @Option(help: "Codec threads (0: one per core; in a batch, the cores shared among the jobs).")
+    var threads: Int = 0
+
+    var settings: OutputSettings {
+        OutputSettings(codec: outputCodec, quality: crf, preset: preset, pixelFormat: pixelFormat, audio: noAudio ? .drop : .keep)
+    }
+}
+
+/// The options that say which steps run: `--chain`, or the seed's `--effect` with its parameter.
+struct StepOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Steps in order, separated by '|': name or name:key=value,key=value, e.g. \"trim:start=2,end=8 | resize:width=1280 | posterize:levels=6 | vignette\". Steps: \(EffectCatalogue.all.map(\.name).joined(separator: ", ")) (see `vfx effects`).", valueName: "steps"))
+    var chain: String?
+
+    @Option(help: "The seed's single effect: posterize, threshold or none (default: posterize; not with --chain).")
+    var effect: String?
+
+    @Option(help: ArgumentHelp("Posterize: levels per RGB channel, \(EffectCatalogue.posterize.parameter("levels")!.rangeText) (default: \(EffectCatalogue.posterize.parameter("levels")!.defaultValue!))."))
+    var numLevels: Int?
+
+    @Option(help: ArgumentHelp("Threshold: cut-off in \(EffectCatalogue.threshold.parameter("level")!.rangeText) (default: \(EffectCatalogue.threshold.parameter("level")!.defaultValue!)); channels above become 255, the rest 0."))
+    var threshold: Double?
+
+    /// The steps, checked against the catalogue.
+    func resolve() throws -> [ChainStep] {
+        let steps: [ChainStep]
+        if let chain {
+            guard effect == nil, numLevels == nil, threshold == nil else {
+                throw RecipeError.syntax("give either --chain or --effect/--num-levels/--threshold, not both")
+            }
+            steps = try Chain.parse(chain)
+        } else {
+            steps = try Recipe.seedSteps(effect: effect, numLevels: numLevels, threshold: threshold)
+        }
+        do { _ = try Chain.resolve(steps) } catch let RecipeError.badParameter(step, parameter, value, reason) where chain == nil {
+            // Name the flag the user typed.
+            let flag = ["levels": "num-levels", "level": "threshold"][parameter] ?? parameter
+            throw RecipeError.badParameter(step: step, parameter: "--" + flag, value: value, reason: reason)
+        }
+        return steps
+    }
+}
+
+/// Draws progress: a bar redrawn in place on a terminal, a plain line every second otherwise.
+final class ProgressReporter: @unchecked Sendable {
+    // Only touched from the runner's thread (progress and logs arrive synchronously from it).
+    private let quiet: Bool
+    private let status = StatusLine()
+    private var lastDraw = Date.distantPast
+    private var pending: JobProgress?
+
+    init(quiet: Bool) { self.quiet = quiet }
+
+    func update(_ p: JobProgress) {
+        guard !quiet else { return }
+        let now = Date()
+        guard now.timeIntervalSince(lastDraw) >= (status.isTerminal ? 0.1 : 1) else { pending = p; return }
+        lastDraw = now
+        pending = nil
+        if status.isTerminal {
+            let bar = p.totalFrames.map { progressBar(p.framesDone, of: $0) + " " } ?? ""
+            status.show(bar + p.line)
+        } else {
+            printError(p.line)
+        }
+    }
+
+    func log(_ s: String) {
+        if quiet && s.hasPrefix("note:") { return }
+        status.print(s)
+    }
+
+    /// Shows the last state (the final frame count), then ends the line.
+    func finish() {
+        if let p = pending { lastDraw = .distantPast; update(p) }
+        status.end(keep: true)
+    }
+}
