@@ -76,13 +76,16 @@ public final class InputFile {
         }
         guard let opened = maybe else { throw FFmpegError(call: "avformat_open_input", path: self.name, code: vfx_averror_enomem()) }
         ctx = opened
-        context = ctx
+        // `context` is assigned only once probing succeeded: a throw after every stored property is set
+        // runs `deinit`, which would close the context a second time.
         let found = avformat_find_stream_info(ctx, nil)
         if found < 0 {
             var p: UnsafeMutablePointer<AVFormatContext>? = ctx
             avformat_close_input(&p)
+            if cancellation.isCancelled { throw MediaError.cancelled }
             throw FFmpegError(call: "avformat_find_stream_info", path: self.name, code: found)
         }
+        context = ctx
     }
 
     deinit {

@@ -91,6 +91,30 @@ import Testing
         #expect(try Media.probe(dir.path("out.mp4")).video?.nb_read_frames == String(r.framesWritten))
     }
 
+    /// Files cut to a few hundred bytes fail probing; the input was once closed twice then (SIGSEGV).
+    /// Run through the real binary so a crash fails this test instead of the test runner.
+    @Test(arguments: ["ts", "flv"])
+    func tinyPrefixesFailCleanly(ext: String) throws {
+        let dir = try Scratch()
+        let full = dir.path("full.\(ext)")
+        try Media.make(full, seconds: 1, audio: true,
+                       args: ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac"])
+        let data = try Data(contentsOf: URL(fileURLWithPath: full))
+        try FileManager.default.removeItem(atPath: full)
+        for length in stride(from: 160, through: 500, by: 20) {
+            let cut = dir.path("cut\(length).\(ext)")
+            try data.prefix(length).write(to: URL(fileURLWithPath: cut))
+            let out = dir.path("out\(length).mp4")
+            let r = try sh([vfxBinary, "process", cut, "-o", out, "--output-codec", "libx264", "--quiet"])
+            // Exit 0 is fine where FFmpeg finds a frame; a signal (status >= 128) never is.
+            #expect(r.status < 128, "\(ext) cut to \(length) bytes: status \(r.status) \(r.err)")
+            if r.status != 0 { #expect(r.err.contains("cut\(length).\(ext)"), "\(r.err)") }
+            try? FileManager.default.removeItem(atPath: cut)
+            try? FileManager.default.removeItem(atPath: out)
+        }
+        #expect(dir.contents.isEmpty, "leftover files: \(dir.contents)")
+    }
+
     @Test func outOfRangeParameters() throws {
         let dir = try Scratch()
         let input = dir.path("in.mp4")
