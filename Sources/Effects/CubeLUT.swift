@@ -53,7 +53,7 @@ public struct CubeLUT: Sendable, Equatable {
             case "DOMAIN_MIN": lo = try numbers(words.dropFirst())
             case "DOMAIN_MAX": hi = try numbers(words.dropFirst())
             default:
-                guard let n = size else { throw ParseError(line: lineNumber, reason: "data before LUT_3D_SIZE (or an unknown keyword '\(head.prefix(32))')") }
+                guard let n = size else { throw ParseError(line: lineNumber, reason: "expected a keyword (TITLE, DOMAIN_MIN, DOMAIN_MAX, LUT_3D_SIZE) or, after LUT_3D_SIZE, three numbers") }
                 guard values.count < n * n * n else { throw ParseError(line: lineNumber, reason: "more than \(n)³ entries") }
                 values.append(try numbers(words[...]))
             }

@@ -128,16 +128,27 @@ import Testing
     @Test(arguments: [
         ("LUT_3D_SIZE 2\n0 0 0\n", "1 entries where LUT_3D_SIZE 2 needs 8"),
         ("LUT_3D_SIZE 999\n", "line 1: LUT_3D_SIZE must be 2...65"),
-        ("0 0 0\n", "line 1: data before LUT_3D_SIZE"),
+        ("0 0 0\n", "line 1: expected a keyword"),
         ("LUT_3D_SIZE 2\n0 0 nan\n", "line 2: expected three numbers"),
         ("LUT_1D_SIZE 16\n", "1D LUTs are not supported"),
-        ("hello", "line 1: data before LUT_3D_SIZE"),
+        ("hello", "line 1: expected a keyword"),
         ("", "no LUT_3D_SIZE"),
     ])
     func malformedFilesNameTheProblem(text: String, message: String) {
         #expect {
             try CubeLUT(bytes: Array(text.utf8))
         } throws: { "\($0)".contains(message) }
+    }
+
+    /// A file that is not a LUT (a server may be pointed at any file) is refused without quoting it.
+    @Test func rejectedFileIsNotEchoed() {
+        let text = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
+        #expect {
+            try CubeLUT(bytes: Array(text.utf8))
+        } throws: { error in
+            let message = "\(error)"
+            return message.contains("line 1") && !message.contains("root") && !message.contains("bash")
+        }
     }
 
     @Test func oversizedFileIsRefused() {
