@@ -163,13 +163,22 @@ func ffmpegScores(distorted: String, reference: String) throws -> (y: Double, u:
         let input = dir.path("in.mp4")
         try Media.make(input, video: "testsrc2=size=1280x720:rate=25", seconds: 4)
         let script = """
-        import signal, subprocess, sys, time
+        import os, re, signal, subprocess, sys, time
         p = subprocess.Popen(sys.argv[2:], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
         time.sleep(2.5)
         p.send_signal(signal.SIGINT)
         err = p.communicate(timeout=60)[1].decode()
         time.sleep(0.5)
-        left = subprocess.run(["pgrep", "-f", "vfx proces" + "s " + sys.argv[1] + "/.*reference.mkv"], capture_output=True, text=True).stdout.strip()
+        # /proc read directly: a minimal Debian has no pgrep (procps).
+        pattern = re.compile("vfx proces" + "s " + re.escape(sys.argv[1]) + "/.*reference.mkv")
+        left = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                cmd = open("/proc/%s/cmdline" % pid, "rb").read().replace(b"\\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if pattern.search(cmd): left.append(pid)
+        left = " ".join(left)
         print(p.returncode); print("children:" + left); print(err, file=sys.stderr)
         """
         let r = try sh(["python3", "-c", script, dir.path("r"), vfxBinary, "compare", input, "--codecs", "libx264", "--presets", "veryslow",
