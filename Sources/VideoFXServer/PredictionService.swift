@@ -45,6 +45,9 @@ public actor PredictionService {
         let logLines: AsyncStream<String>.Continuation
         let logStream: AsyncStream<String>
         var logTask: Task<Void, Never>?
+        /// Webhook events not yet sent, oldest first, and the one task that sends them in turn.
+        var webhookQueue: [(event: String, snapshot: Prediction)] = []
+        var webhookWorker: Task<Void, Never>?
         init(_ p: Prediction, input: [String: JSONValue]) {
             prediction = p
             self.input = input
@@ -201,15 +204,35 @@ public actor PredictionService {
         for c in entry.listeners.values { c.yield(event) }
     }
 
-    /// Sends one webhook event in the background; returns the sending task (the terminal one is awaited).
+    /// Queues one webhook event carrying the prediction as it stands now. A prediction's events go one
+    /// at a time, in the order they were queued (a receiver never sees an older state after a newer
+    /// one), and the terminal one last. A `logs` event still waiting is replaced by a newer one: each
+    /// carries the whole state. Returns the task delivering the queue (the terminal delivery is tracked).
     @discardableResult
     private func webhook(_ entry: Entry, _ event: String, _ sender: WebhookSender) -> Task<Void, Never>? {
         guard let url = entry.prediction.webhook else { return nil }
         let filter = entry.prediction.webhook_events_filter ?? ["start", "output", "logs", "completed"]
         guard filter.contains(event) || event == "completed" && filter.isEmpty else { return nil }
-        let snapshot = entry.prediction
-        let terminal = event == "completed"
-        return Task { await sender.send(snapshot, to: url, terminal: terminal) }
+        let item = (event: event, snapshot: entry.prediction)
+        if event == "logs", entry.webhookQueue.last?.event == "logs" {
+            entry.webhookQueue[entry.webhookQueue.count - 1] = item
+        } else {
+            entry.webhookQueue.append(item)
+        }
+        if entry.webhookWorker == nil {
+            entry.webhookWorker = Task { await self.deliverWebhooks(entry, to: url, sender) }
+        }
+        return entry.webhookWorker
+    }
+
+    /// Sends an entry's queued webhook events one after another until the queue is empty.
+    private func deliverWebhooks(_ entry: Entry, to url: String, _ sender: WebhookSender) async {
+        while !entry.webhookQueue.isEmpty {
+            let next = entry.webhookQueue.removeFirst()
+            await sender.send(next.snapshot, to: url, terminal: next.event == "completed")
+            if Task.isCancelled { entry.webhookQueue.removeAll() }
+        }
+        entry.webhookWorker = nil
     }
 
     private var lastLogWebhook: [String: Date] = [:]
@@ -271,7 +294,7 @@ public actor PredictionService {
         }
         try Task.checkCancellation()
         let codec = input["output_codec"]?.string ?? CodecCatalog.defaultCodec
-        let container: OutputContainer = CodecCatalog.entry(named: codec)?.format == "vp9" ? .webm : .mp4
+        let container = OutputContainer.preferred(forVideoFormat: CodecCatalog.entry(named: codec)?.format ?? "")
         let output = work + "/output.\(container.rawValue)"
         var request = ProcessRequest(input: source, output: output)
         request.steps = steps

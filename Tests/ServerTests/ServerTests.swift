@@ -26,8 +26,15 @@ actor Recorder {
         if let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any] { hooks.append(o) }
     }
     func request(_ path: String) { requests.append(path) }
+    /// Webhook requests being answered now, and the most at once.
+    var inFlight = 0, maxInFlight = 0
+    func enter() { inFlight += 1; maxInFlight = max(maxInFlight, inFlight) }
+    func leave() { inFlight -= 1 }
     func upload(_ name: String, _ d: Data) { uploads[name] = d }
     var statuses: [String] { hooks.compactMap { $0["status"] as? String } }
+    /// Each webhook's logs, and whether it carried completed_at.
+    var hookLogs: [String] { hooks.map { $0["logs"] as? String ?? "" } }
+    var lastHookCompleted: Bool { hooks.last?["completed_at"] is String }
     var hookCount: Int { hooks.count }
     var lastOutput: String? { hooks.last?["output"] as? String }
 }
@@ -46,6 +53,15 @@ func withServers(concurrency: Int = 1, files: [String: Data] = [:], configure: @
     router.post("/hook") { req, _ in
         let b = try await req.body.collect(upTo: 1 << 28)
         await recorder.hook(Data(b.readableBytesView), authorization: req.headers[.authorization])
+        return Response(status: .ok)
+    }
+    // Answers after 150 ms, counting how many deliveries overlap.
+    router.post("/slow-hook") { req, _ in
+        await recorder.enter()
+        let b = try await req.body.collect(upTo: 1 << 28)
+        try await Task.sleep(for: .milliseconds(150))
+        await recorder.hook(Data(b.readableBytesView))
+        await recorder.leave()
         return Response(status: .ok)
     }
     // Always 503: the terminal webhook retries against it.
@@ -305,6 +321,28 @@ func waitUntil(_ seconds: Double = 60, _ condition: @Sendable () async throws ->
             #expect(statuses.first == "processing")
             #expect(statuses.last == "succeeded")
             #expect(await recorder.lastOutput?.hasPrefix("data:video/mp4;base64,") == true)
+        }
+    }
+
+    /// A slow receiver gets one delivery at a time, in order: logs only grow, and the terminal state is last.
+    @Test func webhooksOfOnePredictionGoOneAtATimeInOrder() async throws {
+        let video = try clip(seconds: 4, size: "640x360")
+        try await withServers(files: ["a.mp4": video]) { vfx, fixture, recorder, _ in
+            let r = try await http(.POST, vfx + "/predictions",
+                                   json: ["input": ["video": fixture + "/files/a.mp4"], "webhook": fixture + "/slow-hook"],
+                                   headers: [("Prefer", "respond-async")])
+            #expect(r.status == 202)
+            try await waitUntil(60) { await recorder.statuses.contains("succeeded") }
+            try await Task.sleep(for: .milliseconds(400))
+            #expect(await recorder.maxInFlight == 1)
+            let statuses = await recorder.statuses
+            #expect(statuses.count >= 3, "\(statuses)")
+            #expect(statuses.last == "succeeded")
+            let done = statuses.firstIndex(of: "succeeded") ?? statuses.count
+            #expect(statuses[..<done].allSatisfy { $0 == "processing" } && statuses[done...].allSatisfy { $0 == "succeeded" }, "\(statuses)")
+            #expect(await recorder.lastHookCompleted)
+            let logs = await recorder.hookLogs
+            for (a, b) in zip(logs, logs.dropFirst()) { #expect(b.hasPrefix(a), "logs went back: '\(a)' then '\(b)'") }
         }
     }
 
