@@ -3,6 +3,8 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import MediaIO
+import Pipeline
 import Recipe
 
 /// Turns inputs (or a manifest) plus the batch's own chain and settings into items with their
@@ -27,8 +29,25 @@ public enum BatchPlanner {
                                    origin: "line \(entry.line)"))
         }
         guard !items.isEmpty else { throw BatchError.nothingToDo }
+        try checkContainers(items)
         try checkOutputs(items)
         return items
+    }
+
+    /// Every output's extension names a container VideoFX writes that holds the item's codec (a name
+    /// given explicitly, in the manifest or the template, is not changed).
+    static func checkContainers(_ items: [BatchItem]) throws {
+        for item in items {
+            let codec = item.recipe.settings.codec ?? CodecCatalog.defaultCodec
+            do {
+                let container = try OutputContainer(path: item.recipe.output)
+                if let format = CodecCatalog.entry(named: codec)?.format, !container.allows(videoFormat: format) {
+                    throw MediaError.codecNotAllowedInContainer(codec: format.uppercased(), container: container == .webm ? "WebM" : container.rawValue.uppercased())
+                }
+            } catch {
+                throw BatchError.unwritableOutput(output: item.recipe.output, origin: item.origin, reason: "\(error)")
+            }
+        }
     }
 
     /// Two items may not write one file, and no output may be an input.

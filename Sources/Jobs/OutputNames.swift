@@ -3,15 +3,15 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import MediaIO
+import Pipeline
 import Recipe
 
-/// Output file names from a template: `{stem}`, `{ext}`, `{index}` (1-based, zero-padded to the
+/// Output file names from a template: `{stem}`, `{ext}` (see ``container(forInputExtension:codec:)``), `{index}` (1-based, zero-padded to the
 /// batch's width) and `{effect}` (the chain's step names joined by `-`, or `none`).
 public struct OutputNames: Sendable {
     /// The default: `clip.mov` becomes `clip.vfx.mov`.
     public static let defaultTemplate = "{stem}.vfx.{ext}"
-    /// The containers VideoFX writes; another input extension gets `.mp4`.
-    public static let containers = ["mp4", "mov", "mkv", "webm"]
 
     public let template: String
 
@@ -31,13 +31,21 @@ public struct OutputNames: Sendable {
         self.template = template
     }
 
+    /// `{ext}`: the input's own container when VideoFX writes it and it can hold the output codec,
+    /// else the container the codec prefers (`.webm` for VP9, `.mp4` otherwise); VP9 always gets `.webm`.
+    public static func container(forInputExtension ext: String, codec: String?) -> OutputContainer {
+        let format = CodecCatalog.entry(named: codec ?? CodecCatalog.defaultCodec)?.format
+        let own = OutputContainer(rawValue: ext.lowercased()) ?? .mp4
+        guard let format else { return own }
+        if format == "vp9" || !own.allows(videoFormat: format) { return OutputContainer.preferred(forVideoFormat: format) }
+        return own
+    }
+
     /// The name for the `index`-th (0-based) of `count` inputs.
     public func name(input: String, index: Int, count: Int, steps: [ChainStep], codec: String?) -> String {
         let url = URL(fileURLWithPath: input.hasPrefix("http") ? (URL(string: input)?.path ?? input) : input)
         let stem = url.deletingPathExtension().lastPathComponent
-        var ext = url.pathExtension.lowercased()
-        if !Self.containers.contains(ext) { ext = "mp4" }
-        if let codec, codec.contains("vpx") || codec.contains("vp9") { ext = "webm" }
+        let ext = Self.container(forInputExtension: url.pathExtension, codec: codec).rawValue
         let width = String(count).count
         let number = String(index + 1)
         let padded = String(repeating: "0", count: max(0, width - number.count)) + number

@@ -41,6 +41,12 @@ public enum OutputContainer: String, Sendable, CaseIterable {
         self == .webm ? ["vp9", "av1"].contains(videoFormat) : true
     }
 
+    /// The container an output of this bitstream format gets when its name does not say: WebM for
+    /// VP9, MP4 for the rest.
+    public static func preferred(forVideoFormat format: String) -> OutputContainer {
+        format == "vp9" ? .webm : .mp4
+    }
+
     /// The audio encoder used when an input's audio codec cannot be copied in.
     var audioEncoder: String { self == .webm ? "libopus" : "aac" }
 

@@ -37,7 +37,7 @@ struct BatchCommand: ParsableCommand {
     @Option(help: "Only files in folders whose name (or path below the folder) matches this glob, e.g. '*.mov'.")
     var include: String?
 
-    @Option(help: ArgumentHelp("Output names; fields {stem}, {ext}, {index}, {effect}.", valueName: "template"))
+    @Option(help: ArgumentHelp("Output names; fields {stem}, {ext}, {index}, {effect}. {ext} is the input's container when it holds the output codec, else the codec's own (.webm for VP9, .mp4 otherwise).", valueName: "template"))
     var name: String = OutputNames.defaultTemplate
 
     @OptionGroup var steps: StepOptions

@@ -172,6 +172,28 @@ import Testing
         #expect(leftovers.isEmpty)
     }
 
+    /// A folder of mixed containers: a default name takes a container that holds the output codec;
+    /// a name given explicitly is kept and refused before any work when it cannot hold it.
+    @Test func mixedContainersGetOutputsTheirCodecFits() throws {
+        let dir = try Scratch()
+        try FileManager.default.createDirectory(atPath: dir.path("in"), withIntermediateDirectories: true)
+        try Media.make(dir.path("in/a.webm"), seconds: 0.4, args: ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8"])
+        try Media.make(dir.path("in/b.mov"), seconds: 0.4)
+        let r = try sh([vfxBinary, "batch", dir.path("in"), "-o", dir.path("out"), "--output-codec", "libx264", "--quiet"])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: dir.path("out"))) == ["a.vfx.mp4", "b.vfx.mov"])
+        #expect(try Media.probe(dir.path("out/a.vfx.mp4")).video?.codec_name == "h264")
+        let vp9 = try sh([vfxBinary, "batch", dir.path("in/b.mov"), "-o", dir.path("out9"), "--output-codec", "libvpx-vp9", "--quiet"])
+        #expect(vp9.status == 0, "\(vp9.err)")
+        #expect(try Media.probe(dir.path("out9/b.vfx.webm")).video?.codec_name == "vp9")
+        try "input,output\n\(dir.path("in/b.mov")),fine.mkv\n\(dir.path("in/a.webm")),explicit.webm\n"
+            .write(toFile: dir.path("m.csv"), atomically: true, encoding: .utf8)
+        let named = try sh([vfxBinary, "batch", "--manifest", dir.path("m.csv"), "-o", dir.path("out2"), "--output-codec", "libx264"])
+        #expect(named.status == ErrorCategory.invalidInput.exitCode, "\(named.err)")
+        #expect(named.err.contains("line 3") && named.err.contains("explicit.webm") && named.err.contains("WebM"), "\(named.err)")
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: dir.path("out2")))?.isEmpty ?? true)
+    }
+
     @Test func collisionsAndOverwritesStopBeforeWork() throws {
         let dir = try Scratch()
         let inputs = try Self.clips(dir, count: 1)
