@@ -30,5 +30,9 @@ public final class Packet {
     public var pts: Int64? { pointer.pointee.pts == vfx_nopts() ? nil : pointer.pointee.pts }
     public var duration: Int64 { pointer.pointee.duration }
 
+    /// Whether the demuxer marked the packet as outside what a player shows (before an edit list's
+    /// start: the frames a stream-copy cut keeps for decoding, audio priming); decoders drop its output.
+    public var isDiscarded: Bool { pointer.pointee.flags & AV_PKT_FLAG_DISCARD != 0 }
+
     package func rescale(from: AVRational, to: AVRational) { av_packet_rescale_ts(pointer, from, to) }
 }

@@ -42,7 +42,14 @@ extension InputFile {
             if let name = av_get_pix_fmt_name(AVPixelFormat(rawValue: par.format)) { info.pixelFormat = String(cString: name) }
             let rate = av_guess_frame_rate(context, st, nil)
             if rate.num > 0, rate.den > 0 { info.frameRate = av_q2d(rate) }
-            if st.pointee.nb_frames > 0 { info.frameCount = Int(st.pointee.nb_frames) }
+            if st.pointee.nb_frames > 0 {
+                // Index entries an edit list hides (the lead-in of a stream-copy cut) are not shown frames.
+                var hidden = 0
+                for e in 0..<avformat_index_get_entries_count(st) {
+                    if let entry = avformat_index_get_entry(st, e), entry.pointee.flags & AVINDEX_DISCARD_FRAME != 0 { hidden += 1 }
+                }
+                info.frameCount = max(0, Int(st.pointee.nb_frames) - hidden)
+            }
             let rotation = vfx_stream_rotation(st)
             if rotation != 0 { info.rotation = rotation }
         } else if par.codec_type == AVMEDIA_TYPE_AUDIO {

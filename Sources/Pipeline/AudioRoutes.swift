@@ -81,7 +81,8 @@ final class AudioRoute {
         if let packet { packet.shift(by: offset) }
         guard let dec = decoder, let conv = converter, let enc = encoder else {
             guard let packet else { return }
-            note(pts: packet.pts, duration: packet.duration, timeBase: inputTimeBase)
+            // Copied as they are, as the ffmpeg CLI copies them: the muxer's edit list hides them again.
+            if !packet.isDiscarded { note(pts: packet.pts, duration: packet.duration, timeBase: inputTimeBase) }
             packet.pointer.pointee.stream_index = Int32(outputIndex)
             packet.pointer.pointee.pos = -1
             try output.write(packet, timeBase: inputTimeBase)
