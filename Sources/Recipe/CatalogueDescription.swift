@@ -11,13 +11,40 @@ public struct EffectDescription: Sendable, Codable, Equatable {
         public var required: Bool
         public var summary: String
     }
+    /// A rule across parameters, as `vfx effects --json` prints it.
+    public struct Rule: Sendable, Codable, Equatable {
+        /// `any_of`, `excludes` or `when_equals`.
+        public var rule: String
+        /// any_of: at least one of these; excludes: `parameter` not with any of these; when_equals: all of these.
+        public var parameters: [String]
+        public var parameter: String?
+        public var value: String?
+        /// The rule in words, as errors and the README say it.
+        public var text: String
+
+        public init(_ r: ParameterRule) {
+            switch r {
+            case .anyOf(let names):
+                rule = "any_of"; parameters = names; text = ParameterRule.list(names, "or") + " is required"
+            case let .excludes(p, others):
+                rule = "excludes"; parameters = others; parameter = p
+                text = "\(p) cannot be given with \(ParameterRule.list(others, "or"))"
+            case let .whenEquals(p, v, required):
+                rule = "when_equals"; parameters = required; parameter = p; value = v
+                text = "\(p)=\(v) needs \(ParameterRule.list(required, "and"))"
+            }
+        }
+    }
+
     public var name: String
     public var summary: String
     public var kind: EffectKind
     public var parameters: [Parameter]
+    public var rules: [Rule]
 
     public init(_ d: EffectDefinition) {
         name = d.name; summary = d.summary; kind = d.kind
+        rules = d.rules.map(Rule.init)
         parameters = d.parameters.map { p in
             var out = Parameter(name: p.name, type: p.type.jsonType, default: p.defaultValue, unit: p.unit, required: p.required,
                                 summary: p.summary)
@@ -44,7 +71,9 @@ public struct EffectDescription: Sendable, Codable, Equatable {
                 if let v = p.defaultValue { s += " (default \(v))" } else if p.required { s += " (required)" }
                 return s
             }
-            lines.append("| `\(d.name)` | \(d.kind.rawValue) | \(d.summary) | \(params.isEmpty ? "none" : params.joined(separator: "; ")) |")
+            var cell = params.isEmpty ? "none" : params.joined(separator: "; ")
+            if !d.rules.isEmpty { cell += "; " + d.rules.map { Rule($0).text }.joined(separator: "; ") }
+            lines.append("| `\(d.name)` | \(d.kind.rawValue) | \(d.summary) | \(cell) |")
         }
         return lines.joined(separator: "\n")
     }

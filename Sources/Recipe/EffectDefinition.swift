@@ -74,14 +74,19 @@ public struct EffectDefinition: Sendable {
     public let summary: String
     public let kind: EffectKind
     public let parameters: [ParameterSpec]
-    /// Checks across parameters (e.g. trim's end after its start), after each one is valid.
-    public let check: @Sendable (Parameters) throws -> Void
+    /// Rules across parameters (resize needs a width or a height), checked after each one is valid.
+    public let rules: [ParameterRule]
     public let lowering: Lowering
 
     public init(name: String, summary: String, kind: EffectKind, parameters: [ParameterSpec] = [],
-                check: @escaping @Sendable (Parameters) throws -> Void = { _ in }, lowering: Lowering) {
+                rules: [ParameterRule] = [], lowering: Lowering) {
         self.name = name; self.summary = summary; self.kind = kind; self.parameters = parameters
-        self.check = check; self.lowering = lowering
+        self.rules = rules; self.lowering = lowering
+    }
+
+    /// Applies every rule to resolved parameters (defaults filled in).
+    public func check(_ p: Parameters) throws {
+        for rule in rules { try rule.check(p, step: name) }
     }
 
     public func parameter(_ name: String) -> ParameterSpec? { parameters.first { $0.name == name } }

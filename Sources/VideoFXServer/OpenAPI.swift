@@ -24,13 +24,32 @@ enum OpenAPIDocument {
             var paramsSchema: [String: JSONValue] = ["type": "object", "additionalProperties": false, "properties": .object(params)]
             let required = d.parameters.filter(\.required).map { JSONValue.string($0.name) }
             if !required.isEmpty { paramsSchema["required"] = .array(required) }
+            if !d.rules.isEmpty { paramsSchema["allOf"] = .array(d.rules.map(ruleSchema)) }
             var step: [String: JSONValue] = [
                 "title": .string(d.name), "description": .string(d.summary), "type": "object", "additionalProperties": false,
                 "properties": .object(["name": .object(["type": "string", "enum": .array([.string(d.name)])]), "params": .object(paramsSchema)]),
             ]
-            step["required"] = required.isEmpty ? ["name"] : ["name", "params"]
+            let needsParams = !required.isEmpty || d.rules.contains { if case .anyOf = $0 { return true } else { return false } }
+            step["required"] = needsParams ? ["name", "params"] : ["name"]
             return .object(step)
         })])
+    }
+
+    /// A catalogue rule in JSON Schema (OpenAPI 3.0: `anyOf`, `not` and `required`, no `if`).
+    static func ruleSchema(_ rule: ParameterRule) -> JSONValue {
+        func given(_ names: [String]) -> [JSONValue] { names.map { .object(["required": .array([.string($0)])]) } }
+        switch rule {
+        case .anyOf(let names):
+            return .object(["anyOf": .array(given(names))])
+        case let .excludes(parameter, others):
+            return .object(["not": .object(["required": .array([.string(parameter)]), "anyOf": .array(given(others))])])
+        case let .whenEquals(parameter, value, required):
+            return .object(["anyOf": .array([
+                .object(["not": .object(["required": .array([.string(parameter)])])]),
+                .object(["properties": .object([parameter: .object(["not": .object(["enum": .array([.string(value)])])])])]),
+                .object(["required": .array(required.map { .string($0) })]),
+            ])])
+        }
     }
 
     static func make(configuration: ServerConfiguration = ServerConfiguration()) -> JSONValue {
@@ -46,7 +65,8 @@ enum OpenAPIDocument {
                 p["type"] = "array"; p["minItems"] = 1; p["maxItems"] = .int(configuration.maxBatchItems)
                 p["items"] = .object(["type": "string", "format": "uri", "pattern": "^([Hh][Tt][Tt][Pp][Ss]?://[^/?#@]+|[Dd][Aa][Tt][Aa]:)"])
             case .steps:
-                p["anyOf"] = .array([.object(["type": "string", "description": "The chain grammar: name:key=value,... | name ..."]),
+                p["anyOf"] = .array([.object(["type": "string", "format": "vfx-chain",
+                                              "description": "The chain grammar: name:key=value,... | name ... (steps, parameters and rules as in Step)"]),
                                      .object(["type": "array", "maxItems": .int(Chain.maxSteps),
                                               "items": .object(["$ref": "#/components/schemas/Step"])])])
                 p["nullable"] = true

@@ -37,7 +37,9 @@ import Testing
         ("resize", "resize: width or height is required"),
         ("hue", "hue: degrees is required"),
         ("rotate:angle=45", "rotate: angle=45 must be one of 90, 180, 270"),
-        ("trim:start=5,end=2", "trim: end=2 must be after start (5)"),
+        ("crop", "crop: width, height or aspect is required"),
+        ("crop:aspect=16:9,width=100", "crop: aspect=16:9 cannot be given with width (give one of them)"),
+        ("resize:width=100,fit=inside", "resize: fit=inside needs both width and height"),
         ("trim:end=3,duration=1", "cannot be given with end"),
         ("crop:aspect=wide", "crop: aspect=wide must be a ratio"),
         ("posterize | | invert", "expected a step name after '|'"),
@@ -54,6 +56,17 @@ import Testing
         } throws: { error in
             "\(error)".contains(message) && (error as? RecipeError)?.category == .invalidInput
         }
+    }
+
+    /// A trim whose end is not after its start passes validation (no schema can compare two values)
+    /// and is refused when planned, before any frame moves.
+    @Test func trimEndBeforeStartIsRefusedWhenPlanned() throws {
+        let step = try #require(try Chain.resolve(try Chain.parse("trim:start=5,end=2")).first)
+        guard case .filter(let lower) = step.definition.lowering else { Issue.record("trim is a filter step"); return }
+        var shape = StreamShape(width: 320, height: 240, frameRate: 25, duration: 10)
+        #expect {
+            _ = try lower(step.parameters, &shape)
+        } throws: { "\($0)" == "trim: end=2 must be after start (5): the trim keeps nothing" }
     }
 
     @Test func tooManyStepsAreRefused() {

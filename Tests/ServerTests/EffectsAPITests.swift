@@ -60,7 +60,7 @@ import Testing
         try await withServers { vfx, fixture, recorder, _ in
             for (effects, words) in [("posterize:levels=6,movie=x", "unknown parameter 'movie'"), ("sendcmd", "unknown effect 'sendcmd'"),
                                      ("resize:width=1e9", "resize: width=1e9"), ("blur:sigma=NaN", "finite"),
-                                     ("trim:start=3,end=1", "must be after start")] as [(Any, String)] + [
+                                     ("crop:aspect=4:3,height=90", "cannot be given with height")] as [(Any, String)] + [
                                         ([["name": "posterize", "params": ["levels": [1]]]], "must be a number or a string"),
                                         ([["name": "posterize", "extra": 1]], "unknown key 'extra'"), (42, "must be a string")] {
                 let r = try await http(.POST, vfx + "/predictions", json: ["input": ["video": fixture + "/files/never.mp4", "effects": effects]])
@@ -107,6 +107,50 @@ import Testing
             let levels = EffectDescription.all.first { $0.name == "posterize" }!.parameters[0]
             #expect(input["num_levels"]?["minimum"] as? Int == Int(levels.min!) && input["num_levels"]?["maximum"] as? Int == Int(levels.max!))
             #expect(input["effects"] != nil)
+        }
+    }
+}
+
+/// The schema says each step's cross-parameter rules: for every combination of the parameters a rule
+/// names, an independent JSON Schema validator (Python's jsonschema) and the catalogue's validation agree.
+@Suite(.enabled(if: TestTools.available, "needs scripts/test-tools (scripts/test runs it)"))
+struct StepSchemaRuleTests {
+    @Test func schemaAndValidationAgreeOnEveryRuleCombination() throws {
+        var cases: [(step: String, params: [String: ParameterValue])] = []
+        for d in EffectCatalogue.all where !d.rules.isEmpty {
+            let names = Array(Set(d.rules.flatMap(\.names))).sorted()
+            // Each named parameter absent or given; choices take each of their values.
+            var combos: [[String: ParameterValue]] = [[:]]
+            for name in names {
+                let spec = try #require(d.parameter(name))
+                let values: [ParameterValue]
+                switch spec.type {
+                case .integer(let r): values = [.integer(r.lowerBound)]
+                case .number(let r): values = [.number(r.upperBound)]
+                case .choice(let c): values = c.map { .string($0) }
+                case .aspect: values = [.string("16:9")]
+                case .url: values = [.string("https://example.com/a.cube")]
+                }
+                combos = combos.flatMap { c in [c] + values.map { v in c.merging([name: v]) { a, _ in a } } }
+            }
+            cases += combos.map { (d.name, $0) }
+        }
+        #expect(cases.count >= 24)
+        let schema = try JSONEncoder().encode(OpenAPIDocument.stepSchema())
+        let steps = try JSONEncoder().encode(cases.map { ChainStep($0.step, $0.params) })
+        let script = """
+        import json, sys, jsonschema
+        schema = json.loads(sys.argv[1])
+        for step in json.loads(sys.argv[2]):
+            print("valid" if jsonschema.Draft4Validator(schema).is_valid(step) else "invalid")
+        """
+        let r = try sh([TestTools.path("python3"), "-c", script, String(decoding: schema, as: UTF8.self), String(decoding: steps, as: UTF8.self)])
+        try #require(r.status == 0, "\(r.err)")
+        let verdicts = r.out.split(separator: "\n").map(String.init)
+        try #require(verdicts.count == cases.count)
+        for (c, verdict) in zip(cases, verdicts) {
+            let accepted = (try? Chain.resolve([ChainStep(c.step, c.params)])) != nil
+            #expect((verdict == "valid") == accepted, "\(ChainStep(c.step, c.params).text): schema says \(verdict), validation \(accepted ? "accepts" : "refuses")")
         }
     }
 }

@@ -10,13 +10,7 @@ extension EffectCatalogue {
             ParameterSpec("height", .integer(2...StreamShape.maxEdge), unit: "pixels", "Height kept."),
             ParameterSpec("aspect", .aspect, "Instead of a size: the largest centred rectangle of this shape."),
         ],
-        check: { p in
-            let sized = p.has("width") || p.has("height")
-            if p.has("aspect") && sized {
-                throw RecipeError.badParameter(step: "crop", parameter: "aspect", value: p.string("aspect")!, reason: "cannot be given with width or height")
-            }
-            if !p.has("aspect") && !sized { throw RecipeError.missingParameter(step: "crop", parameter: "width and height, or aspect") }
-        },
+        rules: [.anyOf(["width", "height", "aspect"]), .excludes("aspect", ["width", "height"])],
         lowering: .filter { p, shape in
             var w = p.int("width") ?? shape.width, h = p.int("height") ?? shape.height
             if let ratio = p.string("aspect").flatMap(ParameterSpec.aspectRatio) {

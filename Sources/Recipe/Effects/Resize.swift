@@ -9,12 +9,7 @@ extension EffectCatalogue {
             ParameterSpec("fit", .choice(["exact", "inside"]), default: .string("exact"),
                           "exact: the size given (both, or one with the aspect kept); inside: the largest that fits width x height with the aspect kept."),
         ],
-        check: { p in
-            if !p.has("width") && !p.has("height") { throw RecipeError.missingParameter(step: "resize", parameter: "width or height") }
-            if p.string("fit") == "inside" && !(p.has("width") && p.has("height")) {
-                throw RecipeError.badParameter(step: "resize", parameter: "fit", value: "inside", reason: "needs both width and height")
-            }
-        },
+        rules: [.anyOf(["width", "height"]), .whenEquals("fit", "inside", requires: ["width", "height"])],
         lowering: .filter { p, shape in
             let aspect = Double(shape.width) * shape.pixelAspect / Double(shape.height)
             var w = p.int("width").map(Double.init), h = p.int("height").map(Double.init)

@@ -7,18 +7,13 @@ extension EffectCatalogue {
             ParameterSpec("end", .number(0...86_400), unit: "seconds", "First moment dropped (default: the end)."),
             ParameterSpec("duration", .number(0.001...86_400), unit: "seconds", "How long to keep (instead of end)."),
         ],
-        check: { p in
-            if p.has("end") && p.has("duration") {
-                throw RecipeError.badParameter(step: "trim", parameter: "duration", value: "\(p.double("duration")!.shortText)",
-                                               reason: "cannot be given with end (give one of them)")
-            }
-            if let end = p.double("end"), end <= p.double("start")! {
-                throw RecipeError.badParameter(step: "trim", parameter: "end", value: end.shortText,
-                                               reason: "must be after start (\(p.double("start")!.shortText))")
-            }
-        },
+        rules: [.excludes("duration", ["end"])],
         lowering: .filter { p, shape in
             let start = p.double("start")!
+            // A comparison of two values is no rule a schema can state: it is checked when the step is planned.
+            if let end = p.double("end"), end <= start {
+                throw RecipeError.doesNotFit(step: "trim", reason: "end=\(end.shortText) must be after start (\(start.shortText)): the trim keeps nothing")
+            }
             let end = p.double("end") ?? p.double("duration").map { start + $0 }
             if let total = shape.duration, start >= total {
                 throw RecipeError.doesNotFit(step: "trim", reason: "start \(start.shortText) s is at or after the end of the video (\(total.shortText) s)")
