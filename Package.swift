@@ -77,7 +77,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "vfx-server", dependencies: [
-            "VideoFXServer", "MediaIO", "Pipeline",
+            "VideoFXServer", "MediaIO", "Pipeline", "Jobs",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -88,7 +88,7 @@ let package = Package(
         .testTarget(name: "RecipeTests", dependencies: ["Recipe"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "MediaIO", "Effects", "Recipe", "ErrorTaxonomy", "Jobs", "Analysis", "vfx", "vfx-server", "TestSupport"]),
         .testTarget(name: "ServerTests", dependencies: [
-            "VideoFXServer", "TestSupport", "Recipe",
+            "VideoFXServer", "TestSupport", "Recipe", "Jobs", "vfx-server",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -45,8 +45,9 @@ public final class WorkerPool: Sendable {
 
 /// A plain thread with a big enough stack for FFmpeg's decoders (Dispatch's worker threads are
 /// limited in number and share a pool with everything else).
-enum WorkerThread {
-    static func detach(_ body: @escaping @Sendable () -> Void) {
+public enum WorkerThread {
+    /// Runs `body` on a new detached thread with an 8 MiB stack.
+    public static func detach(_ body: @escaping @Sendable () -> Void) {
         final class Box: @unchecked Sendable {
             // Sendable: written once before the thread starts, read once by it.
             let body: @Sendable () -> Void

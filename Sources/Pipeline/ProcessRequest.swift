@@ -3,7 +3,7 @@ import MediaIO
 @_exported import Recipe
 
 /// Bounds on what a job may process (the server's defence against huge or endless videos); nil: none.
-public struct MediaLimits: Sendable, Equatable {
+public struct MediaLimits: Sendable, Equatable, Codable {
     public var maxWidth: Int?
     public var maxHeight: Int?
     /// Pixels per frame.
@@ -104,6 +104,11 @@ public struct JobProgress: Sendable, Equatable {
     /// Frames expected, when the input says.
     public var totalFrames: Int?
     public var elapsed: Double
+
+    public init(framesDone: Int, totalFrames: Int?, elapsed: Double) {
+        self.framesDone = framesDone; self.totalFrames = totalFrames; self.elapsed = elapsed
+    }
+
     public var framesPerSecond: Double { elapsed > 0 ? Double(framesDone) / elapsed : 0 }
     /// Seconds left at the current rate, when the total is known.
     public var eta: Double? {

@@ -4,6 +4,7 @@ import Logging
 import MediaIO
 import Effects
 import ErrorTaxonomy
+import Jobs
 import Pipeline
 import Recipe
 import Prometheus
@@ -250,8 +251,8 @@ public actor PredictionService {
 
     /// Downloads what steps name by URL (LUT files) with the same policy, limits and slots as the video;
     /// the job reads only these bytes, never a path on this server.
-    private func fetchResources(_ steps: [ChainStep], into work: String, fetcher: InputFetcher) async throws -> ResourceReader {
-        var fetched: [String: [UInt8]] = [:]
+    private func fetchResources(_ steps: [ChainStep], into work: String, fetcher: InputFetcher) async throws -> FetchedResources {
+        var fetched: [String: [UInt8]] = [:], files: [String: String] = [:]
         for (i, step) in try Chain.resolve(steps).enumerated() {
             for spec in step.definition.parameters where spec.type == .url {
                 guard let location = step.parameters.string(spec.name), fetched[location] == nil else { continue }
@@ -262,6 +263,7 @@ public actor PredictionService {
                         throw RecipeError.resource(step: step.name, location: Self.elided(location), reason: "larger than \(CubeLUT.maxBytes) bytes")
                     }
                     fetched[location] = [UInt8](data)
+                    files[location] = path
                 } catch let error as RecipeError { throw error } catch {
                     let reason = "\(error)".replacingOccurrences(of: "the input video", with: "the file")
                         .replacingOccurrences(of: "the input data: URL", with: "the data: URL")
@@ -270,7 +272,7 @@ public actor PredictionService {
             }
         }
         let resources = fetched
-        return { location in
+        return FetchedResources(files: files) { location in
             guard let bytes = resources[location] else {
                 throw RecipeError.resource(step: "lut", location: location, reason: "was not fetched")
             }
@@ -278,9 +280,15 @@ public actor PredictionService {
         }
     }
 
+    /// What steps' URLs gave: the bytes for an in-process job, the files for a job's child process.
+    struct FetchedResources: Sendable {
+        let files: [String: String]
+        let read: ResourceReader
+    }
+
     /// Downloads one video, runs the steps on it and delivers the result; `downloaded` counts bytes
     /// against the prediction's total (max_batch_input_bytes).
-    private func processVideo(_ video: String, steps: [ChainStep], resources: @escaping ResourceReader, work: String, entry: Entry,
+    private func processVideo(_ video: String, steps: [ChainStep], resources: FetchedResources, work: String, entry: Entry,
                               webhooks: WebhookSender, fetcher: InputFetcher, downloaded: inout Int) async throws -> (String, ProcessResult) {
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         let input = entry.input
@@ -298,7 +306,7 @@ public actor PredictionService {
         let output = work + "/output.\(container.rawValue)"
         var request = ProcessRequest(input: source, output: output)
         request.steps = steps
-        request.resources = resources
+        request.resources = resources.read
         request.outputCodec = codec
         if case .int(let crf)? = input["crf"] { request.quality = crf }
         if let preset = input["preset"]?.string, !preset.isEmpty { request.preset = preset }
@@ -308,7 +316,7 @@ public actor PredictionService {
         request.outputName = "the output video"
         request.limits = configuration.mediaLimits
         request.limits.maxOutputBytes = configuration.maxOutputBytes
-        let result = try await runOffThread(request, entry: entry, webhooks: webhooks)
+        let result = try await runJob(request, resources: resources.files, work: work, entry: entry)
         if let f = result.fallbackFrom { self.metrics.fallback(requested: f, used: result.encoder) }
         for s in result.streams {
             self.metrics.stream(kind: s.kind, decoder: s.decoder, decoderDevice: s.decoderDevice, encoder: s.encoder,
@@ -430,25 +438,39 @@ public actor PredictionService {
         }
     }
 
-    /// Runs the blocking engine on its own thread so the server's threads stay free.
-    private func runOffThread(_ request: ProcessRequest, entry: Entry, webhooks: WebhookSender) async throws -> ProcessResult {
+    /// Runs the blocking engine off the server's threads: in a child process of its own when the
+    /// configuration names the binary (a crash or a limit then ends this job alone), else on a thread.
+    private func runJob(_ request: ProcessRequest, resources: [String: String], work: String, entry: Entry) async throws -> ProcessResult {
         let flag = entry.cancellation
         // One ordered stream per prediction: a task per line would let lines overtake each other.
         let lines = entry.logLines
         let log: @Sendable (String) -> Void = { line in lines.yield(line) }
         let throttle = ProgressThrottle()
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ProcessResult, Error>) in
-                let thread = Thread {
-                    let runner = Runner(request: request, cancellation: flag, onProgress: { p in
-                        if throttle.due(final: p.framesDone == p.totalFrames) { log(p.line) }
-                    }, onLog: log)
-                    do { continuation.resume(returning: try runner.run()) } catch { continuation.resume(throwing: error) }
+        let progress: @Sendable (JobProgress) -> Void = { p in if throttle.due(final: p.framesDone == p.totalFrames) { log(p.line) } }
+        let isolated = configuration.jobExecutable.map { exe in
+            IsolatedJob(executable: exe, environment: configuration.jobEnvironment.merging(["TMPDIR": work]) { _, own in own })
+        }
+        let spec = JobSpec(request, resources: resources, processLimits: configuration.jobLimits)
+        do {
+            return try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ProcessResult, Error>) in
+                    WorkerThread.detach {
+                        do {
+                            if let isolated {
+                                continuation.resume(returning: try isolated.run(spec, cancellation: flag, onProgress: progress, onLog: log))
+                            } else {
+                                let runner = Runner(request: request, cancellation: flag, onProgress: progress, onLog: log)
+                                continuation.resume(returning: try runner.run())
+                            }
+                        } catch { continuation.resume(throwing: error) }
+                    }
                 }
-                thread.stackSize = 8 << 20
-                thread.start()
-            }
-        } onCancel: { flag.cancel() }
+            } onCancel: { flag.cancel() }
+        } catch let crash as JobCrash {
+            metrics.jobCrashed(crash.reason)
+            logger.error("job process ended: \(crash)", metadata: ["prediction_id": "\(entry.prediction.id)"])
+            throw crash
+        }
     }
 }
 

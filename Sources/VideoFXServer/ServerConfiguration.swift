@@ -1,4 +1,5 @@
 import Foundation
+import Jobs
 import Pipeline
 
 /// Settings for `vfx serve`, with defaults safe for a server that faces the internet.
@@ -64,6 +65,16 @@ public struct ServerConfiguration: Sendable {
     public var webhookRetryBudget: Double = 60
     /// Seconds shutdown waits for running predictions and webhooks before cancelling them.
     public var shutdownGrace: Double = 10
+
+    // MARK: Jobs
+
+    /// The binary whose `run-job` runs each job in a child process of its own (`vfx serve` sets its
+    /// own); nil runs jobs on a thread of the server process, for embedders without that binary.
+    public var jobExecutable: String?
+    /// What one job's process may use (memory, CPU time, open files, file size).
+    public var jobLimits = ProcessLimits()
+    /// Variables added to every job process's environment (tests set `VFX_TEST_JOB_FAULT` here).
+    public var jobEnvironment: [String: String] = [:]
 
     public init() {}
 }

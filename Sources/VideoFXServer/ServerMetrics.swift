@@ -49,5 +49,11 @@ public final class ServerMetrics: Sendable {
     }
 
     /// The text `/metrics` serves.
+    /// A job whose process ended without a result (a signal, a trap, a limit), by reason.
+    func jobCrashed(_ reason: String) {
+        registry.makeCounter(name: "vfx_job_crashes_total", labels: [("reason", reason)],
+                             help: "Jobs whose process crashed or passed a limit, by reason").increment()
+    }
+
     func exposition() -> String { registry.emitToString() }
 }

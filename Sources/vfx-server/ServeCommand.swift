@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Jobs
 import Logging
 import MediaIO
 import Pipeline
@@ -8,7 +9,6 @@ import VideoFXServer
 
 // `vfx serve` execs this binary. It is separate so that `vfx process` does not load Foundation and the
 // server stack: about 9 MiB less resident memory per job.
-@main
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vfx serve", abstract: "Serve the Cog prediction API (POST /predictions) over the engine.")
@@ -82,11 +82,17 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds shutdown lets running predictions and webhooks finish before cancelling them (default \(Int(defaults.shutdownGrace))).")
     var shutdownGrace: Double?
 
+    @Option(help: "Resident memory one job may use, in MiB; past it the job alone fails (default \(ProcessLimits.defaultMemoryBytes >> 20), at least \(ProcessLimits.minimumMemoryBytes >> 20)).")
+    var jobMemoryMib: Int?
+
     @Option(help: "Log format: text, or json (one object per line, with prediction_id on a prediction's lines).")
     var logFormat: String = "text"
 
     func validate() throws {
         guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format must be text or json, not '\(logFormat)'") }
+        if let m = jobMemoryMib, m << 20 < ProcessLimits.minimumMemoryBytes {
+            throw ValidationError("--job-memory-mib \(m) is below the minimum of \(ProcessLimits.minimumMemoryBytes >> 20) MiB (a job's engine alone needs about 60)")
+        }
     }
 
     func run() async throws {
@@ -118,6 +124,9 @@ struct Serve: AsyncParsableCommand {
         if let v = maxDuration { config.mediaLimits.maxDuration = v }
         if let v = headerTimeout { config.headerTimeout = v }
         if let v = shutdownGrace { config.shutdownGrace = v }
+        if let v = jobMemoryMib { config.jobLimits.memoryBytes = v << 20 }
+        // Every job runs in a child process of this same binary (`run-job`).
+        config.jobExecutable = Self.ownExecutable()
         let service = PredictionService(configuration: config)
         let shutdown = ShutdownController()
         let app = buildApplication(configuration: config, service: service, shutdown: shutdown)
@@ -135,6 +144,15 @@ struct Serve: AsyncParsableCommand {
             throw error
         }
         await service.cancelAll()
+    }
+}
+
+extension Serve {
+    /// This binary's own path, for its job processes.
+    static func ownExecutable() -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        return n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : CommandLine.arguments[0]
     }
 }
 

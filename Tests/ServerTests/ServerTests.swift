@@ -123,6 +123,8 @@ func withServers(concurrency: Int = 1, files: [String: Data] = [:], configure: @
         // The fixture server is on loopback.
         config.allowPrivateURLs = true
         config.enableShutdown = true
+        // Jobs run in child processes of the built server binary, as under `vfx serve`.
+        config.jobExecutable = builtBinary("vfx-server")
         configure(&config)
         if let u = config.uploadURL { config.uploadURL = u.replacingOccurrences(of: "FIXTURE", with: fixtureBase) }
         let service = PredictionService(configuration: config)

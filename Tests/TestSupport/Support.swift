@@ -138,3 +138,14 @@ public enum TestTools {
     public static var available: Bool { FileManager.default.fileExists(atPath: venv.appendingPathComponent(".complete").path) }
     public static func path(_ tool: String) -> String { venv.appendingPathComponent("bin/\(tool)").path }
 }
+
+/// A binary the package builds (`vfx`, `vfx-server`), found next to the test bundle, else in .build/debug.
+public func builtBinary(_ name: String) -> String {
+    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for _ in 0..<4 {
+        let candidate = dir.appendingPathComponent(name).path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        dir.deleteLastPathComponent()
+    }
+    return repositoryRoot.appendingPathComponent(".build/debug/\(name)").path
+}
