@@ -12,8 +12,9 @@ import Pipeline
 
 /// Runs one job in a child process of `executable` (`EXECUTABLE run-job`, see ``JobChild``), so that a
 /// decoder crash, a trap or a runaway allocation ends that job alone. The child limits its CPU time,
-/// open files and file sizes itself; the parent watches its resident memory and ends it past
-/// ``ProcessLimits/memoryBytes``, and ends it at once when the job is cancelled.
+/// open files and file sizes itself; its memory is held to ``ProcessLimits/memoryBytes`` by a memory
+/// cgroup where the machine allows one, and always by the parent watching its resident memory; the
+/// parent ends it at once when the job is cancelled.
 public struct IsolatedJob: Sendable {
     public let executable: String
     /// Variables added to the child's environment (TMPDIR points into the job's own folder).
@@ -24,6 +25,9 @@ public struct IsolatedJob: Sendable {
         self.environment = environment
     }
 
+    /// How each job's memory limit is enforced on this machine (a cgroup, or the RSS watchdog).
+    public static var memoryEnforcement: String { MemoryCgroup.enforcement }
+
     /// How often the parent looks at the child's memory and the cancellation flag.
     static let watchInterval: Int32 = 50
 
@@ -33,12 +37,18 @@ public struct IsolatedJob: Sendable {
                     onLog: (String) -> Void) throws -> ProcessResult {
         let child = try Child.spawn(executable: executable, arguments: ["run-job"], environment: environment)
         defer { child.closeAll() }
+        // Into its memory cgroup before it reads the job, so everything it allocates for it is counted.
+        var cgroup = MemoryCgroup.make(limitBytes: spec.processLimits.memoryBytes)
+        if let group = cgroup, !group.add(child.pid) { group.remove(); cgroup = nil }
+        defer { cgroup?.remove() }
         child.send(try JSONEncoder().encode(spec))
         var outcome: JobMessage?
         var stopped: JobCrash?
         var cancelled = false
         var pending = Data(), diagnostics = Data()
         let limit = spec.processLimits.memoryBytes
+        // With a cgroup the kernel enforces the limit exactly; the watchdog stays as a backstop above it.
+        var watchdogLimit: Int { cgroup == nil ? limit : limit + (64 << 20) }
         while child.isOpen {
             child.poll(timeout: Self.watchInterval, output: &pending, errors: &diagnostics)
             while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
@@ -56,7 +66,7 @@ public struct IsolatedJob: Sendable {
                 if cancellation.isCancelled {
                     cancelled = true
                     child.kill()
-                } else if let rss = child.residentBytes, rss > limit {
+                } else if let rss = child.residentBytes, rss > watchdogLimit {
                     stopped = .memory(limitBytes: limit)
                     child.kill()
                 }
@@ -65,6 +75,7 @@ public struct IsolatedJob: Sendable {
         let status = child.wait()
         if cancelled { throw MediaError.cancelled }
         if let stopped { throw stopped }
+        if status.signal == SIGKILL, cgroup?.oomKilled == true { throw JobCrash.memory(limitBytes: limit) }
         switch outcome {
         case .result(let result)?: return result
         case let .failure(message, category)?: throw ChildJobError(message, category: category)

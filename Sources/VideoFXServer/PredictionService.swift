@@ -71,7 +71,11 @@ public actor PredictionService {
     public func runSetup() {
         let started = Prediction.timestamp()
         let list = CodecCatalog.probe()
-        let logs = list.map { "\($0.name): " + ($0.opens ? "opens" : "unavailable (\($0.reason ?? ""))") }.joined(separator: "\n")
+        var lines = list.map { "\($0.name): " + ($0.opens ? "opens" : "unavailable (\($0.reason ?? ""))") }
+        if configuration.jobExecutable != nil {
+            lines.append("jobs: a process each, memory held to \(configuration.jobLimits.memoryBytes >> 20) MiB by \(IsolatedJob.memoryEnforcement)")
+        }
+        let logs = lines.joined(separator: "\n")
         setup = SetupResult(startedAt: started, completedAt: Prediction.timestamp(),
                             succeeded: list.contains { $0.opens }, logs: logs)
     }

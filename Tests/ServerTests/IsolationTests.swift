@@ -44,6 +44,8 @@ import Testing
             #expect(error.contains(message), "\(error)")
             let health = try await http(.GET, vfx + "/health-check")
             #expect(health.object["status"] as? String == "READY")
+            let setup = (health.object["setup"] as? [String: Any])?["logs"] as? String ?? ""
+            #expect(setup.contains("jobs: a process each, memory held to") && setup.contains(IsolatedJob.memoryEnforcement), "\(setup)")
             let metrics = String(decoding: try await http(.GET, vfx + "/metrics").body, as: UTF8.self)
             #expect(metrics.contains("vfx_job_crashes_total{reason=\"\(reason)\"} 1"), "\(metrics)")
             try await waitUntil(5) { tmp.contents.isEmpty && Self.jobProcesses().isEmpty }
