@@ -31,7 +31,7 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Let POST /shutdown stop the server (off: anyone who reaches the port could).")
     var enableShutdown = false
 
-    @Flag(help: "Allow input, webhook and upload URLs on loopback and private networks (link-local and metadata addresses stay refused).")
+    @Flag(name: .customLong("allow-private-urls"), help: "Allow input, webhook and upload URLs on loopback and private networks (link-local and metadata addresses stay refused).")
     var allowPrivateURLs = false
 
     @Option(help: "Hosts that may receive $WEBHOOK_AUTH_TOKEN with webhooks (comma-separated; none by default).")

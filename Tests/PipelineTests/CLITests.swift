@@ -345,6 +345,49 @@ let vfxBinary: String = {
         for d in EffectCatalogue.all { #expect(table.out.contains(d.name) && table.out.contains(d.summary)) }
     }
 
+    /// Every `--flag` the README shows exists: on a `vfx COMMAND` line, in that command's `--help`;
+    /// anywhere else, in some command's (or scripts/bench's) help, or as another tool's named below.
+    @Test func everyFlagTheReadmeShowsIsAccepted() throws {
+        let readme = try String(contentsOf: repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        func flags(_ text: Substring) -> Set<String> {
+            var out = Set<String>(), rest = text
+            while let r = rest.range(of: "--") {
+                let name = rest[r.upperBound...].prefix { $0.isLetter || $0.isNumber || $0 == "-" }
+                if let first = name.first, first.isLetter { out.insert("--" + name.trimmingCharacters(in: CharacterSet(charactersIn: "-"))) }
+                rest = rest[r.upperBound...].dropFirst(max(0, name.count))
+            }
+            return out
+        }
+        let top = try sh([vfxBinary, "--help"]).out
+        let commands = top.split(separator: "\n").drop { !$0.hasPrefix("SUBCOMMANDS") }.dropFirst()
+            .compactMap { $0.split(separator: " ").first.map(String.init) }.filter { !$0.isEmpty && $0 != "help" }
+        #expect(commands.contains("process") && commands.contains("serve"), "\(commands)")
+        var help: [String: Set<String>] = [:]
+        for c in commands {
+            let binary = c == "serve" ? builtBinary("vfx-server") : vfxBinary
+            let r = try sh(c == "serve" ? [binary, "--help"] : [binary, c, "--help"])
+            help[c] = flags(Substring(r.out + r.err))
+        }
+        var lastCommand: String?
+        for line in readme.split(separator: "\n") {
+            let words = line.split(separator: " ")
+            if let i = words.firstIndex(of: "vfx"), i + 1 < words.count, help[String(words[i + 1])] != nil {
+                lastCommand = String(words[i + 1])
+            } else if !line.hasPrefix("  ") && !line.hasPrefix("\t") {
+                lastCommand = nil
+            }
+            guard let command = lastCommand else { continue }
+            for f in flags(line) where !["--help"].contains(f) {
+                #expect(help[command]!.contains(f), "README: `vfx \(command)` does not take \(f): \(line)")
+            }
+        }
+        let bench = try String(contentsOf: repositoryRoot.appendingPathComponent("scripts/bench"), encoding: .utf8)
+        // Other tools' flags the README names, and the diagram's arrows.
+        let others: Set<String> = ["--rm", "--gpus", "--strict", "--product", "--no-parallel", "--packets", "--frames", "--filter", "--skip-build"]
+        let known = help.values.reduce(flags(Substring(bench)), { $0.union($1) }).union(others)
+        for f in flags(Substring(readme)) { #expect(known.contains(f), "README names \(f), which no command takes") }
+    }
+
     @Test func readmeTableMatchesTheCatalogue() throws {
         let readme = try String(contentsOfFile: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("README.md").path, encoding: .utf8)
