@@ -53,7 +53,7 @@ let package = Package(
         // A job described once: the Codable recipe, the chain grammar and the effect catalogue. No FFmpeg.
         .target(name: "Recipe", dependencies: ["Effects", "ErrorTaxonomy"]),
         // Owning Swift wrappers over FFmpeg objects: files, codecs, frames, scalers, filter graphs.
-        .target(name: "MediaIO", dependencies: ["CFFmpeg", "Effects", "ErrorTaxonomy"]),
+        .target(name: "MediaIO", dependencies: ["CFFmpeg", "Effects", "ErrorTaxonomy", "Recipe"]),
         // Plan + Runner: decode -> steps -> encode with audio alongside.
         .target(name: "Pipeline", dependencies: ["MediaIO", "Effects", "Recipe", "ErrorTaxonomy"]),
         // Batches: manifests, output names, the worker pool, resume and reports.
@@ -73,7 +73,7 @@ let package = Package(
         // The command line. It links neither Foundation nor the server stack, so a `vfx process` job stays
         // small; `vfx serve` execs vfx-server.
         .executableTarget(name: "vfx", dependencies: [
-            "Pipeline", "Effects", "Recipe", "ErrorTaxonomy", "Jobs", "Analysis",
+            "Pipeline", "MediaIO", "Effects", "Recipe", "ErrorTaxonomy", "Jobs", "Analysis",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "vfx-server", dependencies: [
@@ -88,7 +88,7 @@ let package = Package(
         .testTarget(name: "RecipeTests", dependencies: ["Recipe"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "MediaIO", "Effects", "Recipe", "ErrorTaxonomy", "Jobs", "Analysis", "vfx", "vfx-server", "TestSupport"]),
         .testTarget(name: "ServerTests", dependencies: [
-            "VideoFXServer", "TestSupport", "Recipe", "Jobs", "vfx-server",
+            "VideoFXServer", "TestSupport", "Recipe", "Jobs", "MediaIO", "vfx-server",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -85,16 +85,16 @@ public struct ComparePlan: Sendable, Equatable {
     public var baseline: EncodeGroup
 
     /// Checks the request against the catalogue; `opens` says why an encoder cannot open here (nil: it opens).
-    public static func make(_ request: CompareRequest, opens: (CodecCatalog.Entry) -> String?) throws -> ComparePlan {
+    public static func make(_ request: CompareRequest, opens: (OutputEncoder) -> String?) throws -> ComparePlan {
         var names: [String] = []
-        for name in request.codecs.flatMap({ $0 == "all" ? CodecCatalog.entries.map(\.name) : [$0] }) where !names.contains(name) {
+        for name in request.codecs.flatMap({ $0 == "all" ? OutputCatalogue.encoders.map(\.name) : [$0] }) where !names.contains(name) {
             names.append(name)
         }
         guard !names.isEmpty else { throw CompareError("--codecs", "name at least one encoder") }
         if !names.contains(request.baseline) { names.insert(request.baseline, at: 0) }
-        let entries = try names.map { name -> CodecCatalog.Entry in
-            guard let e = CodecCatalog.entries.first(where: { $0.name == name }) else {
-                throw CompareError("--codecs", "unknown encoder \(name) (choose from \(CodecCatalog.entries.map(\.name).joined(separator: ", ")), or all)")
+        let entries = try names.map { name -> OutputEncoder in
+            guard let e = OutputCatalogue.encoders.first(where: { $0.name == name }) else {
+                throw CompareError("--codecs", "unknown encoder \(name) (choose from \(OutputCatalogue.encoders.map(\.name).joined(separator: ", ")), or all)")
             }
             return e
         }
@@ -103,8 +103,8 @@ public struct ComparePlan: Sendable, Equatable {
         }
         if let q = request.qualities {
             guard !q.isEmpty else { throw CompareError("--crf", "give at least one value") }
-            for e in entries { for v in q where !(0...e.maxQuality).contains(v) {
-                throw CompareError("--crf", "\(v) is out of range for \(e.name) (allowed: 0...\(e.maxQuality))")
+            for e in entries { for v in q where !e.quality.range.contains(v) {
+                throw CompareError("--crf", "\(v) is out of range for \(e.name) (allowed: \(e.quality.range.lowerBound)...\(e.quality.range.upperBound))")
             } }
         }
         if let s = request.sample, !(s.isFinite && s > 0) { throw CompareError("--sample", "\(s) must be a positive number of seconds") }
@@ -155,7 +155,7 @@ public struct ComparePlan: Sendable, Equatable {
         return out
     }
 
-    static func presets(for e: CodecCatalog.Entry, in list: [String]) -> [String?] {
+    static func presets(for e: OutputEncoder, in list: [String]) -> [String?] {
         var out: [String?] = []
         for p in list {
             if let colon = p.firstIndex(of: ":") {

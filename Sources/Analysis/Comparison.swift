@@ -58,7 +58,7 @@ public final class Comparison: Sendable {
     }
 
     /// The encoders of the catalogue that open here, probed once: nil when it opens, else why not.
-    public static func probeEncoder(_ entry: CodecCatalog.Entry) -> String? {
+    public static func probeEncoder(_ entry: OutputEncoder) -> String? {
         let a = CodecCatalog.availability(of: entry)
         return a.opens ? nil : (a.reason ?? "does not open")
     }
@@ -133,7 +133,7 @@ public final class Comparison: Sendable {
     private func buildReference(_ path: String, segments: [Segment]?) throws {
         func make(_ output: String, _ steps: [ChainStep]) throws {
             var r = ProcessRequest(recipe: Recipe(input: request.input, output: output, steps: steps,
-                                                  settings: OutputSettings(codec: CodecCatalog.lossless.name, quality: 0, audio: .drop)))
+                                                  settings: OutputSettings(codec: OutputCatalogue.lossless.name, quality: 0, audio: .drop)))
             r.allowFallback = false
             r.outputName = "the comparison's reference"
             _ = try Runner(request: r, cancellation: cancellation).run()

@@ -75,6 +75,9 @@ static inline int vfx_channels(const AVCodecParameters *par) { return par->ch_la
 static inline int vfx_set_priv_opt(AVCodecContext *ctx, const char *key, const char *value) {
     return av_opt_set(ctx->priv_data, key, value, 0);
 }
+static inline int vfx_set_codec_opt(AVCodecContext *ctx, const char *key, const char *value) {
+    return av_opt_set(ctx, key, value, 0);
+}
 static inline int vfx_has_priv_opt(AVCodecContext *ctx, const char *key) {
     return ctx->priv_data && av_opt_find(ctx->priv_data, key, NULL, 0, 0) != NULL;
 }

@@ -3,8 +3,6 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-import MediaIO
-import Pipeline
 import Recipe
 
 /// Turns inputs (or a manifest) plus the batch's own chain and settings into items with their
@@ -34,17 +32,12 @@ public enum BatchPlanner {
         return items
     }
 
-    /// Every output's extension names a container VideoFX writes that holds the item's codec (a name
-    /// given explicitly, in the manifest or the template, is not changed).
+    /// Every item's recipe passes validation before any work: its steps, codec and quality, and an
+    /// output whose extension names a container that holds the codec (a name given explicitly, in the
+    /// manifest or the template, is not changed).
     static func checkContainers(_ items: [BatchItem]) throws {
         for item in items {
-            let codec = item.recipe.settings.codec ?? CodecCatalog.defaultCodec
-            do {
-                let container = try OutputContainer(path: item.recipe.output)
-                if let format = CodecCatalog.entry(named: codec)?.format, !container.allows(videoFormat: format) {
-                    throw MediaError.codecNotAllowedInContainer(codec: format.uppercased(), container: container == .webm ? "WebM" : container.rawValue.uppercased())
-                }
-            } catch {
+            do { try item.recipe.validate() } catch {
                 throw BatchError.unwritableOutput(output: item.recipe.output, origin: item.origin, reason: "\(error)")
             }
         }

@@ -169,7 +169,10 @@ public enum Manifest {
         var settings = OutputSettingsOverride()
         settings.codec = string("codec")
         if let crf = string("crf") {
-            guard let q = Int(crf), (0...63).contains(q) else { throw fail("crf '\(crf.prefix(32))' must be a whole number in 0...63") }
+            let bounds = OutputCatalogue.qualityBounds
+            guard let q = Int(crf), bounds.contains(q) else {
+                throw fail("crf '\(crf.prefix(32))' must be a whole number in \(bounds.lowerBound)...\(bounds.upperBound)")
+            }
             settings.quality = q
         }
         settings.preset = string("preset")

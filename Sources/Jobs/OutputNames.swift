@@ -3,8 +3,6 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-import MediaIO
-import Pipeline
 import Recipe
 
 /// Output file names from a template: `{stem}`, `{ext}` (see ``container(forInputExtension:codec:)``), `{index}` (1-based, zero-padded to the
@@ -32,12 +30,15 @@ public struct OutputNames: Sendable {
     }
 
     /// `{ext}`: the input's own container when VideoFX writes it and it can hold the output codec,
-    /// else the container the codec prefers (`.webm` for VP9, `.mp4` otherwise); VP9 always gets `.webm`.
+    /// else the container the output catalogue prefers for the codec (`.webm` for VP9, `.mp4` otherwise);
+    /// VP9 always gets `.webm`.
     public static func container(forInputExtension ext: String, codec: String?) -> OutputContainer {
-        let format = CodecCatalog.entry(named: codec ?? CodecCatalog.defaultCodec)?.format
-        let own = OutputContainer(rawValue: ext.lowercased()) ?? .mp4
+        let format = OutputCatalogue.encoder(named: codec ?? OutputCatalogue.defaultCodec)?.format
+        let own = OutputCatalogue.container(extension: ext) ?? .mp4
         guard let format else { return own }
-        if format == "vp9" || !own.allows(videoFormat: format) { return OutputContainer.preferred(forVideoFormat: format) }
+        let preferred = OutputCatalogue.preferredContainer(forVideoFormat: format)
+        // A format with a container of its own (VP9: WebM) always gets it.
+        if preferred.videoFormats != nil || !own.allows(videoFormat: format) { return preferred }
         return own
     }
 

@@ -1,47 +1,9 @@
 import CFFmpeg
+import Recipe
 
-/// The output codecs VideoFX offers, what they fall back to, and what opens on this machine.
+/// What opens on this machine of the encoders the output catalogue offers (the catalogue itself is
+/// Recipe's ``OutputCatalogue``: data, without FFmpeg).
 public enum CodecCatalog {
-    /// One selectable output codec.
-    public struct Entry: Sendable, Equatable {
-        /// The FFmpeg encoder name (`--output-codec`).
-        public let name: String
-        /// The bitstream format: h264, hevc, av1 or vp9.
-        public let format: String
-        /// True for NVIDIA hardware encoders.
-        public let hardware: Bool
-        /// CPU encoders of the same format to try, in order, when this one cannot open.
-        public let fallbacks: [String]
-        /// The preset used when none is given (`nil`: the encoder's own default).
-        public let defaultPreset: String?
-        /// The highest constant-quality value the encoder takes.
-        public let maxQuality: Int
-        /// The stretch of its quality scale that spans useful encodes, from near-transparent to
-        /// visibly degraded (`vfx compare`'s default ladder).
-        public let ladder: ClosedRange<Int>
-    }
-
-    public static let entries: [Entry] = [
-        Entry(name: "h264_nvenc", format: "h264", hardware: true, fallbacks: ["libx264"], defaultPreset: "p4", maxQuality: 51, ladder: 20...38),
-        Entry(name: "av1_nvenc", format: "av1", hardware: true, fallbacks: ["libsvtav1", "libaom-av1"], defaultPreset: "p4", maxQuality: 63, ladder: 24...56),
-        Entry(name: "hevc_nvenc", format: "hevc", hardware: true, fallbacks: ["libx265"], defaultPreset: "p4", maxQuality: 51, ladder: 20...38),
-        Entry(name: "libx264", format: "h264", hardware: false, fallbacks: [], defaultPreset: "medium", maxQuality: 51, ladder: 18...36),
-        Entry(name: "libsvtav1", format: "av1", hardware: false, fallbacks: ["libaom-av1"], defaultPreset: "8", maxQuality: 63, ladder: 24...56),
-        Entry(name: "libaom-av1", format: "av1", hardware: false, fallbacks: [], defaultPreset: "6", maxQuality: 63, ladder: 24...56),
-        Entry(name: "libx265", format: "hevc", hardware: false, fallbacks: [], defaultPreset: "medium", maxQuality: 51, ladder: 20...38),
-        Entry(name: "libvpx-vp9", format: "vp9", hardware: false, fallbacks: [], defaultPreset: "4", maxQuality: 63, ladder: 24...56),
-    ]
-
-    /// The default output codec, as in the original predictor.
-    public static let defaultCodec = "h264_nvenc"
-
-    /// The lossless encoder of intermediate files (`vfx compare`'s reference): not offered as an output
-    /// codec, but `entry(named:)` knows it.
-    public static let lossless = Entry(name: "ffv1", format: "ffv1", hardware: false, fallbacks: [], defaultPreset: nil,
-                                       maxQuality: 0, ladder: 0...0)
-
-    public static func entry(named name: String) -> Entry? { (entries + [lossless]).first { $0.name == name } }
-
     /// Whether FFmpeg's library here has an encoder by this name (it may still fail to open).
     public static func isBuiltIn(_ name: String) -> Bool { avcodec_find_encoder_by_name(name) != nil }
 
@@ -55,18 +17,18 @@ public enum CodecCatalog {
     }
 
     /// Tries to open every listed encoder on a small frame size.
-    public static func probe() -> [Availability] { entries.map { availability(of: $0) } }
+    public static func probe() -> [Availability] { OutputCatalogue.encoders.map { availability(of: $0) } }
 
     /// Tries to open one encoder on a small frame size.
-    public static func availability(of entry: Entry) -> Availability {
+    public static func availability(of entry: OutputEncoder) -> Availability {
         FFmpegLog.ensureDefault()
         do {
             _ = try Encoder.openVideo(name: entry.name, config: .probe)
-            return Availability(name: entry.name, format: entry.format, hardware: entry.hardware, opens: true, reason: nil)
+            return Availability(name: entry.name, format: entry.format, hardware: entry.isHardware, opens: true, reason: nil)
         } catch let MediaError.encoderUnavailable(_, reason) {
-            return Availability(name: entry.name, format: entry.format, hardware: entry.hardware, opens: false, reason: reason)
+            return Availability(name: entry.name, format: entry.format, hardware: entry.isHardware, opens: false, reason: reason)
         } catch {
-            return Availability(name: entry.name, format: entry.format, hardware: entry.hardware, opens: false, reason: "\(error)")
+            return Availability(name: entry.name, format: entry.format, hardware: entry.isHardware, opens: false, reason: "\(error)")
         }
     }
 }
@@ -101,7 +63,7 @@ public struct VideoEncoderConfig: Sendable {
 
     public init(width: Int, height: Int, pixelFormat: AVPixelFormat, timeBase: AVRational, frameRate: AVRational,
                 sampleAspectRatio: AVRational = AVRational(num: 0, den: 1), color: ColorProperties = ColorProperties(),
-                quality: Int = 19, preset: String? = nil, globalHeader: Bool = false, threads: Int = 0) {
+                quality: Int = OutputCatalogue.defaultQuality, preset: String? = nil, globalHeader: Bool = false, threads: Int = 0) {
         self.width = width; self.height = height; self.pixelFormat = pixelFormat
         self.timeBase = timeBase; self.frameRate = frameRate; self.sampleAspectRatio = sampleAspectRatio
         self.color = color; self.quality = quality; self.preset = preset
@@ -139,10 +101,10 @@ extension Encoder {
     /// Opens encoder `name` for `config`, mapping quality and preset onto its own options.
     public static func openVideo(name: String, config: VideoEncoderConfig, path: String? = nil) throws -> Encoder {
         guard let codec = avcodec_find_encoder_by_name(name) else {
-            if CodecCatalog.entry(named: name) != nil {
+            if OutputCatalogue.encoder(named: name) != nil {
                 throw MediaError.encoderUnavailable(name: name, reason: "not in this FFmpeg build")
             }
-            throw MediaError.unknownEncoder(name)
+            throw OutputError.unknownCodec(name)
         }
         let supported = PixelFormats.supported(byEncoder: name)
         if !supported.isEmpty, !supported.contains(config.pixelFormat) {
@@ -164,42 +126,34 @@ extension Encoder {
         ctx.pointee.thread_count = Int32(config.threads)
         if config.globalHeader { ctx.pointee.flags |= AV_CODEC_FLAG_GLOBAL_HEADER }
         ctx.pointee.field_order = config.fieldOrder
-        if name == "libx264", ![AV_FIELD_UNKNOWN, AV_FIELD_PROGRESSIVE].contains(config.fieldOrder) {
+        if OutputCatalogue.encoder(named: name)?.encodesInterlaced == true, ![AV_FIELD_UNKNOWN, AV_FIELD_PROGRESSIVE].contains(config.fieldOrder) {
             ctx.pointee.flags |= AV_CODEC_FLAG_INTERLACED_DCT | AV_CODEC_FLAG_INTERLACED_ME
         }
-        let quality = String(config.quality)
-        let preset = config.preset ?? CodecCatalog.entry(named: name)?.defaultPreset
+        // The catalogue entry says which options carry quality and preset, and what else is always set.
+        let entry = OutputCatalogue.encoder(named: name)
         func set(_ key: String, _ value: String) throws {
             guard vfx_has_priv_opt(ctx, key) != 0 else { return }
             try check(vfx_set_priv_opt(ctx, key, value), "setting \(name) option \(key)=\(value)", path: path)
         }
-        switch name {
-        case "libaom-av1", "libvpx-vp9":
-            ctx.pointee.bit_rate = 0
-            try set("crf", quality)
-            if let preset { try set("cpu-used", preset) }
-            if name == "libvpx-vp9" { try set("row-mt", "1") }
-        case "ffv1":
-            // Version 3 codes slices in parallel.
-            try set("level", "3")
-            ctx.pointee.slices = 4
-        case let n where n.hasSuffix("_nvenc"):
-            ctx.pointee.bit_rate = 0
-            try set("rc", "vbr")
-            try set("cq", quality)
-            if let preset { try set("preset", preset) }
-        default:
-            try set("crf", quality)
-            if let preset { try set("preset", preset) }
-        }
-        if name == "libx265" {
-            var params = ["log-level=error"]
-            if let hdr = config.hdr { params += ["hdr10=1"] + hdr.x265Parameters }
-            try set("x265-params", params.joined(separator: ":"))
+        if let entry {
+            if entry.quality.zeroBitrate { ctx.pointee.bit_rate = 0 }
+            if let option = entry.quality.option { try set(option, String(config.quality)) }
+            if let preset = config.preset ?? entry.defaultPreset { try set(entry.presetOption, preset) }
+            for o in entry.privateOptions { try set(o.key, o.value) }
+            for o in entry.codecOptions {
+                try check(vfx_set_codec_opt(ctx, o.key, o.value), "setting \(name) option \(o.key)=\(o.value)", path: path)
+            }
+            if entry.writesHDRMetadata, let hdr = config.hdr {
+                // x265 takes HDR10 metadata through its parameter string (the one encoder here that writes it).
+                try set("x265-params", (["log-level=error", "hdr10=1"] + hdr.x265Parameters).joined(separator: ":"))
+            }
+        } else {
+            try set("crf", String(config.quality))
+            if let preset = config.preset { try set("preset", preset) }
         }
         let code = avcodec_open2(ctx, codec, nil)
         if code < 0 {
-            let hint = name.hasSuffix("_nvenc") ? " (no usable NVIDIA GPU and driver)" : ""
+            let hint = OutputCatalogue.encoder(named: name)?.device == .nvidia ? " (no usable NVIDIA GPU and driver)" : ""
             throw MediaError.encoderUnavailable(name: name, reason: ffmpegMessage(code) + hint)
         }
         return Encoder(context: cc)

@@ -5,7 +5,7 @@ extension MediaError: CategorizedError {
     public var category: ErrorCategory {
         switch self {
         case .noVideoStream, .noDecoder, .noFramesDecoded, .timingMismatch, .audioStream: return .badMedia
-        case .unknownEncoder, .unsupportedPixelFormat, .unsupportedContainer, .codecNotAllowedInContainer, .outputNotWritable,
+        case .unsupportedPixelFormat, .unsupportedPreviewFormat, .outputNotWritable,
              .limitExceeded, .invalidURL, .noFramesFromSteps:
             return .invalidInput
         case .encoderUnavailable: return .unavailable

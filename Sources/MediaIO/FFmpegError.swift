@@ -65,11 +65,10 @@ public enum Step<Value> {
 public enum MediaError: Error, CustomStringConvertible, Equatable, Sendable {
     case noVideoStream(String)
     case noDecoder(codec: String)
-    case unknownEncoder(String)
     case encoderUnavailable(name: String, reason: String)
     case unsupportedPixelFormat(String, encoder: String, supported: [String])
-    case unsupportedContainer(String)
-    case codecNotAllowedInContainer(codec: String, container: String)
+    /// A preview asked to write something other than a PNG.
+    case unsupportedPreviewFormat(String)
     case outputNotWritable(path: String, reason: String)
     case noFramesDecoded(String)
     case frameCountMismatch(output: String, decoded: Int, written: Int)
@@ -88,14 +87,10 @@ public enum MediaError: Error, CustomStringConvertible, Equatable, Sendable {
         switch self {
         case .noVideoStream(let path): return "\(path) has no video stream"
         case .noDecoder(let codec): return "no decoder for the video codec '\(codec)' in this FFmpeg build"
-        case .unknownEncoder(let name): return "unknown output codec '\(name)' (see `vfx codecs`)"
         case let .encoderUnavailable(name, reason): return "encoder \(name) cannot open on this machine: \(reason)"
         case let .unsupportedPixelFormat(fmt, encoder, supported):
             return "pixel format \(fmt) is not supported by \(encoder) (supported: \(supported.joined(separator: ", ")))"
-        case .unsupportedContainer(let ext):
-            return "unsupported output container '\(ext)' (use .mp4, .mov, .mkv or .webm)"
-        case let .codecNotAllowedInContainer(codec, container):
-            return "\(container) cannot hold \(codec) video (WebM takes VP9 or AV1 only)"
+        case .unsupportedPreviewFormat(let path): return "\(path): a preview is written as a .png file"
         case let .outputNotWritable(path, reason): return "cannot write output \(path): \(reason)"
         case .noFramesDecoded(let path): return "no video frame could be decoded from \(path)"
         case let .frameCountMismatch(output, decoded, written):

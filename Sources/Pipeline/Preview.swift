@@ -40,7 +40,7 @@ public struct Preview {
     }
 
     private func renderUnlabelled() throws -> Result {
-        guard output.lowercased().hasSuffix(".png") else { throw MediaError.unsupportedContainer("preview writes .png files") }
+        guard output.lowercased().hasSuffix(".png") else { throw MediaError.unsupportedPreviewFormat(output) }
         guard at.isFinite, at >= 0 else { throw RecipeError.badParameter(step: "preview", parameter: "at", value: "\(at)", reason: "must be 0 or more seconds") }
         let resolved = try Chain.resolve(steps)
         let file = try InputFile(url: try InputLocation.resolve(input), name: input)

@@ -56,7 +56,7 @@ public struct ProcessRequest: Sendable {
     public var output: String { get { recipe.output } set { recipe.output = newValue } }
     public var steps: [ChainStep] { get { recipe.steps } set { recipe.steps = newValue } }
     public var outputCodec: String {
-        get { recipe.settings.codec ?? CodecCatalog.defaultCodec } set { recipe.settings.codec = newValue }
+        get { recipe.settings.codec ?? OutputCatalogue.defaultCodec } set { recipe.settings.codec = newValue }
     }
     /// Constant quality (CRF or its equivalent); lower is better.
     public var quality: Int { get { recipe.settings.quality ?? OutputSettings.defaultQuality } set { recipe.settings.quality = newValue } }

@@ -56,7 +56,9 @@ extension Runner {
         if PixelFormats.bitDepth(format) >= 10 {
             var line = "note: HDR (\(transfer)) source kept in 10 bits (\(name)) with its colour tags"
             if metadata != nil {
-                let carriers = [encoder == "libx265" ? "the HEVC stream" : nil, container == .mkv ? "the Matroska header" : nil].compactMap { $0 }
+                let inStream = OutputCatalogue.encoder(named: encoder)?.writesHDRMetadata == true
+                let carriers = [inStream ? "the \(OutputCatalogue.encoder(named: encoder)!.format.uppercased()) stream" : nil,
+                                container == .mkv ? "the Matroska header" : nil].compactMap { $0 }
                 line += carriers.isEmpty
                     ? "; its mastering-display and light-level metadata is not written by \(encoder) into .\(container.rawValue) (use libx265 or .mkv to keep it)"
                     : " and its mastering-display and light-level metadata in \(carriers.joined(separator: " and "))"

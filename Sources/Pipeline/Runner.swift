@@ -167,7 +167,7 @@ public final class Runner {
         }
         let preferredFormat = pixelFormat(for: request.outputCodec, hdr: hdr != nil)
         let hdrMetadata = hdr == nil ? nil : (HDRMetadata(stream: st) ?? Self.firstFrameHDRMetadata(location, request, videoIndex))
-        let hardwareRequested = CodecCatalog.entry(named: request.outputCodec)?.hardware == true
+        let hardwareRequested = OutputCatalogue.encoder(named: request.outputCodec)?.isHardware == true
         let decoder = try Decoder(input: input, stream: videoIndex,
                                   threads: Self.decoderThreads(requested: request.threads, hardwareEncoder: hardwareRequested,
                                                                cores: ProcessInfo.processInfo.activeProcessorCount))
@@ -371,9 +371,8 @@ public final class Runner {
                                    fallbackFrom: fallbackFrom, audioStreams: audio.count, seconds: 0, framesPerSecond: 0,
                                    warnings: warnings)
         // Decoding runs on the CPU (no hardware decoder is opened); NVENC encoders run on the GPU.
-        let hardwareEncoder = CodecCatalog.entry(named: encoder.name)?.hardware == true
         result.streams = [StreamReport(kind: "video", decoder: decoder.codecName, decoderDevice: "cpu", encoder: encoder.name,
-                                       encoderDevice: hardwareEncoder ? "nvidia" : "cpu")]
+                                       encoderDevice: OutputCatalogue.encoder(named: encoder.name)?.device.rawValue ?? "cpu")]
             + audio.keys.sorted().compactMap { audio[$0]?.report }
         return (result, timing)
     }
@@ -398,7 +397,7 @@ public final class Runner {
         do {
             return (try Encoder.openVideo(name: name, config: config, path: path), nil)
         } catch let MediaError.encoderUnavailable(_, reason) {
-            guard let entry = CodecCatalog.entry(named: name), entry.hardware else {
+            guard let entry = OutputCatalogue.encoder(named: name), entry.isHardware else {
                 throw MediaError.encoderUnavailable(name: name, reason: reason)
             }
             guard request.allowFallback else {
@@ -408,8 +407,8 @@ public final class Runner {
             for fallback in entry.fallbacks {
                 var c = config
                 c.pixelFormat = pixelFormat(for: fallback, hdr: hdr)
-                // NVENC presets (p1...p7) mean nothing to CPU encoders: use the fallback's default.
-                if let p = c.preset, p.hasPrefix("p"), p.count == 2 { c.preset = nil }
+                // A preset the fallback does not take (NVENC's p1...p7) gives way to the fallback's default.
+                if let p = c.preset, OutputCatalogue.encoder(named: fallback)?.takes(preset: p) == false { c.preset = nil }
                 do {
                     let enc = try Encoder.openVideo(name: fallback, config: c, path: path)
                     onLog("warning: \(name) cannot open on this machine (\(reason)); falling back to the CPU encoder \(fallback)")

@@ -10,7 +10,7 @@ public enum AudioPolicy: String, Sendable, Codable, CaseIterable {
 /// the codec catalogue's default encoder and each encoder's preset).
 public struct OutputSettings: Sendable, Equatable, Codable {
     /// The default constant quality (CRF or the encoder's equivalent).
-    public static let defaultQuality = 19
+    public static var defaultQuality: Int { OutputCatalogue.defaultQuality }
 
     public var codec: String?
     public var quality: Int?

@@ -95,7 +95,7 @@ struct PredictionRoutes: Sendable {
     }
 
     private func invalid(_ loc: [String], _ msg: String, _ type: String = "value_error") -> Response {
-        json(.unprocessableContent, InputSchema.ValidationFailure(detail: [InputSchema.Problem(loc: loc, msg: msg, type: type)]))
+        json(Self.refused, InputSchema.ValidationFailure(detail: [InputSchema.Problem(loc: loc, msg: msg, type: type)]))
     }
 
     /// Checks a URL the server will call later (webhook, upload prefix) now, before any work: it must
@@ -143,7 +143,7 @@ struct PredictionRoutes: Sendable {
         }
         let parsed: PredictionRequest
         switch PredictionRequest.parse(Data(body.readableBytesView)) {
-        case .failure(let failure): return json(.unprocessableContent, failure)
+        case .failure(let failure): return json(Self.refused, failure)
         case .success(let p): parsed = p
         }
         if let bodyID = parsed.id {
@@ -152,7 +152,7 @@ struct PredictionRoutes: Sendable {
         }
         let input: [String: JSONValue]
         switch InputSchema.validate(parsed.input, configuration: configuration) {
-        case .failure(let failure): return json(.unprocessableContent, failure)
+        case .failure(let failure): return json(Self.refused, failure)
         case .success(let i): input = i
         }
         if let hook = parsed.webhook, let refusal = checkOutboundURL(hook, field: "webhook") { return refusal }
@@ -191,6 +191,9 @@ struct PredictionRoutes: Sendable {
         }
         return json(.ok, await service.wait(created.entry))
     }
+
+    /// The status of a request refused as invalid input: the error taxonomy's (422).
+    static let refused = HTTPResponse.Status(code: ErrorCategory.invalidInput.httpStatus)
 
     private func shuttingDown() -> Response {
         json(.serviceUnavailable, JSONValue.object(["detail": "the server is shutting down"]))

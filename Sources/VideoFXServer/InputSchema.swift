@@ -26,7 +26,8 @@ public enum InputSchema {
     private static let levels = EffectCatalogue.posterize.parameter("levels")!
     private static let level = EffectCatalogue.threshold.parameter("level")!
 
-    public static let fields: [InputField] = [
+    /// Derived anew from the catalogues each time (an encoder registered later appears too).
+    public static var fields: [InputField] { [
         InputField(name: "video", title: "Video", description: "Input video: an http(s) or data: URL (or give videos).", kind: .uri, defaultValue: nil),
         InputField(name: "num_levels", title: "Num Levels", description: "Posterize: levels per RGB channel.",
                    kind: .integer(levels.intRange!), defaultValue: levels.defaultValue.map(JSONValue.init)),
@@ -34,7 +35,7 @@ public enum InputSchema {
                    kind: .number(level.numberRange!), defaultValue: level.defaultValue.map(JSONValue.init)),
         InputField(name: "output_codec", title: "Output Codec",
                    description: "Encoder; NVIDIA encoders fall back to the CPU encoder of the same format when no GPU is present.",
-                   kind: .choice(CodecCatalog.entries.map(\.name)), defaultValue: .string(CodecCatalog.defaultCodec)),
+                   kind: .choice(OutputCatalogue.encoders.map(\.name)), defaultValue: .string(OutputCatalogue.defaultCodec)),
         InputField(name: "effect", title: "Effect",
                    description: "posterize, threshold or none. Default: posterize, or threshold when only threshold is given.",
                    kind: .choice(["auto"] + Recipe.seedEffects), defaultValue: .string("auto")),
@@ -48,11 +49,11 @@ public enum InputSchema {
         InputField(name: "continue_on_error", title: "Continue On Error",
                    description: "With videos: a failed item gives null in its place (and a log line) instead of failing the prediction.",
                    kind: .boolean, defaultValue: .bool(false)),
-        InputField(name: "crf", title: "Crf", description: "Constant quality; lower is better (0-51 for H.264/HEVC, 0-63 for AV1/VP9).",
-                   kind: .integer(0...63), defaultValue: .int(19)),
+        InputField(name: "crf", title: "Crf", description: "Constant quality; lower is better (\(OutputCatalogue.qualityRangesText)).",
+                   kind: .integer(OutputCatalogue.qualityBounds), defaultValue: .int(OutputCatalogue.defaultQuality)),
         InputField(name: "preset", title: "Preset", description: "Encoder preset; empty for the encoder's default.",
                    kind: .string, defaultValue: .string("")),
-    ]
+    ] }
 
     /// The 422 body: every problem found.
     public struct ValidationFailure: Error, Encodable, Sendable {
@@ -160,10 +161,13 @@ public enum InputSchema {
                 out[field.name] = value
             }
         }
-        // The codec's own quality range is narrower for H.264/HEVC.
-        if case .int(let crf)? = out["crf"], case .string(let codec)? = out["output_codec"],
-           let entry = CodecCatalog.entry(named: codec), crf > entry.maxQuality {
-            problems.append(Problem(loc: ["body", "input", "crf"], msg: "ensure this value is less than or equal to \(entry.maxQuality) for \(codec)", type: "value_error.number.not_le"))
+        // What the fields say together (the codec's own quality range, say) is the recipe's to check.
+        if problems.isEmpty {
+            do {
+                try recipe(out, given: Set(input.keys), video: "input", output: outputName(out)).validate()
+            } catch {
+                problems.append(Problem(loc: location(of: error), msg: "\(error)", type: "value_error"))
+            }
         }
         return problems.isEmpty ? .success(out) : .failure(ValidationFailure(detail: problems))
     }
@@ -186,10 +190,31 @@ public enum InputSchema {
         var levels: Int?, threshold: Double?
         if given.contains("num_levels"), case .int(let i)? = input["num_levels"] { levels = i }
         if given.contains("threshold"), case .double(let d)? = input["threshold"] { threshold = d }
-        let effect = input["effect"]?.string
-        var name = effect ?? "auto"
-        if name == "auto" { name = given.contains("threshold") && !given.contains("num_levels") ? "threshold" : "posterize" }
-        return try Recipe.seedSteps(effect: name, numLevels: levels, threshold: threshold)
+        return try Recipe.seedSteps(effect: input["effect"]?.string, numLevels: levels, threshold: threshold)
+    }
+
+    /// The one mapping from a prediction's validated input to the job it describes (for one of its
+    /// videos, read from `video` and written to `output`).
+    static func recipe(_ input: [String: JSONValue], given: Set<String>, video: String, output: String) throws -> Recipe {
+        var settings = OutputSettings(codec: input["output_codec"]?.string ?? OutputCatalogue.defaultCodec)
+        if case .int(let crf)? = input["crf"] { settings.quality = crf }
+        if let preset = input["preset"]?.string, !preset.isEmpty { settings.preset = preset }
+        return Recipe(input: video, output: output, steps: try steps(input, given: given), settings: settings)
+    }
+
+    /// The output file name a prediction's job writes: the container its codec prefers.
+    static func outputName(_ input: [String: JSONValue]) -> String {
+        let codec = input["output_codec"]?.string ?? OutputCatalogue.defaultCodec
+        return "output." + OutputCatalogue.preferredContainer(forVideoFormat: OutputCatalogue.encoder(named: codec)?.format ?? "").fileExtension
+    }
+
+    /// Where in the request an error about the recipe points.
+    static func location(of error: any Error) -> [String] {
+        switch error as? OutputError {
+        case .unknownCodec?, .codecNotAllowed?, .unsupportedContainer?: return ["body", "input", "output_codec"]
+        case .qualityOutOfRange?: return ["body", "input", "crf"]
+        case nil: return ["body", "input", "effects"]
+        }
     }
 
     /// `effects` as steps: the chain grammar in a string, or an array of `{"name": ..., "params": {...}}`.

@@ -91,8 +91,8 @@ enum OpenAPIDocument {
         }.map { JSONValue.string($0.name) }
         // crf's range depends on the codec (0-51 for H.264/HEVC, 0-63 for AV1/VP9): one branch per range,
         // the default codec's branch also covering an absent output_codec.
-        let ranges = Dictionary(grouping: CodecCatalog.entries, by: \.maxQuality).sorted { $0.key < $1.key }
-        let defaultRange = CodecCatalog.entry(named: CodecCatalog.defaultCodec)?.maxQuality
+        let ranges = Dictionary(grouping: OutputCatalogue.encoders, by: \.quality.range.upperBound).sorted { $0.key < $1.key }
+        let defaultRange = OutputCatalogue.encoder(named: OutputCatalogue.defaultCodec)?.quality.range.upperBound
         let branches: [JSONValue] = ranges.map { maxQuality, entries in
             var codec: [String: JSONValue] = ["type": "string", "enum": .array(entries.map { .string($0.name) })]
             var branch: [String: JSONValue] = [:]

@@ -292,7 +292,7 @@ public actor PredictionService {
 
     /// Downloads one video, runs the steps on it and delivers the result; `downloaded` counts bytes
     /// against the prediction's total (max_batch_input_bytes).
-    private func processVideo(_ video: String, steps: [ChainStep], resources: FetchedResources, work: String, entry: Entry,
+    private func processVideo(_ video: String, given: Set<String>, resources: FetchedResources, work: String, entry: Entry,
                               webhooks: WebhookSender, fetcher: InputFetcher, downloaded: inout Int) async throws -> (String, ProcessResult) {
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         let input = entry.input
@@ -305,15 +305,9 @@ public actor PredictionService {
                                            maximum: "\(configuration.maxBatchInputBytes) bytes")
         }
         try Task.checkCancellation()
-        let codec = input["output_codec"]?.string ?? CodecCatalog.defaultCodec
-        let container = OutputContainer.preferred(forVideoFormat: CodecCatalog.entry(named: codec)?.format ?? "")
-        let output = work + "/output.\(container.rawValue)"
-        var request = ProcessRequest(input: source, output: output)
-        request.steps = steps
+        let output = work + "/" + InputSchema.outputName(input)
+        var request = ProcessRequest(recipe: try InputSchema.recipe(input, given: given, video: source, output: output))
         request.resources = resources.read
-        request.outputCodec = codec
-        if case .int(let crf)? = input["crf"] { request.quality = crf }
-        if let preset = input["preset"]?.string, !preset.isEmpty { request.preset = preset }
         request.inputOptions = .untrustedLocalFile
         // Messages name what the client sent, never this server's temporary files.
         request.inputName = "input video " + Self.elided(video)
@@ -328,7 +322,7 @@ public actor PredictionService {
         }
         self.metrics.fps.record(result.framesPerSecond)
         let delivered = try await OutputDelivery(http: http, configuration: configuration, metrics: self.metrics)
-            .deliver(file: output, mimeType: container.mimeType, prefix: entry.prediction.output_file_prefix)
+            .deliver(file: output, mimeType: try request.recipe.outputContainer().mimeType, prefix: entry.prediction.output_file_prefix)
         try Task.checkCancellation()
         return (delivered, result)
     }
@@ -375,7 +369,7 @@ public actor PredictionService {
                     let label = "item \(i + 1)/\(videos.count) (\(Self.elided(url)))"
                     entry.logLines.yield("\(label): started")
                     do {
-                        let (delivered, result) = try await processVideo(url, steps: steps, resources: resources, work: work + "/item-\(i)",
+                        let (delivered, result) = try await processVideo(url, given: given, resources: resources, work: work + "/item-\(i)",
                                                                          entry: entry, webhooks: webhooks, fetcher: fetcher, downloaded: &downloaded)
                         outputs.append(.string(delivered))
                         items.append(.object(Self.resultMetrics(result)))
@@ -393,7 +387,7 @@ public actor PredictionService {
                 entry.prediction.output = .array(outputs)
             } else {
                 var downloaded = 0
-                let (delivered, result) = try await processVideo(input["video"]?.string ?? "", steps: steps, resources: resources,
+                let (delivered, result) = try await processVideo(input["video"]?.string ?? "", given: given, resources: resources,
                                                                  work: work + "/item", entry: entry, webhooks: webhooks, fetcher: fetcher,
                                                                  downloaded: &downloaded)
                 metrics.merge(Self.resultMetrics(result)) { _, new in new }

@@ -137,7 +137,7 @@ struct CompareCommand: ParsableCommand {
             guard (2...3).contains(parts.count), let crf = Int(parts.last!) else {
                 throw CompareError("--chart-point", "\"\(chartPoint)\" is not encoder:preset:crf or encoder:crf")
             }
-            let preset = parts.count == 3 ? parts[1] : CodecCatalog.entry(named: parts[0])?.defaultPreset
+            let preset = parts.count == 3 ? parts[1] : OutputCatalogue.encoder(named: parts[0])?.defaultPreset
             r.chartPoint = EncodeJob(codec: parts[0], preset: preset, quality: crf)
         }
         return r

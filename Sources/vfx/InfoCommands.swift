@@ -62,7 +62,7 @@ struct Codecs: ParsableCommand {
             return
         }
         for a in list {
-            let entry = CodecCatalog.entry(named: a.name)
+            let entry = OutputCatalogue.encoder(named: a.name)
             var line = padded(a.name, 12) + " " + padded(a.format, 5)
             line += a.hardware ? " gpu " : " cpu "
             if a.opens { line += " opens" } else {

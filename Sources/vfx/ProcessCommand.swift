@@ -94,13 +94,13 @@ extension ProcessCommand {
 
 /// How outputs are encoded: shared by `process` and `batch`.
 struct EncodeOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Encoder: \(CodecCatalog.entries.map { $0.hardware ? "\($0.name) (NVIDIA, falls back to \($0.fallbacks.joined(separator: " or ")))" : $0.name }.joined(separator: ", ")).", valueName: "encoder"))
-    var outputCodec: String = CodecCatalog.defaultCodec
+    @Option(help: ArgumentHelp("Encoder: \(OutputCatalogue.encoders.map { $0.isHardware ? "\($0.name) (NVIDIA, falls back to \($0.fallbacks.joined(separator: " or ")))" : $0.name }.joined(separator: ", ")).", valueName: "encoder"))
+    var outputCodec: String = OutputCatalogue.defaultCodec
 
-    @Option(help: ArgumentHelp("Constant quality (CRF; NVENC's cq), lower is better: \(Self.qualityRanges).", valueName: "n"))
+    @Option(help: ArgumentHelp("Constant quality (CRF; NVENC's cq), lower is better: \(OutputCatalogue.qualityRangesText).", valueName: "n"))
     var crf: Int = OutputSettings.defaultQuality
 
-    @Option(help: ArgumentHelp("Encoder preset (libaom-av1 and libvpx-vp9: cpu-used). Defaults: \(CodecCatalog.entries.compactMap { e in e.defaultPreset.map { "\(e.name) \($0)" } }.joined(separator: ", ")).", valueName: "preset"))
+    @Option(help: ArgumentHelp("Encoder preset (\(Self.presetOptionsText)). Defaults: \(OutputCatalogue.encoders.compactMap { e in e.defaultPreset.map { "\(e.name) \($0)" } }.joined(separator: ", ")).", valueName: "preset"))
     var preset: String?
 
     @Option(help: "Output pixel format (default: yuv420p, which plays everywhere, or yuv420p10le for HDR sources where the encoder takes it); yuv444p, yuv420p10le and others where the encoder takes them.")
@@ -115,11 +115,11 @@ struct EncodeOptions: ParsableArguments {
     @Option(help: "Codec threads (0: one per core; in a batch, the cores shared among the jobs).")
     var threads: Int = 0
 
-    /// "0...51 for h264, hevc; 0...63 for av1, vp9", from the catalogue.
-    static var qualityRanges: String {
-        var formats: [Int: [String]] = [:]
-        for e in CodecCatalog.entries where !(formats[e.maxQuality]?.contains(e.format) ?? false) { formats[e.maxQuality, default: []].append(e.format) }
-        return formats.keys.sorted().map { "0...\($0) for \(formats[$0]!.joined(separator: ", "))" }.joined(separator: "; ")
+    /// "libaom-av1 and libvpx-vp9: cpu-used": encoders whose preset is not called `preset`.
+    static var presetOptionsText: String {
+        let other = OutputCatalogue.encoders.filter { $0.presetOption != "preset" }
+        let options = Array(Set(other.map(\.presetOption))).sorted()
+        return options.map { o in other.filter { $0.presetOption == o }.map(\.name).joined(separator: " and ") + ": " + o }.joined(separator: "; ")
     }
 
     var settings: OutputSettings {

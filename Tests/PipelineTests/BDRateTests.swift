@@ -62,7 +62,7 @@ import Testing
         #expect(ComparePlan.ladder(18...36, points: 4) == [18, 24, 30, 36])
         #expect(ComparePlan.ladder(24...56, points: 3) == [24, 40, 56])
         let plan = try ComparePlan.make(CompareRequest(input: "x", codecs: ["libsvtav1", "h264_nvenc"], presets: ["libsvtav1:10"]),
-                                        opens: { $0.hardware ? "no GPU" : nil })
+                                        opens: { $0.isHardware ? "no GPU" : nil })
         // The baseline joins the list; NVENC is listed with its reason, never dropped silently.
         #expect(plan.jobs.map(\.codec) == Array(repeating: "libx264", count: 4) + Array(repeating: "libsvtav1", count: 4))
         #expect(plan.jobs.filter { $0.codec == "libsvtav1" }.allSatisfy { $0.preset == "10" })
