@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import ErrorTaxonomy
 import Foundation
 import HTTPTypes
 import Hummingbird
