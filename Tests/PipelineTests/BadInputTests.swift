@@ -115,6 +115,26 @@ import Testing
         #expect(dir.contents.isEmpty, "leftover files: \(dir.contents)")
     }
 
+    /// Found by fuzzing: a damaged stream decoded to float samples in the billions, on which FFmpeg 5.1's
+    /// AAC encoder spins without end (the ffmpeg CLI hangs on it too). Float audio is clipped to full
+    /// scale first. Run under `timeout` so a regression fails instead of hanging the suite.
+    @Test func audioFarBeyondFullScaleIsEncodedNotHung() throws {
+        let dir = try Scratch()
+        let wav = dir.path("loud.wav"), input = dir.path("loud.mkv"), out = dir.path("out.mp4")
+        try #require(try sh(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=22050", "-t", "2",
+                             "-af", "volume=6000000000", "-c:a", "pcm_f32le", "-ac", "1", wav]).status == 0)
+        try #require(try sh(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=5", "-i", wav, "-t", "2",
+                             "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "pcm_f32le", input]).status == 0)
+        let r = try sh(["timeout", "-s", "KILL", "60", vfxBinary, "process", input, "-o", out, "--output-codec", "libx264", "--quiet"])
+        #expect(r.status == 0, "status \(r.status): \(r.err)")
+        let probe = try Media.probe(out)
+        #expect(probe.audio.first?.codec_name == "aac" && probe.video?.nb_read_frames == "10")
+        let stats = try sh(["ffmpeg", "-v", "info", "-i", out, "-af", "astats=measure_perchannel=none", "-f", "null", "-"])
+        let peak = stats.err.split(separator: "\n").first { $0.contains("Peak level dB") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+        // Clipped to full scale (a square wave there; AAC overshoots it by a few dB), not 196 dB above it.
+        #expect((peak ?? 99) < 10, "peak \(String(describing: peak)) dBFS")
+    }
+
     @Test func outOfRangeParameters() throws {
         let dir = try Scratch()
         let input = dir.path("in.mp4")

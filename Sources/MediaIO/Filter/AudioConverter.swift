@@ -14,7 +14,11 @@ package final class AudioConverter {
         source = try graph.addAudioSource(sampleRate: d.sample_rate, format: d.sample_fmt, layout: d.ch_layout, timeBase: decoder.timeBase)
         let format = FilterSpec("aformat", [("sample_fmts", String(cString: av_get_sample_fmt_name(e.sample_fmt))),
                                             ("sample_rates", "\(e.sample_rate)"), ("channel_layouts", ChannelLayoutName.of(e.ch_layout))])
-        let last = try graph.chain(steps + [format], after: source)
+        // Float audio is clipped to full scale first: a damaged stream can decode to samples in the billions,
+        // on which FFmpeg 5.1's AAC encoder spins without end. Within full scale this changes nothing.
+        let float = [AV_SAMPLE_FMT_FLT, AV_SAMPLE_FMT_FLTP, AV_SAMPLE_FMT_DBL, AV_SAMPLE_FMT_DBLP].contains(d.sample_fmt)
+        let clip = float ? [FilterSpec("asoftclip", [("type", "hard")])] : []
+        let last = try graph.chain(clip + steps + [format], after: source)
         sink = try graph.addSink(audio: true)
         try graph.link(last, to: sink)
         try graph.configure()

@@ -26,7 +26,7 @@ public final class FilterGraph {
     /// The filters a graph may hold.
     public static let allowed: Set<String> = [
         // Sources, sinks and conversions.
-        "buffer", "abuffer", "buffersink", "abuffersink", "aformat",
+        "buffer", "abuffer", "buffersink", "abuffersink", "aformat", "asoftclip",
         // What the effect catalogue lowers to.
         "trim", "atrim", "setpts", "asetpts", "atempo", "fps", "scale", "setsar", "crop", "transpose", "hflip", "vflip",
         "gblur", "unsharp", "edgedetect", "vignette", "noise", "fade", "afade",
