@@ -49,8 +49,12 @@ public struct IsolatedJob: Sendable {
         let limit = spec.processLimits.memoryBytes
         // With a cgroup the kernel enforces the limit exactly; the watchdog stays as a backstop above it.
         var watchdogLimit: Int { cgroup == nil ? limit : limit + (64 << 20) }
+        var lastHeard = ContinuousClock.now
+        let stallLimit = Duration.milliseconds(Int64(spec.processLimits.stallSeconds * 1000))
         while child.isOpen {
+            let before = pending.count
             child.poll(timeout: Self.watchInterval, output: &pending, errors: &diagnostics)
+            if pending.count != before { lastHeard = .now }
             while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
                 let line = pending[pending.startIndex..<newline]
                 pending.removeSubrange(pending.startIndex...newline)
@@ -68,6 +72,9 @@ public struct IsolatedJob: Sendable {
                     child.kill()
                 } else if let rss = child.residentBytes, rss > watchdogLimit {
                     stopped = .memory(limitBytes: limit)
+                    child.kill()
+                } else if ContinuousClock.now - lastHeard > stallLimit {
+                    stopped = .stalled(seconds: spec.processLimits.stallSeconds)
                     child.kill()
                 }
             }

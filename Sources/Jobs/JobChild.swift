@@ -34,11 +34,7 @@ public enum JobChild {
         }
         limit(spec.processLimits)
         FFmpegLog.configure(verbose: false)
-        let fault = getenv(faultVariable).map { String(cString: $0) }.flatMap { value -> String? in
-            let parts = value.split(separator: ":", maxSplits: 1).map(String.init)
-            guard parts.count == 2, (spec.inputName ?? spec.recipe.input).contains(parts[1]) else { return nil }
-            return parts[0]
-        }
+        let fault = testFault(for: spec.inputName ?? spec.recipe.input)
         var lastProgress = -1.0
         let runner = Runner(request: spec.request, onProgress: { p in
             if p.framesDone == 1 { injectFault(fault) }
@@ -58,7 +54,17 @@ public enum JobChild {
         }
     }
 
-    static func injectFault(_ fault: String?) {
+    /// The fault `VFX_TEST_JOB_FAULT` asks for on a job reading `inputName`, if any.
+    public static func testFault(for inputName: String) -> String? {
+        getenv(faultVariable).map { String(cString: $0) }.flatMap { value -> String? in
+            let parts = value.split(separator: ":", maxSplits: 1).map(String.init)
+            guard parts.count == 2, inputName.contains(parts[1]) else { return nil }
+            return parts[0]
+        }
+    }
+
+    /// Makes the fault happen (`crash`, `memory`, `hang`); nil does nothing.
+    public static func injectFault(_ fault: String?) {
         switch fault {
         case "crash":
             // A real invalid access, as a decoder bug would make (a raised signal can be told apart).

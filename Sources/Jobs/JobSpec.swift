@@ -69,6 +69,9 @@ public struct ProcessLimits: Sendable, Codable, Equatable {
     public var openFiles: Int
     /// Largest file the child may write, in bytes (RLIMIT_FSIZE; the kernel sends SIGXFSZ).
     public var fileBytes: Int
+    /// Seconds the child may go without reporting a frame before the parent ends it (a codec stuck in a
+    /// loop on a damaged input reports nothing, and burns CPU until then).
+    public var stallSeconds: Double
 
     /// The least `memoryBytes` a job can start with: the engine idles at about 60 MiB resident.
     public static let minimumMemoryBytes = 128 << 20
@@ -76,8 +79,9 @@ public struct ProcessLimits: Sendable, Codable, Equatable {
     public static let defaultMemoryBytes = 2048 << 20
 
     public init(memoryBytes: Int = ProcessLimits.defaultMemoryBytes, cpuSeconds: Int = 6 * 3600, openFiles: Int = 256,
-                fileBytes: Int = 4 << 30) {
+                fileBytes: Int = 4 << 30, stallSeconds: Double = 300) {
         self.memoryBytes = memoryBytes; self.cpuSeconds = cpuSeconds; self.openFiles = openFiles; self.fileBytes = fileBytes
+        self.stallSeconds = stallSeconds
     }
 }
 
@@ -102,6 +106,7 @@ public enum JobCrash: Error, CategorizedError, CustomStringConvertible, Equatabl
     case memory(limitBytes: Int)
     case cpuTime(seconds: Int)
     case fileSize(bytes: Int)
+    case stalled(seconds: Double)
     /// Exited without saying how the job ended.
     case noResult(status: Int32)
 
@@ -112,13 +117,14 @@ public enum JobCrash: Error, CategorizedError, CustomStringConvertible, Equatabl
         case .memory: return "memory"
         case .cpuTime: return "cpu_time"
         case .fileSize: return "file_size"
+        case .stalled: return "stalled"
         case .noResult: return "no_result"
         }
     }
 
     public var category: ErrorCategory {
         switch self {
-        case .memory, .cpuTime, .fileSize: return .badMedia
+        case .memory, .cpuTime, .fileSize, .stalled: return .badMedia
         case .signal, .noResult: return .internal
         }
     }
@@ -129,6 +135,7 @@ public enum JobCrash: Error, CategorizedError, CustomStringConvertible, Equatabl
         case .memory(let b): return "the job passed its memory limit of \(b >> 20) MiB (--job-memory-mib)"
         case .cpuTime(let s): return "the job passed its CPU time limit of \(s) s"
         case .fileSize(let b): return "the job passed its file size limit of \(b >> 20) MiB"
+        case .stalled(let s): return "the job made no progress for \(Int(s)) s (a codec stuck on this input) and was stopped"
         case .noResult(let status): return "the engine exited with status \(status) without a result"
         }
     }

@@ -66,6 +66,8 @@ public final class Runner {
         try RequestValidation.validate(request)
         let container = try OutputContainer(path: request.output)
         let temp = try Self.temporaryPath(for: request.output)
+        TemporaryFiles.register(temp)
+        defer { TemporaryFiles.unregister(temp) }
         let started = Date()
         do {
             // The check runs once the transcode's codecs and files are released, so it adds nothing to peak memory.

@@ -85,6 +85,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Resident memory one job may use, in MiB; past it the job alone fails (default \(ProcessLimits.defaultMemoryBytes >> 20), at least \(ProcessLimits.minimumMemoryBytes >> 20)).")
     var jobMemoryMib: Int?
 
+    @Option(help: "Seconds a job may go without finishing a frame before it is stopped (default \(Int(ProcessLimits().stallSeconds))).")
+    var jobStallSeconds: Double?
+
     @Option(help: "Log format: text, or json (one object per line, with prediction_id on a prediction's lines).")
     var logFormat: String = "text"
 
@@ -125,6 +128,7 @@ struct Serve: AsyncParsableCommand {
         if let v = headerTimeout { config.headerTimeout = v }
         if let v = shutdownGrace { config.shutdownGrace = v }
         if let v = jobMemoryMib { config.jobLimits.memoryBytes = v << 20 }
+        if let v = jobStallSeconds { config.jobLimits.stallSeconds = max(1, v) }
         // Every job runs in a child process of this same binary (`run-job`).
         config.jobExecutable = Self.ownExecutable()
         let service = PredictionService(configuration: config)

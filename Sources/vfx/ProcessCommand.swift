@@ -57,8 +57,9 @@ struct ProcessCommand: ParsableCommand {
         defer { interrupts.stop() }
 
         let bar = ProgressReporter(quiet: quiet)
+        let fault = JobChild.testFault(for: input)
         let runner = Runner(request: request, cancellation: cancellation,
-                            onProgress: { bar.update($0) }, onLog: { bar.log($0) })
+                            onProgress: { if $0.framesDone == 1 { JobChild.injectFault(fault) }; bar.update($0) }, onLog: { bar.log($0) })
         do {
             let result = try runner.run()
             bar.finish()

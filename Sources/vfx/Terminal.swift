@@ -10,6 +10,7 @@ import Foundation
 import Glibc
 #endif
 import MediaIO
+import Pipeline
 import Synchronization
 
 /// Writes one line to standard error.
@@ -45,18 +46,33 @@ func reportingFailure(_ body: () throws -> Void) throws {
 }
 
 /// Ctrl-C and SIGTERM cancel a job (which then removes what it wrote) instead of killing the process.
+/// A codec stuck inside FFmpeg never sees the cancellation: a second signal, or the first one unanswered
+/// for `grace` seconds, removes the files being written and exits at once (status 130).
 final class InterruptHandler {
     private let sources: [DispatchSourceSignal]
+    static let grace = 10.0
 
     init(cancelling flag: CancellationFlag) {
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)
+        let count = Mutex(0)
         sources = [SIGINT, SIGTERM].map { sig in
             let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler { flag.cancel() }
+            s.setEventHandler {
+                let n = count.withLock { $0 += 1; return $0 }
+                if n > 1 { Self.stopNow() }
+                flag.cancel()
+                DispatchQueue.global().asyncAfter(deadline: .now() + Self.grace) { Self.stopNow() }
+            }
             s.resume()
             return s
         }
+    }
+
+    private static func stopNow() {
+        TemporaryFiles.removeAll()
+        writeError("\nerror: stopped; no output written\n")
+        _exit(ErrorCategory.cancelled.exitCode)
     }
 
     func stop() { sources.forEach { $0.cancel() } }

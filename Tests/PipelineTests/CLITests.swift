@@ -33,6 +33,34 @@ let vfxBinary: String = {
         #expect(fractionNear(try Media.rgbFrame(out), levelSet(3), tolerance: 24) > 0.9)
     }
 
+    /// A job stuck where cancellation cannot reach (a codec that does not return; injected here) stops at
+    /// the second Ctrl-C, at once, with its temporary output removed.
+    @Test func secondInterruptStopsAStuckJobAndRemovesItsFiles() throws {
+        let dir = try Scratch()
+        let input = dir.path("stuck.mp4")
+        try Media.make(input, seconds: 2)
+        let script = """
+        import os, signal, subprocess, sys, time
+        env = dict(os.environ, VFX_TEST_JOB_FAULT="hang:stuck")
+        p = subprocess.Popen(sys.argv[1:], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env)
+        time.sleep(1.5)
+        p.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        alive = p.poll() is None
+        p.send_signal(signal.SIGINT)
+        start = time.time()
+        err = p.communicate(timeout=20)[1].decode()
+        print(p.returncode, alive, round(time.time() - start, 1)); print(err, file=sys.stderr)
+        """
+        let r = try sh(["python3", "-c", script, vfxBinary, "process", input, "-o", dir.path("out.mp4"), "--output-codec", "libx264"])
+        let fields = r.out.split(separator: " ").map { String($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        #expect(fields.first == "130", "\(r.out) \(r.err)")
+        #expect(fields.dropFirst().first == "True", "the first Ctrl-C alone should not have ended the stuck job")
+        #expect((Double(fields.last ?? "") ?? 99) < 2, "\(r.out)")
+        #expect(r.err.contains("stopped; no output written"), "\(r.err)")
+        #expect(dir.contents == ["stuck.mp4"], "left: \(dir.contents)")
+    }
+
     @Test func quietPrintsNothing() throws {
         let dir = try Scratch()
         let input = dir.path("in.mp4")

@@ -81,6 +81,12 @@ import Testing
         }
     }
 
+    @Test func aJobThatStallsIsStopped() async throws {
+        try await oneFaultyJob(fault: "hang", message: "the job made no progress for 2 s", reason: "stalled") {
+            $0.jobLimits.stallSeconds = 2
+        }
+    }
+
     @Test func memoryLimitBelowTheMinimumIsRefusedAtStart() throws {
         let r = try sh([builtBinary("vfx-server"), "--job-memory-mib", "16", "--port", "0"])
         #expect(r.status != 0)
