@@ -209,10 +209,4 @@ public final class Batch: Sendable {
     }
 }
 
-extension Double {
-    func fixed(_ digits: Int) -> String {
-        let scale = pow(10, Double(digits))
-        let v = (self * scale).rounded() / scale
-        return digits == 0 ? String(Int(v)) : String(v)
-    }
-}
+

@@ -153,7 +153,8 @@ public struct Parameters: Sendable, Equatable, Codable {
 }
 
 extension String {
-    var trimmed: String {
+    /// Without spaces, tabs or line breaks at either end.
+    public var trimmed: String {
         var s = Substring(self)
         while let c = s.first, c == " " || c == "\t" || c == "\n" || c == "\r" { s = s.dropFirst() }
         while let c = s.last, c == " " || c == "\t" || c == "\n" || c == "\r" { s = s.dropLast() }

@@ -127,7 +127,7 @@ struct PredictionRoutes: Sendable {
             return json(.forbidden, JSONValue.object(["detail": "requests sent by a vfx webhook cannot create predictions (webhook loop)"]))
         }
         if let pathID, !PredictionID.isValid(pathID) {
-            return invalid(["path", "prediction_id"], "an id is 1 to 128 letters, digits, '-' or '_'")
+            return invalid(["path", "prediction_id"], PredictionID.rule)
         }
         if await service.draining { return shuttingDown() }
         // The slot check comes before reading the body, so a full server spends nothing on it.
@@ -148,7 +148,7 @@ struct PredictionRoutes: Sendable {
         case .success(let p): parsed = p
         }
         if let bodyID = parsed.id {
-            if !PredictionID.isValid(bodyID) { return invalid(["body", "id"], "an id is 1 to 128 letters, digits, '-' or '_'") }
+            if !PredictionID.isValid(bodyID) { return invalid(["body", "id"], PredictionID.rule) }
             if let pathID, bodyID != pathID { return invalid(["body", "id"], "prediction ID must match the ID supplied in the URL") }
         }
         let input: [String: JSONValue]

@@ -113,16 +113,16 @@ enum OpenAPIDocument {
         schemas["Status"] = .object(["title": "Status", "description": "An enumeration.", "type": "string",
                                      "enum": .array(["starting", "processing", "succeeded", "canceled", "failed"].map { .string($0) })])
         schemas["WebhookEvent"] = .object(["title": "WebhookEvent", "description": "An enumeration.", "type": "string",
-                                           "enum": .array(["start", "output", "logs", "completed"].map { .string($0) })])
+                                           "enum": .array(WebhookEvent.allCases.map { .string($0.rawValue) })])
         var requestProperties: [String: JSONValue] = [
-            "id": .object(["title": "Id", "type": "string", "pattern": "^[A-Za-z0-9_-]{1,128}$"]),
+            "id": .object(["title": "Id", "type": "string", "pattern": .string(PredictionID.pattern)]),
             "created_at": .object(["title": "Created At", "type": "string", "format": "date-time"]),
             "input": .object(["$ref": "#/components/schemas/Input"]),
             "webhook": .object(["title": "Webhook", "type": "string", "format": "uri", "maxLength": 65536, "minLength": 1,
                                 "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@]+",
                                 "description": "An http(s) URL on a public address (private ones only with --allow-private-urls)."]),
             "webhook_events_filter": .object(["type": "array", "items": .object(["$ref": "#/components/schemas/WebhookEvent"]),
-                                              "default": .array(["start", "output", "logs", "completed"].map { .string($0) })]),
+                                              "default": .array(WebhookEvent.allCases.map { .string($0.rawValue) })]),
             "output_file_prefix": .object(["title": "Output File Prefix", "type": "string", "format": "uri",
                                            "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@]+",
                                            "description": "An http(s) URL the output is PUT under; no '..' segments."]),
@@ -187,7 +187,7 @@ enum OpenAPIDocument {
             if !params.isEmpty {
                 o["parameters"] = .array(params.map { .object(["name": .string($0), "in": "path", "required": true,
                                                                "schema": .object(["title": .string($0), "type": "string",
-                                                                                  "pattern": "^[A-Za-z0-9_-]{1,128}$"])]) })
+                                                                                  "pattern": .string(PredictionID.pattern)])]) })
             }
             return .object(o)
         }

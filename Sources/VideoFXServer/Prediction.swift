@@ -1,6 +1,11 @@
 import ErrorTaxonomy
 import Foundation
 
+/// The events a webhook can be sent for (Cog's names), in the order a prediction reaches them.
+enum WebhookEvent: String, CaseIterable, Sendable {
+    case start, output, logs, completed
+}
+
 /// The prediction object Cog returns and sends to webhooks.
 public struct Prediction: Codable, Sendable, Equatable {
     public enum Status: String, Codable, Sendable { case starting, processing, succeeded, canceled, failed
@@ -97,9 +102,9 @@ struct PredictionRequest {
         }
         if case .array(let events)? = body["webhook_events_filter"] {
             let names = events.compactMap(\.string)
-            let allowed = ["start", "output", "logs", "completed"]
+            let allowed = WebhookEvent.allCases.map(\.rawValue)
             if names.count != events.count || !names.allSatisfy(allowed.contains) {
-                problems.append(.init(loc: ["body", "webhook_events_filter"], msg: "value is not a valid enumeration member; permitted: 'start', 'output', 'logs', 'completed'", type: "type_error.enum"))
+                problems.append(.init(loc: ["body", "webhook_events_filter"], msg: "value is not a valid enumeration member; permitted: \(allowed.map { "'\($0)'" }.joined(separator: ", "))", type: "type_error.enum"))
             }
             r.webhookEventsFilter = names
         }

@@ -216,7 +216,7 @@ public actor PredictionService {
     @discardableResult
     private func webhook(_ entry: Entry, _ event: String, _ sender: WebhookSender) -> Task<Void, Never>? {
         guard let url = entry.prediction.webhook else { return nil }
-        let filter = entry.prediction.webhook_events_filter ?? ["start", "output", "logs", "completed"]
+        let filter = entry.prediction.webhook_events_filter ?? WebhookEvent.allCases.map(\.rawValue)
         guard filter.contains(event) || event == "completed" && filter.isEmpty else { return nil }
         let item = (event: event, snapshot: entry.prediction)
         if event == "logs", entry.webhookQueue.last?.event == "logs" {

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import ErrorTaxonomy
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -64,8 +65,11 @@ struct OutputDelivery: Sendable {
     let configuration: ServerConfiguration
     let metrics: ServerMetrics
 
-    struct UploadError: Error, CustomStringConvertible {
+    /// An output that could not be delivered: over the size limit (the job's fault: bad media), or the
+    /// upload failing (unavailable; a 5xx or a dropped connection may pass on a retry: transient).
+    struct UploadError: Error, CategorizedError, CustomStringConvertible {
         let url: String, why: String
+        var category: ErrorCategory = .unavailable
         var description: String { "could not upload the output to \(url): \(why)" }
     }
 
@@ -74,7 +78,8 @@ struct OutputDelivery: Sendable {
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         if size > configuration.maxOutputBytes {
             throw UploadError(url: prefix ?? configuration.uploadURL ?? "the response",
-                              why: "the output is \(size >> 20) MiB, over the \(configuration.maxOutputBytes >> 20) MiB limit (max_output_bytes)")
+                              why: "the output is \(size >> 20) MiB, over the \(configuration.maxOutputBytes >> 20) MiB limit (max_output_bytes)",
+                              category: .badMedia)
         }
         if let prefix {
             let url = prefix + name
@@ -104,12 +109,14 @@ struct OutputDelivery: Sendable {
                                                deadline: .now() + .milliseconds(Int64(configuration.downloadTimeout * 1000)),
                                                what: "upload \(url)") { response in
                 _ = try? await response.body.collect(upTo: 1 << 20)
-                guard (200..<300).contains(response.status.code) else { throw UploadError(url: url, why: "HTTP \(response.status.code)") }
+                guard (200..<300).contains(response.status.code) else {
+                    throw UploadError(url: url, why: "HTTP \(response.status.code)", category: response.status.code >= 500 ? .transient : .unavailable)
+                }
                 metrics.uploadedBytes.increment(by: Int64(body.count))
                 return response.headers.first(name: "location")
             }
         } catch let e as UploadError { throw e } catch {
-            throw UploadError(url: url, why: "\(error)")
+            throw UploadError(url: url, why: "\(error)", category: .transient)
         }
     }
 }

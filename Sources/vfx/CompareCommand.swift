@@ -95,7 +95,7 @@ struct CompareCommand: ParsableCommand {
             let report: CompareReport
             do { report = try comparison.run() } catch MediaError.cancelled {
                 screen.finish()
-                throw CancellationError()
+                throw ComparisonCancelled()
             }
             screen.finish()
             if let output {
@@ -157,20 +157,11 @@ struct CompareCommand: ParsableCommand {
 }
 
 /// Ctrl-C or SIGTERM during a comparison.
-struct CancellationError: Error, CategorizedError, CustomStringConvertible {
+struct ComparisonCancelled: Error, CategorizedError, CustomStringConvertible {
     var category: ErrorCategory { .cancelled }
     var description: String { "cancelled; no report written" }
 }
 
-extension String {
-    /// Without spaces at either end.
-    var trimmed: String {
-        var s = Substring(self)
-        while s.first == " " { s.removeFirst() }
-        while s.last == " " { s.removeLast() }
-        return String(s)
-    }
-}
 
 /// A private folder for the reference and encodes, removed with everything in it.
 struct WorkDirectory {

@@ -76,6 +76,11 @@ enum JSONBudget {
 
 /// Prediction ids: letters, digits, `-` and `_`, 1 to 128 of them. They never name a file.
 enum PredictionID {
+    /// The rule as a regular expression (the OpenAPI document's pattern).
+    static let pattern = "^[A-Za-z0-9_-]{1,128}$"
+    /// The rule in words, for error messages.
+    static let rule = "an id is 1 to 128 letters, digits, '-' or '_'"
+
     static func isValid(_ id: String) -> Bool {
         !id.isEmpty && id.utf8.count <= 128 && id.utf8.allSatisfy { c in
             (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x2d || c == 0x5f
