@@ -67,6 +67,12 @@ public enum Lowering: Sendable {
     case filter(@Sendable (Parameters, inout StreamShape) throws -> FilterFragment)
 }
 
+/// What a step lets the reader skip: for a leading trim, the window of the input it keeps (the reader
+/// may seek close to its start and stop a little past its end).
+public enum ReadHint: Sendable, Equatable {
+    case window(start: Double, end: Double?)
+}
+
 /// One catalogue entry: the single description from which parsing, help, `vfx effects`, the
 /// server's validation and `/openapi.json` are all derived.
 public struct EffectDefinition: Sendable {
@@ -77,11 +83,13 @@ public struct EffectDefinition: Sendable {
     /// Rules across parameters (resize needs a width or a height), checked after each one is valid.
     public let rules: [ParameterRule]
     public let lowering: Lowering
+    /// Set by steps that, first in a chain, let the reader skip input (trim).
+    public let readHint: (@Sendable (Parameters) -> ReadHint)?
 
     public init(name: String, summary: String, kind: EffectKind, parameters: [ParameterSpec] = [],
-                rules: [ParameterRule] = [], lowering: Lowering) {
+                rules: [ParameterRule] = [], lowering: Lowering, readHint: (@Sendable (Parameters) -> ReadHint)? = nil) {
         self.name = name; self.summary = summary; self.kind = kind; self.parameters = parameters
-        self.rules = rules; self.lowering = lowering
+        self.rules = rules; self.lowering = lowering; self.readHint = readHint
     }
 
     /// Applies every rule to resolved parameters (defaults filled in).

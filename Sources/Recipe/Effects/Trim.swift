@@ -26,6 +26,10 @@ extension EffectCatalogue {
             let shift = [("expr", "PTS-\(start.filterText)/TB")]
             return FilterFragment(video: [FilterNode("trim", keep), FilterNode("setpts", shift)],
                                   audio: [FilterNode("atrim", keep), FilterNode("asetpts", shift)])
+        },
+        readHint: { p in
+            let start = p.double("start")!
+            return .window(start: start, end: p.double("end") ?? p.double("duration").map { start + $0 })
         })
 }
 
