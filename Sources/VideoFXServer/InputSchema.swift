@@ -91,27 +91,8 @@ public enum InputSchema {
             }
             switch field.kind {
             case .uriList:
-                guard case .array(let items) = value else {
-                    problems.append(Problem(loc: loc, msg: "value is not a valid list", type: "type_error.list")); continue
-                }
-                if items.isEmpty || items.count > configuration.maxBatchItems {
-                    problems.append(Problem(loc: loc, msg: "ensure this list has 1 to \(configuration.maxBatchItems) items (max_batch_items)",
-                                            type: items.isEmpty ? "value_error.list.min_items" : "value_error.list.max_items"))
-                    continue
-                }
-                var dataBytes = 0
-                for (i, item) in items.enumerated() {
-                    if let why = uriProblem(item) { problems.append(Problem(loc: loc + [String(i)], msg: why.0, type: why.1)) }
-                    if let s = item.string, s.lowercased().hasPrefix("data:") { dataBytes += s.utf8.count * 3 / 4 }
-                }
-                if dataBytes > configuration.maxBatchInputBytes {
-                    problems.append(Problem(loc: loc, msg: "the videos add up to more than \(configuration.maxBatchInputBytes) bytes (max_batch_input_bytes)",
-                                            type: "value_error.too_large"))
-                }
-                if input["video"] != nil {
-                    problems.append(Problem(loc: loc, msg: "give either video or videos, not both", type: "value_error.conflict"))
-                }
-                out[field.name] = value
+                let found = videosProblems(value, loc: loc, alsoVideo: input["video"] != nil, configuration: configuration)
+                if found.isEmpty { out[field.name] = value } else { problems += found }
             case .boolean:
                 guard case .bool = value else {
                     problems.append(Problem(loc: loc, msg: "value could not be parsed to a boolean", type: "type_error.bool")); continue
@@ -170,6 +151,28 @@ public enum InputSchema {
             }
         }
         return problems.isEmpty ? .success(out) : .failure(ValidationFailure(detail: problems))
+    }
+
+    /// What is wrong with a `videos` list: its type, its length, each URL, the bytes its data: URLs add up
+    /// to, and a `video` given beside it.
+    static func videosProblems(_ value: JSONValue, loc: [String], alsoVideo: Bool, configuration: ServerConfiguration) -> [Problem] {
+        guard case .array(let items) = value else { return [Problem(loc: loc, msg: "value is not a valid list", type: "type_error.list")] }
+        if items.isEmpty || items.count > configuration.maxBatchItems {
+            return [Problem(loc: loc, msg: "ensure this list has 1 to \(configuration.maxBatchItems) items (max_batch_items)",
+                            type: items.isEmpty ? "value_error.list.min_items" : "value_error.list.max_items")]
+        }
+        var problems: [Problem] = []
+        var dataBytes = 0
+        for (i, item) in items.enumerated() {
+            if let why = uriProblem(item) { problems.append(Problem(loc: loc + [String(i)], msg: why.0, type: why.1)) }
+            if let s = item.string, s.lowercased().hasPrefix("data:") { dataBytes += s.utf8.count * 3 / 4 }
+        }
+        if dataBytes > configuration.maxBatchInputBytes {
+            problems.append(Problem(loc: loc, msg: "the videos add up to more than \(configuration.maxBatchInputBytes) bytes (max_batch_input_bytes)",
+                                    type: "value_error.too_large"))
+        }
+        if alsoVideo { problems.append(Problem(loc: loc, msg: "give either video or videos, not both", type: "value_error.conflict")) }
+        return problems
     }
 
     /// What is wrong with one input URL, as a message and a type (nil: nothing).

@@ -53,6 +53,15 @@ enum OpenAPIDocument {
     }
 
     static func make(configuration: ServerConfiguration = ServerConfiguration()) -> JSONValue {
+        var schemas = inputSchemas(configuration)
+        schemas.merge(predictionSchemas()) { a, _ in a }
+        schemas.merge(errorSchemas()) { a, _ in a }
+        return .object(["openapi": "3.0.2", "info": .object(["title": "Cog", "version": "0.1.0"]),
+                        "paths": .object(paths(configuration)), "components": .object(["schemas": .object(schemas)])])
+    }
+
+    /// `Input` (every field, from ``InputSchema``), its enumerations and `Step`.
+    static func inputSchemas(_ configuration: ServerConfiguration) -> [String: JSONValue] {
         var properties: [String: JSONValue] = [:]
         var schemas: [String: JSONValue] = [:]
         for (order, field) in InputSchema.fields.enumerated() {
@@ -106,6 +115,12 @@ enum OpenAPIDocument {
                                                                  .object(["oneOf": .array([.object(["required": ["video"]]), .object(["required": ["videos"]])])])])]
         if !required.isEmpty { inputSchema["required"] = .array(required) }
         schemas["Input"] = .object(inputSchema)
+        return schemas
+    }
+
+    /// The prediction's request and response, its output, status and webhook events.
+    static func predictionSchemas() -> [String: JSONValue] {
+        var schemas: [String: JSONValue] = [:]
         schemas["Output"] = .object(["title": "Output", "nullable": true,
                                      "description": "A data: URL, or the uploaded file's URL; with videos, a list of them in input order (null for an item that failed with continue_on_error); null until the prediction succeeds.",
                                      "anyOf": .array([.object(["type": "string", "format": "uri"]),
@@ -152,6 +167,12 @@ enum OpenAPIDocument {
             "webhook_events_filter": .object(["type": "array", "items": .object(["$ref": "#/components/schemas/WebhookEvent"])]),
             "output_file_prefix": .object(["title": "Output File Prefix", "type": "string"]),
         ]), "required": ["id", "input", "output", "logs", "error", "status", "created_at", "started_at", "completed_at", "metrics"]])
+        return schemas
+    }
+
+    /// What refusals carry.
+    static func errorSchemas() -> [String: JSONValue] {
+        var schemas: [String: JSONValue] = [:]
         schemas["Detail"] = .object(["title": "Detail", "type": "object", "required": ["detail"],
                                      "properties": .object(["detail": .object(["title": "Detail", "type": "string"])])])
         schemas["AtCapacity"] = .object(["title": "AtCapacity", "type": "object", "required": ["error", "status"], "properties": .object([
@@ -167,6 +188,11 @@ enum OpenAPIDocument {
             "detail": .object(["title": "Detail", "type": "array", "items": .object(["$ref": "#/components/schemas/ValidationError"])]),
         ])])
 
+        return schemas
+    }
+
+    /// Every operation with every answer it can give.
+    static func paths(_ configuration: ServerConfiguration) -> [String: JSONValue] {
         func content(_ schema: String?) -> JSONValue {
             .object(["application/json": .object(["schema": schema.map { .object(["$ref": .string("#/components/schemas/\($0)")]) } ?? .object(["type": "object"])])])
         }
@@ -216,8 +242,7 @@ enum OpenAPIDocument {
                                              responses: ["200": reply("Shutting down", nil),
                                                          "403": reply("Shutdown over HTTP is disabled (--enable-shutdown)", "Detail")])]),
         ]
-        return .object(["openapi": "3.0.2", "info": .object(["title": "Cog", "version": "0.1.0"]),
-                        "paths": .object(paths), "components": .object(["schemas": .object(schemas)])])
+        return paths
     }
 }
 

@@ -340,6 +340,34 @@ public actor PredictionService {
         return m
     }
 
+    /// A `videos` prediction's items, one after another in its slot: their outputs in input order (null
+    /// for an item that failed with continue_on_error) and each item's metrics or error.
+    private func runItems(_ videos: [JSONValue], given: Set<String>, resources: FetchedResources, work: String, entry: Entry,
+                          webhooks: WebhookSender, fetcher: InputFetcher) async throws -> (outputs: [JSONValue], items: [JSONValue]) {
+        let continueOnError = entry.input["continue_on_error"] == .bool(true)
+        var outputs: [JSONValue] = [], items: [JSONValue] = [], downloaded = 0
+        for (i, value) in videos.enumerated() {
+            let url = value.string ?? ""
+            let label = "item \(i + 1)/\(videos.count) (\(Self.elided(url)))"
+            entry.logLines.yield("\(label): started")
+            do {
+                let (delivered, result) = try await processVideo(url, given: given, resources: resources, work: work + "/item-\(i)",
+                                                                 entry: entry, webhooks: webhooks, fetcher: fetcher, downloaded: &downloaded)
+                outputs.append(.string(delivered))
+                items.append(.object(Self.resultMetrics(result)))
+                entry.logLines.yield("\(label): succeeded, \(result.framesWritten) frames")
+            } catch {
+                if entry.cancellation.isCancelled || error is CancellationError || (error as? MediaError) == .cancelled { throw error }
+                guard continueOnError else { throw ItemFailure(label: label, underlying: error) }
+                entry.logLines.yield("\(label): failed: \(error)")
+                outputs.append(.null)
+                items.append(.object(["error": .string("\(error)"), "error_category": .string(ErrorCategory.of(error).rawValue)]))
+            }
+            try? FileManager.default.removeItem(atPath: work + "/item-\(i)")
+        }
+        return (outputs, items)
+    }
+
     private func run(_ entry: Entry, given: Set<String>, webhooks: WebhookSender) async {
         let started = Date()
         entry.prediction.status = .processing
@@ -361,28 +389,8 @@ public actor PredictionService {
             let steps = try InputSchema.steps(input, given: given)
             let resources = try await fetchResources(steps, into: work, fetcher: fetcher)
             if case .array(let videos)? = input["videos"] {
-                // Items one after another in this prediction's slot; a failed item is null with continue_on_error.
-                let continueOnError = input["continue_on_error"] == .bool(true)
-                var outputs: [JSONValue] = [], items: [JSONValue] = [], downloaded = 0
-                for (i, value) in videos.enumerated() {
-                    let url = value.string ?? ""
-                    let label = "item \(i + 1)/\(videos.count) (\(Self.elided(url)))"
-                    entry.logLines.yield("\(label): started")
-                    do {
-                        let (delivered, result) = try await processVideo(url, given: given, resources: resources, work: work + "/item-\(i)",
-                                                                         entry: entry, webhooks: webhooks, fetcher: fetcher, downloaded: &downloaded)
-                        outputs.append(.string(delivered))
-                        items.append(.object(Self.resultMetrics(result)))
-                        entry.logLines.yield("\(label): succeeded, \(result.framesWritten) frames")
-                    } catch {
-                        if entry.cancellation.isCancelled || error is CancellationError || (error as? MediaError) == .cancelled { throw error }
-                        guard continueOnError else { throw ItemFailure(label: label, underlying: error) }
-                        entry.logLines.yield("\(label): failed: \(error)")
-                        outputs.append(.null)
-                        items.append(.object(["error": .string("\(error)"), "error_category": .string(ErrorCategory.of(error).rawValue)]))
-                    }
-                    try? FileManager.default.removeItem(atPath: work + "/item-\(i)")
-                }
+                let (outputs, items) = try await runItems(videos, given: given, resources: resources, work: work, entry: entry,
+                                                          webhooks: webhooks, fetcher: fetcher)
                 metrics["items"] = .array(items)
                 entry.prediction.output = .array(outputs)
             } else {
