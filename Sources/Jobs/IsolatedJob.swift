@@ -28,6 +28,10 @@ public struct IsolatedJob: Sendable {
     /// How each job's memory limit is enforced on this machine (a cgroup, or the RSS watchdog).
     public static var memoryEnforcement: String { MemoryCgroup.enforcement }
 
+    /// A child that dies before reading its job must not take the parent with it: writing to its pipe
+    /// then fails with EPIPE instead of raising SIGPIPE (children start with the default again).
+    private static let ignoreBrokenPipes: Void = { signal(SIGPIPE, SIG_IGN); return () }()
+
     /// How often the parent looks at the child's memory and the cancellation flag.
     static let watchInterval: Int32 = 50
 
@@ -35,13 +39,15 @@ public struct IsolatedJob: Sendable {
     /// the child ended without a result, or `MediaError.cancelled`.
     public func run(_ spec: JobSpec, cancellation: CancellationFlag, onProgress: (JobProgress) -> Void,
                     onLog: (String) -> Void) throws -> ProcessResult {
+        let job = try JSONEncoder().encode(spec)
+        Self.ignoreBrokenPipes
         let child = try Child.spawn(executable: executable, arguments: ["run-job"], environment: environment)
         defer { child.closeAll() }
         // Into its memory cgroup before it reads the job, so everything it allocates for it is counted.
         var cgroup = MemoryCgroup.make(limitBytes: spec.processLimits.memoryBytes)
         if let group = cgroup, !group.add(child.pid) { group.remove(); cgroup = nil }
         defer { cgroup?.remove() }
-        child.send(try JSONEncoder().encode(spec))
+        child.send(job)
         var outcome: JobMessage?
         var stopped: JobCrash?
         var cancelled = false

@@ -41,9 +41,19 @@ final class MemoryCgroup {
         parent.map { "a memory cgroup (v\($0.version)) per job, under \($0.path)" } ?? "a watchdog on each job's resident memory"
     }
 
+    /// Groups left by a server that was killed before it could remove them (named after its pid).
+    private static let sweptStale: Void = {
+        guard let parent, let names = try? FileManager.default.contentsOfDirectory(atPath: parent.path) else { return }
+        for name in names where name.hasPrefix("vfx-job-") {
+            let pid = name.dropFirst("vfx-job-".count).split(separator: "-").first.flatMap { pid_t(String($0)) }
+            if let pid, pid != getpid(), kill(pid, 0) != 0 { rmdir(parent.path + "/" + name) }
+        }
+    }()
+
     /// A new group limited to `limitBytes`, or nil where none can be made.
     static func make(limitBytes: Int) -> MemoryCgroup? {
         guard let parent else { return nil }
+        sweptStale
         let path = parent.path + "/vfx-job-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         guard mkdir(path, 0o755) == 0 else { return nil }
         let group = MemoryCgroup(path: path, version: parent.version)
