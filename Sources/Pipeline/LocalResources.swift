@@ -32,23 +32,41 @@ public enum LocalResources {
     }
 }
 
-/// RFC 2397 `data:` URLs.
+/// RFC 2397 `data:` URLs: the one decoder the command line and the server share.
 public enum DataURL {
-    /// The bytes of `url` (base64 or percent-encoded), at most `maxBytes`.
-    public static func decode(_ url: String, maxBytes: Int) throws -> [UInt8] {
-        guard let comma = url.firstIndex(of: ",") else { throw MediaError.invalidURL("data: URL without a comma") }
-        let header = url[url.index(url.startIndex, offsetBy: 5)..<comma].lowercased()
+    /// Why a data: URL was refused.
+    public enum Problem: Error, Equatable, Sendable {
+        case malformed(String)
+        case tooLarge(Int)
+    }
+
+    /// The bytes of `url`, at most `maxBytes`: strict base64 (the alphabet, and padding to a multiple of
+    /// four) after `;base64`, else percent-encoded.
+    public static func bytes(_ url: String, maxBytes: Int) throws(Problem) -> [UInt8] {
+        guard let comma = url.firstIndex(of: ",") else { throw .malformed("no comma before the data") }
+        let header = url[url.index(url.startIndex, offsetBy: min(5, url.count))..<comma].lowercased()
         let body = String(url[url.index(after: comma)...])
-        guard body.utf8.count <= maxBytes * 4 / 3 + 4 else { throw MediaError.invalidURL("data: URL over \(maxBytes) bytes") }
+        guard body.utf8.count <= maxBytes / 3 * 4 + 4 else { throw .tooLarge(maxBytes) }
         let bytes: [UInt8]
         if header.hasSuffix(";base64") {
-            guard let d = Data(base64Encoded: body) else { throw MediaError.invalidURL("data: URL with invalid base64") }
+            guard body.utf8.count % 4 == 0, let d = Data(base64Encoded: body) else { throw .malformed("the data is not strict base64") }
             bytes = [UInt8](d)
         } else {
-            bytes = try percentDecoded(body)
+            guard let decoded = try? percentDecoded(body) else { throw .malformed("the data has a bad %-escape") }
+            bytes = decoded
         }
-        guard bytes.count <= maxBytes else { throw MediaError.invalidURL("data: URL over \(maxBytes) bytes") }
+        guard bytes.count <= maxBytes else { throw .tooLarge(maxBytes) }
         return bytes
+    }
+
+    /// ``bytes(_:maxBytes:)`` with the engine's error for a refused URL.
+    public static func decode(_ url: String, maxBytes: Int) throws -> [UInt8] {
+        do { return try bytes(url, maxBytes: maxBytes) } catch {
+            switch error {
+            case .malformed(let why): throw MediaError.invalidURL("data: URL: \(why)")
+            case .tooLarge(let n): throw MediaError.invalidURL("data: URL over \(n) bytes")
+            }
+        }
     }
 
     private static func percentDecoded(_ s: String) throws -> [UInt8] {

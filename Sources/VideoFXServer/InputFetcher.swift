@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Pipeline
 import ErrorTaxonomy
 import NIOCore
 
@@ -34,9 +35,14 @@ struct InputFetcher: Sendable {
     /// Writes the input to `path`; returns the bytes downloaded (0 for a data: URL).
     func fetch(_ url: String, to path: String) async throws -> Int {
         if url.lowercased().hasPrefix("data:") {
-            let data = try Self.decodeDataURL(url)
-            guard data.count <= configuration.maxInputBytes else { throw FetchError.tooLarge(configuration.maxInputBytes) }
-            try data.write(to: URL(fileURLWithPath: path))
+            let bytes: [UInt8]
+            do { bytes = try DataURL.bytes(url, maxBytes: configuration.maxInputBytes) } catch {
+                switch error {
+                case .malformed(let why): throw FetchError.badDataURL(why)
+                case .tooLarge(let n): throw FetchError.tooLarge(n)
+                }
+            }
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
             return 0
         }
         let limit = configuration.downloadTimeout
@@ -45,17 +51,6 @@ struct InputFetcher: Sendable {
         } catch is DeadlineExceeded {
             throw FetchError.timeout(url, limit)
         }
-    }
-
-    /// The bytes of a base64 `data:` URL; anything outside the base64 alphabet, or bad padding, is an error.
-    static func decodeDataURL(_ url: String) throws -> Data {
-        guard let comma = url.firstIndex(of: ",") else { throw FetchError.badDataURL("no comma before the data") }
-        guard url[..<comma].lowercased().hasSuffix(";base64") else { throw FetchError.badDataURL("only ;base64 data is taken") }
-        let payload = url[url.index(after: comma)...]
-        guard payload.utf8.count % 4 == 0, let data = Data(base64Encoded: String(payload)) else {
-            throw FetchError.badDataURL("the data is not strict base64")
-        }
-        return data
     }
 
     private func download(_ url: String, to path: String) async throws -> Int {
