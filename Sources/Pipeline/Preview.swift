@@ -54,7 +54,7 @@ public struct Preview {
                                 frameRate: av_q2d(sourceRate), duration: file.info(stream: index).duration ?? file.duration)
         let plan = try Planner.plan(resolved, shape: shape, resources: resources)
         // Steps that move frames in time map output times to other source times: read from the start for them.
-        let retimed = resolved.contains { ["trim", "speed"].contains($0.name) }
+        let retimed = resolved.contains { $0.definition.movesTime }
         if !retimed && at > 0 { try? file.seek(to: max(0, at - 0.5)) }
         let decoder = try Decoder(input: file, stream: index)
         var color = ColorProperties()

@@ -85,11 +85,14 @@ public struct EffectDefinition: Sendable {
     public let lowering: Lowering
     /// Set by steps that, first in a chain, let the reader skip input (trim).
     public let readHint: (@Sendable (Parameters) -> ReadHint)?
+    /// Whether the step moves frames in time, so an output time maps to another source time (trim, speed).
+    public let movesTime: Bool
 
     public init(name: String, summary: String, kind: EffectKind, parameters: [ParameterSpec] = [],
-                rules: [ParameterRule] = [], lowering: Lowering, readHint: (@Sendable (Parameters) -> ReadHint)? = nil) {
+                rules: [ParameterRule] = [], lowering: Lowering, readHint: (@Sendable (Parameters) -> ReadHint)? = nil,
+                movesTime: Bool = false) {
         self.name = name; self.summary = summary; self.kind = kind; self.parameters = parameters
-        self.rules = rules; self.lowering = lowering; self.readHint = readHint
+        self.rules = rules; self.lowering = lowering; self.readHint = readHint; self.movesTime = movesTime
     }
 
     /// Applies every rule to resolved parameters (defaults filled in).

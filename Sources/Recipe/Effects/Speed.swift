@@ -14,5 +14,6 @@ extension EffectCatalogue {
             stages.append(rest)
             return FilterFragment(video: [FilterNode("setpts", [("expr", "PTS/\(factor.filterText)")])],
                                   audio: stages.map { FilterNode("atempo", [("tempo", $0.filterText)]) })
-        })
+        },
+        movesTime: true)
 }

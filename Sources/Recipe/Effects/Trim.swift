@@ -30,7 +30,8 @@ extension EffectCatalogue {
         readHint: { p in
             let start = p.double("start")!
             return .window(start: start, end: p.double("end") ?? p.double("duration").map { start + $0 })
-        })
+        },
+        movesTime: true)
 }
 
 extension Double {
