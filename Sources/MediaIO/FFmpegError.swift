@@ -8,19 +8,11 @@ public struct FFmpegError: Error, CustomStringConvertible, Sendable {
 
     public var message: String { ffmpegMessage(code) }
 
+    /// What the failing call was doing.
+    public var operation: FFmpegOperation { FFmpegOperation(call: call) }
+
     /// What the failing call was doing, in a user's words.
-    public var action: String {
-        let table: [(String, String)] = [
-            ("avformat_open_input", "cannot open"), ("avformat_find_stream_info", "cannot read the streams of"),
-            ("av_read_frame", "cannot read"), ("avcodec_send_packet", "cannot decode"),
-            ("avcodec_receive_frame", "cannot decode"), ("avcodec_open2", "cannot open a codec for"),
-            ("avcodec_parameters_to_context", "cannot decode"), ("avio_open", "cannot create"),
-            ("avformat_write_header", "cannot start writing"), ("av_interleaved_write_frame", "cannot write"),
-            ("av_write_trailer", "cannot finish writing"), ("avio_closep", "cannot finish writing"),
-            ("avcodec_send_frame", "cannot encode"), ("avcodec_receive_packet", "cannot encode"),
-        ]
-        return table.first { call.hasPrefix($0.0) }?.1 ?? "failed on"
-    }
+    public var action: String { operation.action }
 
     public var description: String {
         if let path { return "\(path): \(action) it: \(message) (\(call))" }
@@ -59,6 +51,44 @@ public enum Step<Value> {
     case needsInput
     /// The stage is fully drained.
     case endOfStream
+}
+
+/// What a failing libav call was doing: the one place that reads a call's name. Messages and the
+/// error's category (see `ErrorCategories.swift`) key off it, never off the name.
+public enum FFmpegOperation: Sendable, Equatable {
+    case open, probe, read, decode, openCodec, create, startWriting, write, finishWriting, encode, configure, other
+
+    init(call: String) {
+        let table: [(String, FFmpegOperation)] = [
+            ("avformat_open_input", .open), ("avformat_find_stream_info", .probe), ("av_read_frame", .read),
+            ("avcodec_send_packet", .decode), ("avcodec_receive_frame", .decode), ("avcodec_parameters_to_context", .decode),
+            ("avcodec_open2", .openCodec), ("avio_open", .create), ("avformat_write_header", .startWriting),
+            ("av_interleaved_write_frame", .write), ("av_write_trailer", .finishWriting), ("avio_closep", .finishWriting),
+            ("avcodec_send_frame", .encode), ("avcodec_receive_packet", .encode), ("av_opt_set", .configure),
+            ("avfilter_get_by_name", .configure),
+        ]
+        self = table.first { call.hasPrefix($0.0) }?.1 ?? .other
+    }
+
+    /// In a user's words ("cannot decode").
+    public var action: String {
+        switch self {
+        case .open: return "cannot open"
+        case .probe: return "cannot read the streams of"
+        case .read: return "cannot read"
+        case .decode: return "cannot decode"
+        case .openCodec: return "cannot open a codec for"
+        case .create: return "cannot create"
+        case .startWriting: return "cannot start writing"
+        case .write: return "cannot write"
+        case .finishWriting: return "cannot finish writing"
+        case .encode: return "cannot encode"
+        case .configure, .other: return "failed on"
+        }
+    }
+
+    /// Whether it reads the input (its failures are the media's, or the network's).
+    public var readsInput: Bool { [.open, .probe, .read, .decode].contains(self) }
 }
 
 /// Problems with media that are not a single FFmpeg call failing.
