@@ -66,10 +66,10 @@ extension Runner {
             onLog(line)
         } else if request.pixelFormat != nil {
             warn("HDR (\(transfer)) source written as 8-bit \(name) as asked: the \(transfer) tags are kept, but 8 bits band "
-                 + "visibly; leave --pixel-format unset (or pick yuv420p10le) to keep 10 bits")
+                 + "visibly; leave the pixel format unset (or pick yuv420p10le) to keep 10 bits")
         } else {
             warn("HDR (\(transfer)) source written as 8-bit \(name): \(encoder) cannot write 10-bit video; the \(transfer) tags are "
-                 + "kept; use --output-codec libx265 (or libsvtav1) to keep 10 bits")
+                 + "kept; pick libx265 (or libsvtav1) as the output codec to keep 10 bits")
         }
     }
 

@@ -146,7 +146,7 @@ public final class Runner {
                 throw MediaError.encoderUnavailable(name: name, reason: reason)
             }
             guard request.allowFallback else {
-                throw MediaError.encoderUnavailable(name: name, reason: reason + " (fallback disabled by --no-fallback)")
+                throw MediaError.encoderUnavailable(name: name, reason: reason + " (falling back to a CPU encoder was turned off)")
             }
             var lastError: Error = MediaError.encoderUnavailable(name: name, reason: reason)
             for fallback in entry.fallbacks {
