@@ -47,11 +47,7 @@ public struct Preview {
         let index = try file.bestVideoStream()
         let st = file.stream(index)
         let par = st.parameters.pointee
-        let rate = av_guess_frame_rate(file.context, st, nil)
-        let sourceRate = rate.num > 0 && rate.den > 0 ? rate : AVRational(num: 25, den: 1)
-        let sar = av_guess_sample_aspect_ratio(file.context, st, nil)
-        let shape = StreamShape(width: Int(par.width), height: Int(par.height), pixelAspect: sar.num > 0 ? av_q2d(sar) : 1,
-                                frameRate: av_q2d(sourceRate), duration: file.info(stream: index).duration ?? file.duration)
+        let (shape, sourceRate, _) = file.plannedShape(stream: index)
         let plan = try Planner.plan(resolved, shape: shape, resources: resources)
         // Steps that move frames in time map output times to other source times: read from the start for them.
         let retimed = resolved.contains { $0.definition.movesTime }

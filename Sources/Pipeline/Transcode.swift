@@ -81,13 +81,8 @@ final class Transcode {
         output = try OutputFile(path: path, name: outputName, formatName: container.muxer)
         outPacket = try Packet()
 
-        let guessedRate = av_guess_frame_rate(input.context, stream, nil)
-        let sourceRate = guessedRate.num > 0 && guessedRate.den > 0 ? guessedRate : AVRational(num: 25, den: 1)
-        let sar = av_guess_sample_aspect_ratio(input.context, stream, nil)
         // The steps, planned against what the input says of itself (sizes, rate, duration).
-        let shape = StreamShape(width: Int(par.width), height: Int(par.height),
-                                pixelAspect: sar.num > 0 && sar.den > 0 ? av_q2d(sar) : 1, frameRate: av_q2d(sourceRate),
-                                duration: sourceDuration)
+        let (shape, sourceRate, sar) = input.plannedShape(stream: videoIndex)
         let plan = try Planner.plan(steps, shape: shape, resources: request.resources)
         if steps.count > 1 { runner.onLog("note: steps run as " + plan.summary) }
         changesTiming = plan.video.contains { if case .filters = $0 { return true } else { return false } }
@@ -330,5 +325,22 @@ final class Transcode {
                                        encoderDevice: OutputCatalogue.encoder(named: encoder.name)?.device.rawValue ?? "cpu")]
             + audio.keys.sorted().compactMap { audio[$0]?.report }
         return .finished(result, timing)
+    }
+}
+
+extension InputFile {
+    /// What the steps are planned against, as the input says it (the one reading of it that the job and
+    /// the preview share): size, pixel aspect, rate (25 when it says none) and duration; with the rate
+    /// and sample aspect ratio as FFmpeg guesses them.
+    func plannedShape(stream index: Int) -> (StreamShape, rate: AVRational, sampleAspect: AVRational) {
+        let st = stream(index)
+        let par = st.parameters.pointee
+        let guessed = av_guess_frame_rate(context, st, nil)
+        let rate = guessed.num > 0 && guessed.den > 0 ? guessed : AVRational(num: 25, den: 1)
+        let sar = av_guess_sample_aspect_ratio(context, st, nil)
+        let shape = StreamShape(width: Int(par.width), height: Int(par.height),
+                                pixelAspect: sar.num > 0 && sar.den > 0 ? av_q2d(sar) : 1, frameRate: av_q2d(rate),
+                                duration: info(stream: index).duration ?? duration)
+        return (shape, rate, sar)
     }
 }
