@@ -40,24 +40,22 @@ public actor PredictionService {
         let input: [String: JSONValue]
         let cancellation = CancellationFlag()
         var task: Task<Void, Never>?
-        var listeners: [UUID: AsyncStream<Event>.Continuation] = [:]
         var waiters: [CheckedContinuation<Prediction, Never>] = []
+        /// Its SSE listeners and webhook deliveries.
+        let events: PredictionEvents
         /// Log lines in the order the engine wrote them.
         let logLines: AsyncStream<String>.Continuation
         let logStream: AsyncStream<String>
         var logTask: Task<Void, Never>?
-        /// Webhook events not yet sent, oldest first, and the one task that sends them in turn.
-        var webhookQueue: [(event: String, snapshot: Prediction)] = []
-        var webhookWorker: Task<Void, Never>?
-        init(_ p: Prediction, input: [String: JSONValue]) {
+        init(_ p: Prediction, input: [String: JSONValue], events: PredictionEvents = PredictionEvents()) {
             prediction = p
             self.input = input
+            self.events = events
             (logStream, logLines) = AsyncStream<String>.makeStream()
         }
     }
 
-    /// What an SSE client sees.
-    public enum Event: Sendable { case start(Prediction), log(String), output(Prediction), completed(Prediction) }
+    typealias Event = PredictionEvents.Event
 
     public init(configuration: ServerConfiguration, metrics: ServerMetrics = ServerMetrics()) {
         self.configuration = configuration
@@ -106,12 +104,12 @@ public actor PredictionService {
         p.webhook = request.webhook
         p.webhook_events_filter = request.webhookEventsFilter
         p.output_file_prefix = request.outputFilePrefix
-        let entry = Entry(p, input: input)
+        let sender = WebhookSender(http: http, configuration: configuration, traceHeaders: traceHeaders, metrics: metrics)
+        let entry = Entry(p, input: input, events: PredictionEvents(webhook: p.webhook, filter: p.webhook_events_filter, sender: sender))
         entries[p.id] = entry
         let given = Set(request.input.keys)
-        let sender = WebhookSender(http: http, configuration: configuration, traceHeaders: traceHeaders, metrics: metrics)
-        entry.task = Task { await self.run(entry, given: given, webhooks: sender) }
-        consumeLogs(entry, sender)
+        entry.task = Task { await self.run(entry, given: given) }
+        consumeLogs(entry)
         return Created(entry: entry, snapshot: p, existing: false)
     }
 
@@ -141,17 +139,7 @@ public actor PredictionService {
     }
 
     /// Events of one prediction, from now on.
-    func events(_ entry: Entry) -> AsyncStream<Event> {
-        let (stream, continuation) = AsyncStream<Event>.makeStream()
-        if entry.prediction.status.isTerminal {
-            continuation.yield(.completed(entry.prediction)); continuation.finish()
-        } else {
-            // A listener that arrives after the start still sees it.
-            if entry.prediction.status == .processing { continuation.yield(.start(entry.prediction)) }
-            entry.listeners[UUID()] = continuation
-        }
-        return stream
-    }
+    func events(_ entry: Entry) -> AsyncStream<Event> { entry.events.subscribe(current: entry.prediction) }
 
     /// Ids of recently finished predictions (bounded), so cancelling one is an idempotent no-op.
     private var finished: [String] = []
@@ -199,58 +187,16 @@ public actor PredictionService {
     func logs(of entry: Entry) -> String { entry.prediction.logs }
 
     /// Appends the engine's log lines to the prediction in the order they were written.
-    func consumeLogs(_ entry: Entry, _ sender: WebhookSender) {
-        entry.logTask = Task { for await line in entry.logStream { self.appendLog(entry, line, sender) } }
+    func consumeLogs(_ entry: Entry) {
+        entry.logTask = Task { for await line in entry.logStream { self.appendLog(entry, line) } }
     }
 
     // MARK: - One prediction
 
-    private func emit(_ entry: Entry, _ event: Event) {
-        for c in entry.listeners.values { c.yield(event) }
-    }
-
-    /// Queues one webhook event carrying the prediction as it stands now. A prediction's events go one
-    /// at a time, in the order they were queued (a receiver never sees an older state after a newer
-    /// one), and the terminal one last. A `logs` event still waiting is replaced by a newer one: each
-    /// carries the whole state. Returns the task delivering the queue (the terminal delivery is tracked).
-    @discardableResult
-    private func webhook(_ entry: Entry, _ event: String, _ sender: WebhookSender) -> Task<Void, Never>? {
-        guard let url = entry.prediction.webhook else { return nil }
-        let filter = entry.prediction.webhook_events_filter ?? WebhookEvent.allCases.map(\.rawValue)
-        guard filter.contains(event) || event == "completed" && filter.isEmpty else { return nil }
-        let item = (event: event, snapshot: entry.prediction)
-        if event == "logs", entry.webhookQueue.last?.event == "logs" {
-            entry.webhookQueue[entry.webhookQueue.count - 1] = item
-        } else {
-            entry.webhookQueue.append(item)
-        }
-        if entry.webhookWorker == nil {
-            entry.webhookWorker = Task { await self.deliverWebhooks(entry, to: url, sender) }
-        }
-        return entry.webhookWorker
-    }
-
-    /// Sends an entry's queued webhook events one after another until the queue is empty.
-    private func deliverWebhooks(_ entry: Entry, to url: String, _ sender: WebhookSender) async {
-        while !entry.webhookQueue.isEmpty {
-            let next = entry.webhookQueue.removeFirst()
-            await sender.send(next.snapshot, to: url, terminal: next.event == "completed")
-            if Task.isCancelled { entry.webhookQueue.removeAll() }
-        }
-        entry.webhookWorker = nil
-    }
-
-    private var lastLogWebhook: [String: Date] = [:]
-
-    private func appendLog(_ entry: Entry, _ line: String, _ sender: WebhookSender) {
+    private func appendLog(_ entry: Entry, _ line: String) {
         entry.prediction.logs += line + "\n"
         logger.info("\(line)", metadata: ["prediction_id": "\(entry.prediction.id)"])
-        emit(entry, .log(line))
-        let now = Date()
-        if now.timeIntervalSince(lastLogWebhook[entry.prediction.id] ?? .distantPast) >= 0.5 {
-            lastLogWebhook[entry.prediction.id] = now
-            webhook(entry, "logs", sender)
-        }
+        entry.events.publish(.log(line), entry.prediction)
     }
 
     /// Downloads what steps name by URL (LUT files) with the same policy, limits and slots as the video;
@@ -293,7 +239,7 @@ public actor PredictionService {
     /// Downloads one video, runs the steps on it and delivers the result; `downloaded` counts bytes
     /// against the prediction's total (max_batch_input_bytes).
     private func processVideo(_ video: String, given: Set<String>, resources: FetchedResources, work: String, entry: Entry,
-                              webhooks: WebhookSender, fetcher: InputFetcher, downloaded: inout Int) async throws -> (String, ProcessResult) {
+                              fetcher: InputFetcher, downloaded: inout Int) async throws -> (String, ProcessResult) {
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         let input = entry.input
         let source = work + "/input"
@@ -343,7 +289,7 @@ public actor PredictionService {
     /// A `videos` prediction's items, one after another in its slot: their outputs in input order (null
     /// for an item that failed with continue_on_error) and each item's metrics or error.
     private func runItems(_ videos: [JSONValue], given: Set<String>, resources: FetchedResources, work: String, entry: Entry,
-                          webhooks: WebhookSender, fetcher: InputFetcher) async throws -> (outputs: [JSONValue], items: [JSONValue]) {
+                          fetcher: InputFetcher) async throws -> (outputs: [JSONValue], items: [JSONValue]) {
         let continueOnError = entry.input["continue_on_error"] == .bool(true)
         var outputs: [JSONValue] = [], items: [JSONValue] = [], downloaded = 0
         for (i, value) in videos.enumerated() {
@@ -352,7 +298,7 @@ public actor PredictionService {
             entry.logLines.yield("\(label): started")
             do {
                 let (delivered, result) = try await processVideo(url, given: given, resources: resources, work: work + "/item-\(i)",
-                                                                 entry: entry, webhooks: webhooks, fetcher: fetcher, downloaded: &downloaded)
+                                                                 entry: entry, fetcher: fetcher, downloaded: &downloaded)
                 outputs.append(.string(delivered))
                 items.append(.object(Self.resultMetrics(result)))
                 entry.logLines.yield("\(label): succeeded, \(result.framesWritten) frames")
@@ -368,14 +314,13 @@ public actor PredictionService {
         return (outputs, items)
     }
 
-    private func run(_ entry: Entry, given: Set<String>, webhooks: WebhookSender) async {
+    private func run(_ entry: Entry, given: Set<String>) async {
         let started = Date()
         entry.prediction.status = .processing
         metrics.running.increment()
         logger.info("prediction started", metadata: ["prediction_id": "\(entry.prediction.id)"])
         entry.prediction.started_at = Prediction.timestamp(started)
-        emit(entry, .start(entry.prediction))
-        webhook(entry, "start", webhooks)
+        entry.events.publish(.start(entry.prediction), entry.prediction)
 
         let work = URL(fileURLWithPath: configuration.temporaryDirectory)
             .appendingPathComponent("vfx-\(UUID().uuidString)").path  // never the client's id
@@ -390,20 +335,19 @@ public actor PredictionService {
             let resources = try await fetchResources(steps, into: work, fetcher: fetcher)
             if case .array(let videos)? = input["videos"] {
                 let (outputs, items) = try await runItems(videos, given: given, resources: resources, work: work, entry: entry,
-                                                          webhooks: webhooks, fetcher: fetcher)
+                                                          fetcher: fetcher)
                 metrics["items"] = .array(items)
                 entry.prediction.output = .array(outputs)
             } else {
                 var downloaded = 0
                 let (delivered, result) = try await processVideo(input["video"]?.string ?? "", given: given, resources: resources,
-                                                                 work: work + "/item", entry: entry, webhooks: webhooks, fetcher: fetcher,
+                                                                 work: work + "/item", entry: entry, fetcher: fetcher,
                                                                  downloaded: &downloaded)
                 metrics.merge(Self.resultMetrics(result)) { _, new in new }
                 entry.prediction.output = .string(delivered)
             }
             entry.prediction.status = .succeeded
-            emit(entry, .output(entry.prediction))
-            webhook(entry, "output", webhooks)
+            entry.events.publish(.output(entry.prediction), entry.prediction)
         } catch {
             if entry.cancellation.isCancelled || error is CancellationError || (error as? MediaError) == .cancelled {
                 entry.prediction.status = .canceled
@@ -425,17 +369,13 @@ public actor PredictionService {
         entry.logLines.finish()
         await entry.logTask?.value
         // The terminal webhook is retried in the background: it holds no response, slot or folder.
-        if let delivery = webhook(entry, "completed", webhooks) {
+        if let delivery = entry.events.publish(.completed(entry.prediction), entry.prediction) {
             let key = UUID()
             deliveries[key] = delivery
             Task { await delivery.value; self.delivered(key) }
         }
-        emit(entry, .completed(entry.prediction))
-        for c in entry.listeners.values { c.finish() }
-        entry.listeners.removeAll()
         for w in entry.waiters { w.resume(returning: entry.prediction) }
         entry.waiters.removeAll()
-        lastLogWebhook[entry.prediction.id] = nil
         // Finished predictions are not kept: a long-running server would otherwise hold every output.
         if entries[entry.prediction.id] === entry { entries[entry.prediction.id] = nil }
         if finishedSet.insert(entry.prediction.id).inserted {

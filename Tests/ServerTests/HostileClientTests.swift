@@ -268,9 +268,7 @@ func rawConnect(_ base: String) throws -> Int32 {
     @Test func logLinesKeepTheirOrder() async throws {
         let service = PredictionService(configuration: ServerConfiguration())
         let entry = PredictionService.Entry(Prediction(id: "order", input: [:]), input: [:])
-        let sender = WebhookSender(http: OutboundHTTP(policy: OutboundPolicy()), configuration: ServerConfiguration(), traceHeaders: [],
-                                   metrics: ServerMetrics())
-        await service.consumeLogs(entry, sender)
+        await service.consumeLogs(entry)
         let lines = entry.logLines
         let thread = Thread { for i in 0..<20_000 { lines.yield("line \(i)") }; lines.finish() }
         thread.start()
