@@ -197,12 +197,8 @@ public final class Batch: Sendable {
     static func removeLeftovers(_ outputs: [String]) {
         let byDirectory = Dictionary(grouping: outputs) { URL(fileURLWithPath: $0).deletingLastPathComponent().path }
         for (directory, paths) in byDirectory {
-            let prefixes = paths.map { path -> (String, String) in
-                let url = URL(fileURLWithPath: path)
-                return (".\(url.deletingPathExtension().lastPathComponent).vfx-", ".\(url.pathExtension)")
-            }
             for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-            where prefixes.contains(where: { name.hasPrefix($0.0) && name.hasSuffix($0.1) }) {
+            where paths.contains(where: { TemporaryFiles.isTemporary(name, of: $0) }) {
                 unlink(directory + "/" + name)
             }
         }

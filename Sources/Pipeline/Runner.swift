@@ -105,7 +105,7 @@ public final class Runner {
             throw MediaError.outputNotWritable(path: output, reason: "directory \(dir) is not writable")
         }
         let token = String(UInt64.random(in: 0...UInt64.max), radix: 36)
-        return "\(dir)/.\(url.deletingPathExtension().lastPathComponent).vfx-\(token).\(url.pathExtension)"
+        return dir + "/" + TemporaryFiles.name(for: output, token: token)
     }
 
     func cancelCheck() throws { if cancellation.isCancelled { throw MediaError.cancelled } }

@@ -4,8 +4,27 @@ import Glibc
 import Synchronization
 
 /// The files jobs are writing under temporary names, so a process forced to stop at once (a second
-/// Ctrl-C while a codec does not return) can still remove them.
+/// Ctrl-C while a codec does not return) can still remove them; and the naming scheme itself.
 public enum TemporaryFiles {
+    /// The hidden name a job writes `output` under: `.NAME.vfx-TOKEN.EXT` beside it (the same folder, so
+    /// the final rename stays on one file system; the same extension, so the muxer is the same).
+    public static func name(for output: String, token: String) -> String {
+        let (stem, ext) = split(output)
+        return ".\(stem).vfx-\(token).\(ext)"
+    }
+
+    /// Whether a file name in `output`'s folder is one of its temporary names (a killed run's leftover).
+    public static func isTemporary(_ name: String, of output: String) -> Bool {
+        let (stem, ext) = split(output)
+        return name.hasPrefix(".\(stem).vfx-") && name.hasSuffix(".\(ext)")
+    }
+
+    private static func split(_ path: String) -> (stem: String, ext: String) {
+        let file = path.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? path
+        guard let dot = file.lastIndex(of: "."), dot != file.startIndex else { return (file, "") }
+        return (String(file[..<dot]), String(file[file.index(after: dot)...]))
+    }
+
     private static let paths = Mutex<Set<String>>([])
 
     public static func register(_ path: String) { _ = paths.withLock { $0.insert(path) } }
