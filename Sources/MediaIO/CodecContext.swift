@@ -64,7 +64,7 @@ public final class Decoder {
     }
 
     /// Receives the next decoded frame into `frame`.
-    public func receive(into frame: Frame) throws -> Step<Void> {
+    public func receive(into frame: Frame) throws -> Pulled<Void> {
         let code = avcodec_receive_frame(context.pointer, frame.pointer)
         if code >= 0 { return .value(()) }
         if code == AVResult.again { return .needsInput }
@@ -116,7 +116,7 @@ public final class Encoder {
     }
 
     /// Receives the next packet into `packet`.
-    public func receive(into packet: Packet) throws -> Step<Void> {
+    public func receive(into packet: Packet) throws -> Pulled<Void> {
         let code = avcodec_receive_packet(context.pointer, packet.pointer)
         if code >= 0 { return .value(()) }
         if code == AVResult.again { return .needsInput }

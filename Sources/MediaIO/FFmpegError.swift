@@ -43,8 +43,8 @@ package enum AVResult {
     package static let invalidData = vfx_averror_invaliddata()
 }
 
-/// What a send/receive step produced.
-public enum Step<Value> {
+/// What one receive produced (named apart from the chain's steps, ``ChainStep``).
+public enum Pulled<Value> {
     /// A value came out.
     case value(Value)
     /// Nothing now: feed more input first ("try again").

@@ -5,7 +5,7 @@ import MediaIO
 /// A step frames pass through: send a frame (nil ends the input), then receive what comes out.
 protocol FrameStage: AnyObject {
     func send(_ frame: Frame?) throws
-    func receive(into frame: Frame) throws -> Step<Void>
+    func receive(into frame: Frame) throws -> Pulled<Void>
     /// The time base of frames coming out (valid once a frame has come out).
     var outputTimeBase: AVRational { get }
     /// The frame rate of frames coming out, when known.
@@ -43,7 +43,7 @@ final class FilterStage: FrameStage {
         try graph!.push(frame, into: source!)
     }
 
-    func receive(into frame: Frame) throws -> Step<Void> {
+    func receive(into frame: Frame) throws -> Pulled<Void> {
         guard let graph, let sink else { return ended ? .endOfStream : .needsInput }
         return try graph.pull(sink, into: frame)
     }
@@ -103,7 +103,7 @@ final class ColorStage: FrameStage {
         pending = held
     }
 
-    func receive(into frame: Frame) throws -> Step<Void> {
+    func receive(into frame: Frame) throws -> Pulled<Void> {
         guard let p = pending else { return ended ? .endOfStream : .needsInput }
         pending = nil
         av_frame_move_ref(frame.pointer, p.pointer)

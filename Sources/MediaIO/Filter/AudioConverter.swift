@@ -29,7 +29,7 @@ package final class AudioConverter {
     package func push(_ frame: Frame?) throws { try graph.push(frame, into: source) }
 
     /// Pulls the next converted frame.
-    package func pull(into frame: Frame) throws -> Step<Void> { try graph.pull(sink, into: frame) }
+    package func pull(into frame: Frame) throws -> Pulled<Void> { try graph.pull(sink, into: frame) }
 
     /// The time base of frames leaving the sink.
     package var timeBase: AVRational { graph.timeBase(of: sink) }

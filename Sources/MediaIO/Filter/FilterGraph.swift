@@ -122,7 +122,7 @@ public final class FilterGraph {
     }
 
     /// Pulls the next frame from a sink.
-    public func pull(_ sink: Node, into frame: Frame) throws -> Step<Void> {
+    public func pull(_ sink: Node, into frame: Frame) throws -> Pulled<Void> {
         let code = av_buffersink_get_frame(sink.context, frame.pointer)
         if code >= 0 { return .value(()) }
         if code == AVResult.again { return .needsInput }
