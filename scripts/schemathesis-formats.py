@@ -32,7 +32,7 @@ def value(parameter):
         return st.floats(parameter["min"], parameter["max"], allow_nan=False, allow_infinity=False).map(repr)
     if kind == "string" and parameter.get("values"):
         return st.sampled_from(parameter["values"])
-    if parameter["name"] == "aspect":
+    if parameter["type"] == "aspect" or parameter["name"] == "aspect":
         return st.sampled_from(ASPECTS)
     return st.just("data:text/plain;base64,aGVsbG8=")
 
@@ -59,3 +59,10 @@ def step(draw, entry):
 
 CHAIN = st.lists(st.sampled_from(CATALOGUE).flatmap(step), max_size=4).map(" | ".join)
 schemathesis.openapi.format("vfx-chain", CHAIN)
+
+# `format: vfx-aspect`: a ratio W:H or a decimal, between 0.01 and 100 (what crop's aspect takes).
+ASPECT = st.one_of(
+    st.tuples(st.integers(1, 1000), st.integers(1, 1000)).filter(lambda t: 0.01 <= t[0] / t[1] <= 100).map(lambda t: f"{t[0]}:{t[1]}"),
+    st.decimals(min_value="0.01", max_value="100", places=3).map(str),
+)
+schemathesis.openapi.format("vfx-aspect", ASPECT)

@@ -82,6 +82,14 @@ struct PredictionRoutes: Sendable {
         router.put("/predictions/:prediction_id") { request, context in
             try await predict(request, context: context, pathID: context.parameters.get("prediction_id"))
         }
+        router.get("/predictions/:prediction_id") { _, context in
+            // Any id may be asked for: one that breaks the id rule is simply one no prediction has.
+            let id = context.parameters.get("prediction_id") ?? ""
+            guard let p = await service.prediction(id: id) else {
+                return json(.notFound, JSONValue.object(["detail": "no prediction with this id (finished ones are kept for a while)"]))
+            }
+            return json(.ok, p)
+        }
         router.post("/predictions/:prediction_id/cancel") { _, context in
             let id = context.parameters.get("prediction_id") ?? ""
             return await service.cancel(id: id) ? json(.ok, JSONValue.object([:])) : json(.notFound, JSONValue.object(["detail": "no running prediction with this id"]))
@@ -132,7 +140,7 @@ struct PredictionRoutes: Sendable {
         if await service.draining { return shuttingDown() }
         // The slot check comes before reading the body, so a full server spends nothing on it.
         var existing = false
-        if let pathID { existing = await service.isRunning(id: pathID) }
+        if let pathID { existing = await service.prediction(id: pathID) != nil }
         if await service.busy, !existing { return atCapacity() }
         let body: ByteBuffer
         do { body = try await request.body.collect(upTo: configuration.maxBodyBytes) } catch {
@@ -177,7 +185,7 @@ struct PredictionRoutes: Sendable {
             return shuttingDown()
         }
         if created.existing {
-            return json(.accepted, created.snapshot)
+            return json(created.snapshot.status.isTerminal ? .ok : .accepted, created.snapshot)
         }
         let prefer = request.headers[HTTPField.Name("Prefer")!] ?? ""
         if prefer.lowercased().contains("respond-async") {

@@ -14,7 +14,9 @@ enum OpenAPIDocument {
                 case .integer(let r): schema["type"] = "integer"; schema["minimum"] = .int(r.lowerBound); schema["maximum"] = .int(r.upperBound)
                 case .number(let r): schema["type"] = "number"; schema["minimum"] = .double(r.lowerBound); schema["maximum"] = .double(r.upperBound)
                 case .choice(let v): schema["type"] = "string"; schema["enum"] = .array(v.map { .string($0) })
-                case .aspect: schema["type"] = "string"; schema["pattern"] = "^[0-9]+(\\.[0-9]+)?(:[0-9]+(\\.[0-9]+)?)?$"
+                case .aspect:
+                    // A ratio between 0.01 and 100: the range is beyond a pattern, so it has a format of its own.
+                    schema["type"] = "string"; schema["format"] = "vfx-aspect"; schema["pattern"] = "^[0-9]+(\\.[0-9]+)?(:[0-9]+(\\.[0-9]+)?)?$"
                 case .url: schema["type"] = "string"; schema["format"] = "uri"; schema["pattern"] = "^([Hh][Tt][Tt][Pp][Ss]?://[^/?#@]+|[Dd][Aa][Tt][Aa]:)"
                 }
                 if let v = p.defaultValue { schema["default"] = JSONValue(v) }
@@ -218,7 +220,7 @@ enum OpenAPIDocument {
             return .object(o)
         }
         let predictionReplies: [String: JSONValue] = [
-            "200": reply("The finished prediction (synchronous), or an event stream with Accept: text/event-stream", "PredictionResponse"),
+            "200": reply("The finished prediction (synchronous, or an id that already finished), or an event stream with Accept: text/event-stream", "PredictionResponse"),
             "202": reply("Started (Prefer: respond-async), or already running with this id", "PredictionResponse"),
             "403": reply("Refused by policy: a webhook or output_file_prefix on a refused address or with '..' segments, or a request sent by a vfx webhook (loops)", "Detail"),
             "409": reply("Every prediction slot is busy", "AtCapacity"),
@@ -231,9 +233,14 @@ enum OpenAPIDocument {
             "/health-check": .object(["get": op("Healthcheck", "healthcheck_health_check_get", responses: ["200": reply("Status and setup", nil)])]),
             "/openapi.json": .object(["get": op("OpenAPI", "openapi_openapi_json_get", responses: ["200": reply("This document", nil)])]),
             "/predictions": .object(["post": op("Predict", "predict_predictions_post", body: "PredictionRequest", responses: predictionReplies)]),
-            "/predictions/{prediction_id}": .object(["put": op("Predict Idempotent", "predict_idempotent_predictions__prediction_id__put",
-                                                               body: "IdempotentPredictionRequest", responses: predictionReplies,
-                                                               params: ["prediction_id"])]),
+            "/predictions/{prediction_id}": .object([
+                "put": op("Predict Idempotent", "predict_idempotent_predictions__prediction_id__put",
+                          body: "IdempotentPredictionRequest", responses: predictionReplies, params: ["prediction_id"]),
+                "get": op("Get Prediction", "get_prediction_predictions__prediction_id__get",
+                          responses: ["200": reply("The prediction as it stands: running, or finished (kept for a while)", "PredictionResponse"),
+                                      "404": reply("No prediction with this id", "Detail")],
+                          params: ["prediction_id"]),
+            ]),
             "/predictions/{prediction_id}/cancel": .object(["post": op("Cancel", "cancel_predictions__prediction_id__cancel_post",
                                                                        responses: ["200": reply("Cancelling", nil),
                                                                                    "404": reply("No running prediction with this id", "Detail")],

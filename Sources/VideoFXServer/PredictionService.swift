@@ -79,8 +79,6 @@ public actor PredictionService {
     }
 
     public var busy: Bool { running >= configuration.concurrency }
-    /// Whether a prediction by this id is running (an idempotent PUT of it needs no free slot).
-    func isRunning(id: String) -> Bool { entries[id].map { !$0.prediction.status.isTerminal } ?? false }
     private var running: Int { entries.values.filter { !$0.prediction.status.isTerminal }.count }
 
     enum CreateError: Error { case atCapacity, shuttingDown }
@@ -97,6 +95,8 @@ public actor PredictionService {
     func create(_ request: PredictionRequest, input: [String: JSONValue], id: String?, traceHeaders: [(String, String)])
         throws -> Created {
         if let id, let e = entries[id], !e.prediction.status.isTerminal { return Created(entry: e, snapshot: e.prediction, existing: true) }
+        // The same id again once it finished: its result, not a second run.
+        if let id, let done = finished[id] { return Created(entry: Entry(done, input: [:]), snapshot: done, existing: true) }
         guard !draining else { throw CreateError.shuttingDown }
         guard running < configuration.concurrency else { throw CreateError.atCapacity }
         var p = Prediction(id: id ?? Self.newID(), input: input.mapValues(Self.elided))
@@ -141,14 +141,16 @@ public actor PredictionService {
     /// Events of one prediction, from now on.
     func events(_ entry: Entry) -> AsyncStream<Event> { entry.events.subscribe(current: entry.prediction) }
 
-    /// Ids of recently finished predictions (bounded), so cancelling one is an idempotent no-op.
-    private var finished: [String] = []
-    private var finishedSet: Set<String> = []
+    /// Recently finished predictions (bounded): a GET or PUT of one answers it, cancelling one is a no-op.
+    private lazy var finished = FinishedPredictions(maxCount: configuration.keepFinished, maxBytes: configuration.keepFinishedBytes)
+
+    /// A prediction as it stands: running, or recently finished; nil when this server knows no such id.
+    func prediction(id: String) -> Prediction? { entries[id]?.prediction ?? finished[id] }
 
     /// Asks a prediction to stop; true when it runs or recently finished (cancelling that changes
     /// nothing), false when there is none by that id.
     public func cancel(id: String) -> Bool {
-        if finishedSet.contains(id) && entries[id] == nil { return true }
+        if finished[id] != nil && entries[id] == nil { return true }
         guard let e = entries[id], !e.prediction.status.isTerminal else { return false }
         e.cancellation.cancel()
         e.task?.cancel()
@@ -378,10 +380,7 @@ public actor PredictionService {
         entry.waiters.removeAll()
         // Finished predictions are not kept: a long-running server would otherwise hold every output.
         if entries[entry.prediction.id] === entry { entries[entry.prediction.id] = nil }
-        if finishedSet.insert(entry.prediction.id).inserted {
-            finished.append(entry.prediction.id)
-            if finished.count > 1024 { finishedSet.remove(finished.removeFirst()) }
-        }
+        finished.insert(entry.prediction)
     }
 
     /// Runs the blocking engine off the server's threads: in a child process of its own when the

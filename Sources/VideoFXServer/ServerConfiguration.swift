@@ -65,6 +65,10 @@ public struct ServerConfiguration: Sendable {
     public var webhookRetryBudget: Double = 60
     /// Seconds shutdown waits for running predictions and webhooks before cancelling them.
     public var shutdownGrace: Double = 10
+    /// Finished predictions kept for GET, idempotent PUT and cancel: at most this many, in at most this
+    /// many bytes (outputs included; the oldest go first).
+    public var keepFinished = 1000
+    public var keepFinishedBytes = 256 << 20
 
     // MARK: Jobs
 

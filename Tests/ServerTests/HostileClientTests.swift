@@ -236,7 +236,7 @@ import Testing
     @Test func unknownMethodsOnKnownPathsAre405() async throws {
         try await withServers { vfx, _, _, _ in
             for (method, path, allow) in [(HTTPMethod.DELETE, "/predictions", "POST"), (.GET, "/predictions/abc/cancel", "POST"),
-                                          (.POST, "/health-check", "GET"), (.GET, "/predictions/abc", "PUT")] {
+                                          (.POST, "/health-check", "GET"), (.DELETE, "/predictions/abc", "GET, PUT")] {
                 var req = HTTPClientRequest(url: vfx + path)
                 req.method = method
                 let r = try await HTTPClient.shared.execute(req, timeout: .seconds(10))

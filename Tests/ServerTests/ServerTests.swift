@@ -348,6 +348,28 @@ func waitUntil(_ seconds: Double = 60, _ condition: @Sendable () async throws ->
         }
     }
 
+    /// A prediction can be read back by id while it runs and after it ends; the same id PUT again after it
+    /// ended returns it without running it again.
+    @Test func predictionsCanBeReadBackAndAreNotRunTwice() async throws {
+        let video = try clip(seconds: 3, size: "640x360")
+        try await withServers(files: ["a.mp4": video]) { vfx, fixture, recorder, _ in
+            let body: [String: Any] = ["input": ["video": fixture + "/files/a.mp4", "output_codec": "libx264"]]
+            let started = try await http(.PUT, vfx + "/predictions/kept-1", json: body, headers: [("Prefer", "respond-async")])
+            #expect(started.status == 202)
+            let running = try await http(.GET, vfx + "/predictions/kept-1")
+            #expect(running.status == 200 && ["starting", "processing", "succeeded"].contains(running.object["status"] as? String ?? ""))
+            try await waitUntil(60) { (try await http(.GET, vfx + "/predictions/kept-1")).object["status"] as? String == "succeeded" }
+            let done = try await http(.GET, vfx + "/predictions/kept-1")
+            #expect((done.object["output"] as? String)?.hasPrefix("data:video/mp4;base64,") == true)
+            let again = try await http(.PUT, vfx + "/predictions/kept-1", json: body)
+            #expect(again.status == 200 && again.object["status"] as? String == "succeeded")
+            #expect(again.object["created_at"] as? String == done.object["created_at"] as? String)
+            #expect(await recorder.requests.filter { $0 == "/files/a.mp4" }.count == 1, "the input was fetched again")
+            #expect(try await http(.GET, vfx + "/predictions/nobody").status == 404)
+            #expect(try await http(.GET, vfx + "/predictions/bad%20id").status == 404)
+        }
+    }
+
     @Test func terminalWebhookIsRetried() async throws {
         let video = try clip()
         try await withServers(files: ["a.mp4": video]) { vfx, fixture, recorder, _ in

@@ -32,7 +32,7 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
     /// Each path pattern (`*` one segment) with the methods it takes.
     static let routes: [([String], [String])] = [
         ([], ["GET"]), (["health-check"], ["GET"]), (["openapi.json"], ["GET"]), (["metrics"], ["GET"]), (["predictions"], ["POST"]),
-        (["predictions", "*"], ["PUT"]), (["predictions", "*", "cancel"], ["POST"]), (["shutdown"], ["POST"]),
+        (["predictions", "*"], ["GET", "PUT"]), (["predictions", "*", "cancel"], ["POST"]), (["shutdown"], ["POST"]),
     ]
 
     static func allowed(for path: String) -> [String]? {
