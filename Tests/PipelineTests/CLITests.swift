@@ -416,6 +416,30 @@ let vfxBinary: String = {
         for f in flags(Substring(readme)) { #expect(known.contains(f), "README names \(f), which no command takes") }
     }
 
+    /// The README's architecture diagram names every target the package builds, and every type it names exists.
+    @Test func architectureDiagramMatchesThePackage() throws {
+        let readme = try String(contentsOf: repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        let start = try #require(readme.range(of: "## Architecture\n\n```\n"))
+        let diagram = String(readme[start.upperBound...].prefix { _ in true }.split(separator: "```", maxSplits: 1)[0])
+        let manifest = try String(contentsOf: repositoryRoot.appendingPathComponent("Package.swift"), encoding: .utf8)
+        var targets: [String] = []
+        for kind in [".target(name: \"", ".executableTarget(name: \"", ".systemLibrary(\n            name: \""] {
+            for part in manifest.components(separatedBy: kind).dropFirst() { targets.append(String(part.prefix { $0 != "\"" })) }
+        }
+        #expect(targets.count >= 15, "\(targets)")
+        for t in targets where t != "TestSupport" { #expect(diagram.contains(t), "the diagram lacks the target \(t)") }
+        var sources = ""
+        for case let url as URL in FileManager.default.enumerator(at: repositoryRoot.appendingPathComponent("Sources"), includingPropertiesForKeys: nil)!
+        where url.pathExtension == "swift" { sources += (try? String(contentsOf: url, encoding: .utf8)) ?? "" }
+        for type in ["Runner", "Transcode", "AudioRoute", "VideoStages", "Planner", "Preview", "PredictionService", "PredictionEvents",
+                     "InputSchema", "IsolatedJob", "JobChild", "WorkerPool", "EffectCatalogue", "ParameterRule", "OutputCatalogue",
+                     "FilterGraph", "VideoEffectStage", "CodecCatalog"] {
+            #expect(diagram.contains(type), "\(type)")
+            let declared = ["class", "struct", "enum", "actor"].contains { sources.contains("\($0) \(type)") }
+            #expect(declared, "the diagram names \(type), which no source declares")
+        }
+    }
+
     @Test func readmeTableMatchesTheCatalogue() throws {
         let readme = try String(contentsOfFile: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("README.md").path, encoding: .utf8)
