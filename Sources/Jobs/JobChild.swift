@@ -76,7 +76,11 @@ public enum JobChild {
                 memset(chunk, 1, 32 << 20)
                 usleep(10_000)
             }
-        case "hang": while true { sleep(1) }
+        case "hang":
+            // Said on standard error so a test knows the job is stuck before it signals.
+            let note = "test fault: hanging\n"
+            _ = note.withCString { write(2, $0, strlen($0)) }
+            while true { sleep(1) }
         default: break
         }
     }

@@ -43,7 +43,9 @@ let vfxBinary: String = {
         import os, signal, subprocess, sys, time
         env = dict(os.environ, VFX_TEST_JOB_FAULT="hang:stuck")
         p = subprocess.Popen(sys.argv[1:], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env)
-        time.sleep(1.5)
+        seen = b""
+        while b"test fault: hanging" not in seen and p.poll() is None:
+            seen += os.read(p.stderr.fileno(), 4096)
         p.send_signal(signal.SIGINT)
         time.sleep(0.5)
         alive = p.poll() is None
