@@ -107,7 +107,7 @@ public final class Batch: Sendable {
             reports: items.map { ItemReport(input: $0.recipe.input, output: $0.recipe.output, status: .notStarted, error: nil,
                                             frames: 0, seconds: 0, encoder: nil, attempts: 0) },
             progress: BatchProgress(total: items.count), itemFrames: Array(repeating: 0, count: items.count)))
-        Self.removeLeftovers(items.map(\.recipe.output))
+        TemporaryFiles.removeLeftovers(of: items.map(\.recipe.output))
         let options = self.options, cancellation = self.cancellation
         let pool = WorkerPool(workers: options.jobs)
         pool.run(count: items.count, shouldStart: {
@@ -192,17 +192,4 @@ public final class Batch: Sendable {
               let video = info.videoStream, (info.duration ?? 0) > 0 else { return nil }
         return info.streams.first { $0.index == video }?.frameCount ?? 0
     }
-
-    /// Removes unfinished outputs of an earlier run that was killed (hidden `.name.vfx-*.ext` files beside the outputs).
-    static func removeLeftovers(_ outputs: [String]) {
-        let byDirectory = Dictionary(grouping: outputs) { URL(fileURLWithPath: $0).deletingLastPathComponent().path }
-        for (directory, paths) in byDirectory {
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-            where paths.contains(where: { TemporaryFiles.isTemporary(name, of: $0) }) {
-                unlink(directory + "/" + name)
-            }
-        }
-    }
 }
-
-

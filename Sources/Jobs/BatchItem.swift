@@ -16,7 +16,9 @@ public enum BatchError: Error, CategorizedError, CustomStringConvertible, Equata
     case collision(output: String, first: String, second: String)
     case overwritesInput(output: String, input: String)
     case template(String, reason: String)
-    case unwritableOutput(output: String, origin: String, reason: String)
+    /// An item whose recipe does not validate (its steps, codec, quality, or an output container that
+    /// cannot hold the codec).
+    case invalidItem(output: String, origin: String, reason: String)
     case nothingToDo
 
     public var category: ErrorCategory { .invalidInput }
@@ -27,7 +29,7 @@ public enum BatchError: Error, CategorizedError, CustomStringConvertible, Equata
         case let .collision(output, first, second): return "\(first) and \(second) would both write \(output); change --name or the manifest's outputs"
         case let .overwritesInput(output, input): return "the output \(output) would overwrite the input \(input)"
         case let .template(t, reason): return "--name \(t): \(reason)"
-        case let .unwritableOutput(output, origin, reason): return "\(origin): cannot write \(output): \(reason)"
+        case let .invalidItem(output, origin, reason): return "\(origin) (output \(output)): \(reason)"
         case .nothingToDo: return "no input videos found"
         }
     }

@@ -27,7 +27,7 @@ public enum BatchPlanner {
                                    origin: "line \(entry.line)"))
         }
         guard !items.isEmpty else { throw BatchError.nothingToDo }
-        try checkContainers(items)
+        try validateItems(items)
         try checkOutputs(items)
         return items
     }
@@ -35,10 +35,10 @@ public enum BatchPlanner {
     /// Every item's recipe passes validation before any work: its steps, codec and quality, and an
     /// output whose extension names a container that holds the codec (a name given explicitly, in the
     /// manifest or the template, is not changed).
-    static func checkContainers(_ items: [BatchItem]) throws {
+    static func validateItems(_ items: [BatchItem]) throws {
         for item in items {
             do { try item.recipe.validate() } catch {
-                throw BatchError.unwritableOutput(output: item.recipe.output, origin: item.origin, reason: "\(error)")
+                throw BatchError.invalidItem(output: item.recipe.output, origin: item.origin, reason: "\(error)")
             }
         }
     }

@@ -36,9 +36,11 @@ public struct IsolatedJob: Sendable {
     static let watchInterval: Int32 = 50
 
     /// Runs `spec` to its end; blocks the calling thread. Throws the job's own error, ``JobCrash`` when
-    /// the child ended without a result, or `MediaError.cancelled`.
+    /// the child ended without a result, or `MediaError.cancelled`. When the child ends without a result,
+    /// `onCrash` gets the end of what it wrote on standard error (a trap's message, a backtrace): for the
+    /// operator's log, not the client.
     public func run(_ spec: JobSpec, cancellation: CancellationFlag, onProgress: (JobProgress) -> Void,
-                    onLog: (String) -> Void) throws -> ProcessResult {
+                    onLog: (String) -> Void, onCrash: (String) -> Void = { _ in }) throws -> ProcessResult {
         let job = try JSONEncoder().encode(spec)
         Self.ignoreBrokenPipes
         let child = try Child.spawn(executable: executable, arguments: ["run-job"], environment: environment)
@@ -52,6 +54,7 @@ public struct IsolatedJob: Sendable {
         var stopped: JobCrash?
         var cancelled = false
         var pending = Data(), diagnostics = Data()
+        let decoder = JSONDecoder()
         let limit = spec.processLimits.memoryBytes
         // With a cgroup the kernel enforces the limit exactly; the watchdog stays as a backstop above it.
         var watchdogLimit: Int { cgroup == nil ? limit : limit + (64 << 20) }
@@ -64,7 +67,7 @@ public struct IsolatedJob: Sendable {
             while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
                 let line = pending[pending.startIndex..<newline]
                 pending.removeSubrange(pending.startIndex...newline)
-                guard let message = try? JSONDecoder().decode(JobMessage.self, from: Data(line)) else { continue }
+                guard let message = try? decoder.decode(JobMessage.self, from: Data(line)) else { continue }
                 switch message {
                 case let .progress(done, total, elapsed): onProgress(JobProgress(framesDone: done, totalFrames: total, elapsed: elapsed))
                 case .log(let text): onLog(text)
@@ -86,7 +89,15 @@ public struct IsolatedJob: Sendable {
             }
         }
         let status = child.wait()
-        if cancelled { throw MediaError.cancelled }
+        if cancelled {
+            TemporaryFiles.removeLeftovers(of: [spec.recipe.output])
+            throw MediaError.cancelled
+        }
+        if outcome == nil || stopped != nil {
+            // A child that ended without a result could not remove the output it was writing.
+            TemporaryFiles.removeLeftovers(of: [spec.recipe.output])
+            onCrash(String(decoding: diagnostics, as: UTF8.self))
+        }
         if let stopped { throw stopped }
         if status.signal == SIGKILL, cgroup?.oomKilled == true { throw JobCrash.memory(limitBytes: limit) }
         switch outcome {
@@ -113,6 +124,8 @@ public struct IsolatedJob: Sendable {
 final class Child {
     let pid: pid_t
     private var input: Int32, output: Int32, errors: Int32
+    /// Read into on every poll (allocated once).
+    private var buffer = [UInt8](repeating: 0, count: 64 << 10)
 
     private init(pid: pid_t, input: Int32, output: Int32, errors: Int32) {
         self.pid = pid; self.input = input; self.output = output; self.errors = errors
@@ -152,7 +165,8 @@ final class Child {
         let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        // posix_spawnp: a bare name (when /proc was not there to say the full path) is looked up in PATH.
+        let rc = posix_spawnp(&pid, executable, &actions, &attributes, argv, envp)
         close(stdinPipe[0]); close(stdoutPipe[1]); close(stderrPipe[1])
         guard rc == 0 else {
             close(stdinPipe[1]); close(stdoutPipe[0]); close(stderrPipe[0])
@@ -167,14 +181,7 @@ final class Child {
 
     /// Writes the whole of `data` to the child's standard input, then closes it.
     func send(_ data: Data) {
-        data.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = write(input, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 { if errno == EINTR { continue }; break }
-                offset += n
-            }
-        }
+        writeAll(data, to: input)
         close(input)
         input = -1
     }
@@ -187,7 +194,6 @@ final class Child {
         var fds = [pollfd(fd: output, events: Int16(POLLIN), revents: 0), pollfd(fd: errors, events: Int16(POLLIN), revents: 0)]
         let ready = Glibc.poll(&fds, 2, timeout)
         guard ready > 0 else { return }
-        var buffer = [UInt8](repeating: 0, count: 64 << 10)
         for (i, fd) in fds.enumerated() where fd.fd >= 0 && fd.revents != 0 {
             let n = buffer.withUnsafeMutableBytes { read(fd.fd, $0.baseAddress, $0.count) }
             if n > 0 {
@@ -226,5 +232,18 @@ final class Child {
     func closeAll() {
         for fd in [input, output, errors] where fd >= 0 { close(fd) }
         input = -1; output = -1; errors = -1
+    }
+}
+
+/// Writes all of `data` to `fd`, through short writes and interruptions; stops at an error (a reader
+/// that went away: SIGPIPE is ignored by the server and default in the child, which then ends).
+func writeAll(_ data: Data, to fd: Int32) {
+    data.withUnsafeBytes { raw in
+        var offset = 0
+        while offset < raw.count {
+            let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+            if n < 0 { if errno == EINTR { continue }; return }
+            offset += n
+        }
     }
 }

@@ -46,7 +46,7 @@ public struct OutputNames: Sendable {
     public func name(input: String, index: Int, count: Int, steps: [ChainStep], codec: String?) -> String {
         let url = URL(fileURLWithPath: input.hasPrefix("http") ? (URL(string: input)?.path ?? input) : input)
         let stem = url.deletingPathExtension().lastPathComponent
-        let ext = Self.container(forInputExtension: url.pathExtension, codec: codec).rawValue
+        let ext = Self.container(forInputExtension: url.pathExtension, codec: codec).fileExtension
         let width = String(count).count
         let number = String(index + 1)
         let padded = String(repeating: "0", count: max(0, width - number.count)) + number

@@ -100,8 +100,10 @@ public enum PixelFormats {
 extension Encoder {
     /// Opens encoder `name` for `config`, mapping quality and preset onto its own options.
     public static func openVideo(name: String, config: VideoEncoderConfig, path: String? = nil) throws -> Encoder {
+        // The catalogue entry says which options carry quality and preset, and what else is always set.
+        let entry = OutputCatalogue.encoder(named: name)
         guard let codec = avcodec_find_encoder_by_name(name) else {
-            if OutputCatalogue.encoder(named: name) != nil {
+            if entry != nil {
                 throw MediaError.encoderUnavailable(name: name, reason: "not in this FFmpeg build")
             }
             throw OutputError.unknownCodec(name)
@@ -126,11 +128,9 @@ extension Encoder {
         ctx.pointee.thread_count = Int32(config.threads)
         if config.globalHeader { ctx.pointee.flags |= AV_CODEC_FLAG_GLOBAL_HEADER }
         ctx.pointee.field_order = config.fieldOrder
-        if OutputCatalogue.encoder(named: name)?.encodesInterlaced == true, ![AV_FIELD_UNKNOWN, AV_FIELD_PROGRESSIVE].contains(config.fieldOrder) {
+        if entry?.encodesInterlaced == true, ![AV_FIELD_UNKNOWN, AV_FIELD_PROGRESSIVE].contains(config.fieldOrder) {
             ctx.pointee.flags |= AV_CODEC_FLAG_INTERLACED_DCT | AV_CODEC_FLAG_INTERLACED_ME
         }
-        // The catalogue entry says which options carry quality and preset, and what else is always set.
-        let entry = OutputCatalogue.encoder(named: name)
         func set(_ key: String, _ value: String) throws {
             guard vfx_has_priv_opt(ctx, key) != 0 else { return }
             try check(vfx_set_priv_opt(ctx, key, value), "setting \(name) option \(key)=\(value)", path: path)
@@ -153,7 +153,7 @@ extension Encoder {
         }
         let code = avcodec_open2(ctx, codec, nil)
         if code < 0 {
-            let hint = OutputCatalogue.encoder(named: name)?.device == .nvidia ? " (no usable NVIDIA GPU and driver)" : ""
+            let hint = entry?.device == .nvidia ? " (no usable NVIDIA GPU and driver)" : ""
             throw MediaError.encoderUnavailable(name: name, reason: ffmpegMessage(code) + hint)
         }
         return Encoder(context: cc)

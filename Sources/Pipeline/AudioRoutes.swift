@@ -53,10 +53,10 @@ final class AudioRoute {
             output.copyLanguage(from: ist, to: output.stream(outputIndex))
             decoder = dec; encoder = enc
             log("note: \(Self.describe(input, index)) is re-encoded to \(enc.name)"
-                + (steps.isEmpty ? " for .\(container.rawValue)" : " to follow the steps"))
+                + (steps.isEmpty ? " for .\(container.fileExtension)" : " to follow the steps"))
         } catch {
             throw MediaError.audioStream(input: input.name, stream: Self.describe(input, index),
-                                         reason: "cannot encode to \(name) for .\(container.rawValue): \(error)")
+                                         reason: "cannot encode to \(name) for .\(container.fileExtension): \(error)")
         }
     }
 

@@ -43,8 +43,9 @@ public enum DataURL {
     /// The bytes of `url`, at most `maxBytes`: strict base64 (the alphabet, and padding to a multiple of
     /// four) after `;base64`, else percent-encoded.
     public static func bytes(_ url: String, maxBytes: Int) throws(Problem) -> [UInt8] {
+        guard url.lowercased().hasPrefix("data:") else { throw .malformed("not a data: URL") }
         guard let comma = url.firstIndex(of: ",") else { throw .malformed("no comma before the data") }
-        let header = url[url.index(url.startIndex, offsetBy: min(5, url.count))..<comma].lowercased()
+        let header = url[..<comma].lowercased()
         let body = String(url[url.index(after: comma)...])
         guard body.utf8.count <= maxBytes / 3 * 4 + 4 else { throw .tooLarge(maxBytes) }
         let bytes: [UInt8]

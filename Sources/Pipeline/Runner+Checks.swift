@@ -56,11 +56,12 @@ extension Runner {
         if PixelFormats.bitDepth(format) >= 10 {
             var line = "note: HDR (\(transfer)) source kept in 10 bits (\(name)) with its colour tags"
             if metadata != nil {
-                let inStream = OutputCatalogue.encoder(named: encoder)?.writesHDRMetadata == true
-                let carriers = [inStream ? "the \(OutputCatalogue.encoder(named: encoder)!.format.uppercased()) stream" : nil,
+                let entry = OutputCatalogue.encoder(named: encoder)
+                let carriers = [entry?.writesHDRMetadata == true ? "the \(entry!.format.uppercased()) stream" : nil,
                                 container == .mkv ? "the Matroska header" : nil].compactMap { $0 }
+                let writers = OutputCatalogue.encoders.filter(\.writesHDRMetadata).map(\.name) + [".mkv"]
                 line += carriers.isEmpty
-                    ? "; its mastering-display and light-level metadata is not written by \(encoder) into .\(container.rawValue) (use libx265 or .mkv to keep it)"
+                    ? "; its mastering-display and light-level metadata is not written by \(encoder) into .\(container.fileExtension) (use \(writers.joined(separator: " or ")) to keep it)"
                     : " and its mastering-display and light-level metadata in \(carriers.joined(separator: " and "))"
             }
             onLog(line)

@@ -19,6 +19,23 @@ public enum TemporaryFiles {
         return name.hasPrefix(".\(stem).vfx-") && name.hasSuffix(".\(ext)")
     }
 
+    /// Removes what runs that were killed left of `outputs` (their temporary names beside them).
+    public static func removeLeftovers(of outputs: [String]) {
+        let byDirectory = Dictionary(grouping: outputs) { path -> String in
+            guard let slash = path.lastIndex(of: "/") else { return "." }
+            return slash == path.startIndex ? "/" : String(path[..<slash])
+        }
+        for (directory, paths) in byDirectory {
+            guard let dir = opendir(directory) else { continue }
+            var names: [String] = []
+            while let entry = readdir(dir) {
+                names.append(withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) })
+            }
+            closedir(dir)
+            for name in names where paths.contains(where: { isTemporary(name, of: $0) }) { unlink(directory + "/" + name) }
+        }
+    }
+
     private static func split(_ path: String) -> (stem: String, ext: String) {
         let file = path.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? path
         guard let dot = file.lastIndex(of: "."), dot != file.startIndex else { return (file, "") }

@@ -58,6 +58,9 @@ final class Transcode {
     private var firstOut = Int64.min, lastOut = Int64.min, lastOutDuration: Int64 = 0
     private var sent = 0, written = 0
     private let changesTiming: Bool
+    /// The input's HDR transfer, if any, and the pixel format the encoder is asked for first.
+    private let hdr: String?
+    private let preferredFormat: AVPixelFormat
     private let outPacket: Packet
 
     /// Opens the input and the output at `path`, plans the steps and the audio routes; `seek` lets a
@@ -86,6 +89,8 @@ final class Transcode {
         let plan = try Planner.plan(steps, shape: shape, resources: request.resources)
         if steps.count > 1 { runner.onLog("note: steps run as " + plan.summary) }
         changesTiming = plan.video.contains { if case .filters = $0 { return true } else { return false } }
+        hdr = HDRTransfer.name(par.color_trc)
+        preferredFormat = runner.pixelFormat(for: request.outputCodec, hdr: hdr != nil)
         let hardwareRequested = OutputCatalogue.encoder(named: request.outputCodec)?.isHardware == true
         decoder = try Decoder(input: input, stream: videoIndex,
                               threads: Runner.decoderThreads(requested: request.threads, hardwareEncoder: hardwareRequested,
@@ -120,7 +125,7 @@ final class Transcode {
 
         stages = try VideoStages(
             plan: plan, inputTimeBase: stream.pointee.time_base, inputFrameRate: sourceRate,
-            intermediateFormat: runner.pixelFormat(for: request.outputCodec, hdr: HDRTransfer.name(par.color_trc) != nil),
+            intermediateFormat: preferredFormat,
             intermediateColor: Self.outputColor(par, height: Int(par.height)), name: inputName, onLog: runner.onLog,
             prepare: { [unowned self] width, height, timeBase, frameRate in
                 try self.openEncoder(width: width, height: height, timeBase: timeBase, frameRate: frameRate, plan: plan,
@@ -163,8 +168,6 @@ final class Transcode {
                              shape: StreamShape, sourceRate: AVRational, sar: AVRational,
                              location: String) throws -> (AVPixelFormat, ColorProperties) {
         let par = stream.parameters.pointee
-        let hdr = HDRTransfer.name(par.color_trc)
-        let preferredFormat = runner.pixelFormat(for: request.outputCodec, hdr: hdr != nil)
         var sx: Int32 = 0, sy: Int32 = 0
         av_pix_fmt_get_chroma_sub_sample(preferredFormat, &sx, &sy)
         let w = width & ~((1 << Int(sx)) - 1), h = height & ~((1 << Int(sy)) - 1)

@@ -87,8 +87,6 @@ public struct OutputContainer: Sendable, Hashable, CustomStringConvertible {
     public let fastStart: Bool
 
     public var description: String { label }
-    /// The extension, as the container's name in file names.
-    public var rawValue: String { fileExtension }
 
     public static func == (a: OutputContainer, b: OutputContainer) -> Bool { a.fileExtension == b.fileExtension }
     public func hash(into h: inout Hasher) { h.combine(fileExtension) }

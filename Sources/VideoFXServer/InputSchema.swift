@@ -145,7 +145,7 @@ public enum InputSchema {
         // What the fields say together (the codec's own quality range, say) is the recipe's to check.
         if problems.isEmpty {
             do {
-                try recipe(out, given: Set(input.keys), video: "input", output: outputName(out)).validate()
+                try recipe(out, steps: steps(out, given: Set(input.keys)), video: "input", output: outputName(out)).validate()
             } catch {
                 problems.append(Problem(loc: location(of: error), msg: "\(error)", type: "value_error"))
             }
@@ -196,13 +196,13 @@ public enum InputSchema {
         return try Recipe.seedSteps(effect: input["effect"]?.string, numLevels: levels, threshold: threshold)
     }
 
-    /// The one mapping from a prediction's validated input to the job it describes (for one of its
-    /// videos, read from `video` and written to `output`).
-    static func recipe(_ input: [String: JSONValue], given: Set<String>, video: String, output: String) throws -> Recipe {
+    /// The one mapping from a prediction's validated input (and its `steps`, see ``steps(_:given:)``) to
+    /// the job it describes, for one of its videos, read from `video` and written to `output`.
+    static func recipe(_ input: [String: JSONValue], steps: [ChainStep], video: String, output: String) -> Recipe {
         var settings = OutputSettings(codec: input["output_codec"]?.string ?? OutputCatalogue.defaultCodec)
         if case .int(let crf)? = input["crf"] { settings.quality = crf }
         if let preset = input["preset"]?.string, !preset.isEmpty { settings.preset = preset }
-        return Recipe(input: video, output: output, steps: try steps(input, given: given), settings: settings)
+        return Recipe(input: video, output: output, steps: steps, settings: settings)
     }
 
     /// The output file name a prediction's job writes: the container its codec prefers.

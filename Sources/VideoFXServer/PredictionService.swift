@@ -240,7 +240,7 @@ public actor PredictionService {
 
     /// Downloads one video, runs the steps on it and delivers the result; `downloaded` counts bytes
     /// against the prediction's total (max_batch_input_bytes).
-    private func processVideo(_ video: String, given: Set<String>, resources: FetchedResources, work: String, entry: Entry,
+    private func processVideo(_ video: String, steps: [ChainStep], resources: FetchedResources, work: String, entry: Entry,
                               fetcher: InputFetcher, downloaded: inout Int) async throws -> (String, ProcessResult) {
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         let input = entry.input
@@ -254,7 +254,7 @@ public actor PredictionService {
         }
         try Task.checkCancellation()
         let output = work + "/" + InputSchema.outputName(input)
-        var request = ProcessRequest(recipe: try InputSchema.recipe(input, given: given, video: source, output: output))
+        var request = ProcessRequest(recipe: InputSchema.recipe(input, steps: steps, video: source, output: output))
         request.resources = resources.read
         request.inputOptions = .untrustedLocalFile
         // Messages name what the client sent, never this server's temporary files.
@@ -290,7 +290,7 @@ public actor PredictionService {
 
     /// A `videos` prediction's items, one after another in its slot: their outputs in input order (null
     /// for an item that failed with continue_on_error) and each item's metrics or error.
-    private func runItems(_ videos: [JSONValue], given: Set<String>, resources: FetchedResources, work: String, entry: Entry,
+    private func runItems(_ videos: [JSONValue], steps: [ChainStep], resources: FetchedResources, work: String, entry: Entry,
                           fetcher: InputFetcher) async throws -> (outputs: [JSONValue], items: [JSONValue]) {
         let continueOnError = entry.input["continue_on_error"] == .bool(true)
         var outputs: [JSONValue] = [], items: [JSONValue] = [], downloaded = 0
@@ -299,7 +299,7 @@ public actor PredictionService {
             let label = "item \(i + 1)/\(videos.count) (\(Self.elided(url)))"
             entry.logLines.yield("\(label): started")
             do {
-                let (delivered, result) = try await processVideo(url, given: given, resources: resources, work: work + "/item-\(i)",
+                let (delivered, result) = try await processVideo(url, steps: steps, resources: resources, work: work + "/item-\(i)",
                                                                  entry: entry, fetcher: fetcher, downloaded: &downloaded)
                 outputs.append(.string(delivered))
                 items.append(.object(Self.resultMetrics(result)))
@@ -336,13 +336,13 @@ public actor PredictionService {
             let steps = try InputSchema.steps(input, given: given)
             let resources = try await fetchResources(steps, into: work, fetcher: fetcher)
             if case .array(let videos)? = input["videos"] {
-                let (outputs, items) = try await runItems(videos, given: given, resources: resources, work: work, entry: entry,
+                let (outputs, items) = try await runItems(videos, steps: steps, resources: resources, work: work, entry: entry,
                                                           fetcher: fetcher)
                 metrics["items"] = .array(items)
                 entry.prediction.output = .array(outputs)
             } else {
                 var downloaded = 0
-                let (delivered, result) = try await processVideo(input["video"]?.string ?? "", given: given, resources: resources,
+                let (delivered, result) = try await processVideo(input["video"]?.string ?? "", steps: steps, resources: resources,
                                                                  work: work + "/item", entry: entry, fetcher: fetcher,
                                                                  downloaded: &downloaded)
                 metrics.merge(Self.resultMetrics(result)) { _, new in new }
@@ -392,6 +392,12 @@ public actor PredictionService {
         let log: @Sendable (String) -> Void = { line in lines.yield(line) }
         let throttle = ProgressThrottle()
         let progress: @Sendable (JobProgress) -> Void = { p in if throttle.due(final: p.framesDone == p.totalFrames) { log(p.line) } }
+        // What a crashed job wrote on standard error goes to the operator's log, not to the client.
+        let logger = self.logger, id = entry.prediction.id
+        let crashLog: @Sendable (String) -> Void = { stderr in
+            guard !stderr.isEmpty else { return }
+            logger.error("job process output before it ended: \(stderr.suffix(4096))", metadata: ["prediction_id": "\(id)"])
+        }
         let isolated = configuration.jobExecutable.map { exe in
             IsolatedJob(executable: exe, environment: configuration.jobEnvironment.merging(["TMPDIR": work]) { _, own in own })
         }
@@ -402,7 +408,8 @@ public actor PredictionService {
                     WorkerThread.detach {
                         do {
                             if let isolated {
-                                continuation.resume(returning: try isolated.run(spec, cancellation: flag, onProgress: progress, onLog: log))
+                                continuation.resume(returning: try isolated.run(spec, cancellation: flag, onProgress: progress, onLog: log,
+                                                                                onCrash: crashLog))
                             } else {
                                 let runner = Runner(request: request, cancellation: flag, onProgress: progress, onLog: log)
                                 continuation.resume(returning: try runner.run())

@@ -105,8 +105,8 @@ import Testing
             let cut = dir.path("cut\(length).\(ext)")
             try data.prefix(length).write(to: URL(fileURLWithPath: cut))
             let out = dir.path("out\(length).mp4")
-            let r = try sh([vfxBinary, "process", cut, "-o", out, "--output-codec", "libx264", "--quiet"])
-            // Exit 0 is fine where FFmpeg finds a frame; a signal (status >= 128) never is.
+            let r = try sh(["timeout", "-s", "KILL", "60", vfxBinary, "process", cut, "-o", out, "--output-codec", "libx264", "--quiet"])
+            // Exit 0 is fine where FFmpeg finds a frame; a signal (status >= 128, or 137 from timeout) never is.
             #expect(r.status < 128, "\(ext) cut to \(length) bytes: status \(r.status) \(r.err)")
             if r.status != 0 { #expect(r.err.contains("cut\(length).\(ext)"), "\(r.err)") }
             try? FileManager.default.removeItem(atPath: cut)

@@ -1,5 +1,8 @@
 import Foundation
 import Jobs
+import MediaIO
+import Pipeline
+import Synchronization
 import TestSupport
 import Testing
 @testable import VideoFXServer
@@ -87,8 +90,26 @@ import Testing
         }
     }
 
+    /// A crashed child's last words on standard error reach the caller (the server logs them).
+    @Test func aCrashedChildsStandardErrorIsHandedOn() throws {
+        let dir = try Scratch()
+        let input = dir.path("crashme.mp4")
+        try Media.make(input, seconds: 1)
+        var request = ProcessRequest(input: input, output: dir.path("out.mp4"))
+        request.outputCodec = "libx264"
+        let job = IsolatedJob(executable: builtBinary("vfx-server"), environment: [JobChild.faultVariable: "crash:crashme", "TMPDIR": dir.url.path])
+        let said = Mutex("")
+        #expect(throws: JobCrash.signal(SIGSEGV)) {
+            try job.run(JobSpec(request), cancellation: CancellationFlag(), onProgress: { _ in }, onLog: { _ in },
+                        onCrash: { text in said.withLock { $0 = text } })
+        }
+        #expect(!said.withLock { $0 }.isEmpty)
+        #expect(dir.contents == ["crashme.mp4"], "\(dir.contents)")
+    }
+
     @Test func memoryLimitBelowTheMinimumIsRefusedAtStart() throws {
-        let r = try sh([builtBinary("vfx-server"), "--job-memory-mib", "16", "--port", "0"])
+        // Under timeout: a server that wrongly started would otherwise never return.
+        let r = try sh(["timeout", "-s", "KILL", "30", builtBinary("vfx-server"), "--job-memory-mib", "16", "--host", "127.0.0.1", "--port", "0"])
         #expect(r.status != 0)
         #expect(r.err.contains("--job-memory-mib 16 is below the minimum of \(ProcessLimits.minimumMemoryBytes >> 20) MiB"), "\(r.err)")
     }
