@@ -88,7 +88,7 @@ let package = Package(
         .testTarget(name: "RecipeTests", dependencies: ["Recipe"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "MediaIO", "Effects", "Recipe", "ErrorTaxonomy", "Jobs", "Analysis", "vfx", "vfx-server", "TestSupport"]),
         .testTarget(name: "ServerTests", dependencies: [
-            "VideoFXServer", "TestSupport", "Recipe", "Jobs", "MediaIO", "Pipeline", "vfx-server",
+            "VideoFXServer", "TestSupport", "Recipe", "Jobs", "MediaIO", "Pipeline", "ErrorTaxonomy", "vfx-server",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -29,9 +29,30 @@ public struct BatchOptions: Sendable {
 
     public init(jobs: Int, threadsPerJob: Int) { self.jobs = jobs; self.threadsPerJob = threadsPerJob }
 
+    /// The retry rule these options give.
+    public var retryPolicy: RetryPolicy { RetryPolicy(retries: retries, backoff: backoff) }
+
     public static var `default`: BatchOptions {
         let (jobs, threads) = WorkerPool.defaultWorkers(cores: ProcessInfo.processInfo.activeProcessorCount)
         return BatchOptions(jobs: jobs, threadsPerJob: threads)
+    }
+}
+
+/// When a failed item is tried again: only for a transient reason (the error taxonomy's retryable
+/// categories), at most `retries` times, after a wait that doubles each time (at most 30 s). The
+/// batch and the server's `videos` items follow this one rule.
+public struct RetryPolicy: Sendable {
+    public var retries: Int
+    /// Seconds before the first retry.
+    public var backoff: Double
+
+    public init(retries: Int = 2, backoff: Double = 1) { self.retries = retries; self.backoff = backoff }
+
+    /// Seconds to wait before trying again after `attempt` (1 for the first) failed with `error`; nil: do not retry.
+    public func delay(after error: any Error, attempt: Int) -> Double? {
+        let category = ErrorCategory.of(error)
+        guard category != .cancelled, category.isRetryable, attempt <= retries else { return nil }
+        return min(30, backoff * Double(1 << min(attempt - 1, 30)))
     }
 }
 
@@ -174,8 +195,7 @@ public final class Batch: Sendable {
                     report.error = ItemReport.Failure(category: .cancelled, message: "cancelled; no output written")
                     break
                 }
-                guard category.isRetryable, report.attempts <= options.retries else { report.status = .failed; break }
-                let wait = min(30, options.backoff * Double(1 << (report.attempts - 1)))
+                guard let wait = options.retryPolicy.delay(after: error, attempt: report.attempts) else { report.status = .failed; break }
                 onEvent(.log(index: index, "\(item.recipe.input): \(error); trying again in \(wait.fixed(1))s (attempt \(report.attempts + 1))"))
                 var slept = 0.0
                 while slept < wait, !cancellation.isCancelled { usleep(100_000); slept += 0.1 }

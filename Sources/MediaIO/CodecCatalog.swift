@@ -35,21 +35,24 @@ public enum CodecCatalog {
 
 /// Colour description carried from input to output.
 public struct ColorProperties: Sendable, Equatable {
-    public var primaries: AVColorPrimaries = AVCOL_PRI_UNSPECIFIED
-    public var transfer: AVColorTransferCharacteristic = AVCOL_TRC_UNSPECIFIED
-    public var matrix: AVColorSpace = AVCOL_SPC_UNSPECIFIED
-    public var range: AVColorRange = AVCOL_RANGE_UNSPECIFIED
+    package var primaries: AVColorPrimaries = AVCOL_PRI_UNSPECIFIED
+    package var transfer: AVColorTransferCharacteristic = AVCOL_TRC_UNSPECIFIED
+    package var matrix: AVColorSpace = AVCOL_SPC_UNSPECIFIED
+    package var range: AVColorRange = AVCOL_RANGE_UNSPECIFIED
     public init() {}
+
+    /// The same colour with full-range (JPEG) levels, as pictures for people use.
+    public var fullRange: ColorProperties { var c = self; c.range = AVCOL_RANGE_JPEG; return c }
 }
 
 /// Everything needed to open a video encoder.
 public struct VideoEncoderConfig: Sendable {
     public var width: Int
     public var height: Int
-    public var pixelFormat: AVPixelFormat
-    public var timeBase: AVRational
-    public var frameRate: AVRational
-    public var sampleAspectRatio: AVRational
+    public var pixelFormat: PixelFormat
+    public var timeBase: Rational
+    public var frameRate: Rational
+    public var sampleAspectRatio: Rational
     public var color: ColorProperties
     public var quality: Int
     public var preset: String?
@@ -59,10 +62,10 @@ public struct VideoEncoderConfig: Sendable {
     public var hdr: HDRMetadata?
     /// The source's field order; interlaced video is encoded as interlaced where the encoder can
     /// (x264) and tagged with its field order everywhere.
-    public var fieldOrder: AVFieldOrder = AV_FIELD_UNKNOWN
+    public var fieldOrder: FieldOrder = .unknown
 
-    public init(width: Int, height: Int, pixelFormat: AVPixelFormat, timeBase: AVRational, frameRate: AVRational,
-                sampleAspectRatio: AVRational = AVRational(num: 0, den: 1), color: ColorProperties = ColorProperties(),
+    public init(width: Int, height: Int, pixelFormat: PixelFormat, timeBase: Rational, frameRate: Rational,
+                sampleAspectRatio: Rational = Rational(0, 1), color: ColorProperties = ColorProperties(),
                 quality: Int = OutputCatalogue.defaultQuality, preset: String? = nil, globalHeader: Bool = false, threads: Int = 0) {
         self.width = width; self.height = height; self.pixelFormat = pixelFormat
         self.timeBase = timeBase; self.frameRate = frameRate; self.sampleAspectRatio = sampleAspectRatio
@@ -70,31 +73,7 @@ public struct VideoEncoderConfig: Sendable {
         self.globalHeader = globalHeader; self.threads = threads
     }
 
-    static let probe = VideoEncoderConfig(width: 256, height: 144, pixelFormat: AV_PIX_FMT_YUV420P,
-                                          timeBase: AVRational(num: 1, den: 25), frameRate: AVRational(num: 25, den: 1))
-}
-
-/// Names FFmpeg uses for pixel formats.
-public enum PixelFormats {
-    public static func named(_ name: String) -> AVPixelFormat? {
-        let f = av_get_pix_fmt(name)
-        return f == AV_PIX_FMT_NONE ? nil : f
-    }
-    public static func name(_ f: AVPixelFormat) -> String {
-        av_get_pix_fmt_name(f).map { String(cString: $0) } ?? "none"
-    }
-    /// Bits per component (8 for yuv420p, 10 for yuv420p10le and p010le).
-    public static func bitDepth(_ f: AVPixelFormat) -> Int {
-        guard let d = av_pix_fmt_desc_get(f) else { return 8 }
-        return Int(d.pointee.comp.0.depth)
-    }
-    /// The formats an encoder accepts.
-    public static func supported(byEncoder name: String) -> [AVPixelFormat] {
-        guard let codec = avcodec_find_encoder_by_name(name), var p = codec.pointee.pix_fmts else { return [] }
-        var out: [AVPixelFormat] = []
-        while p.pointee != AV_PIX_FMT_NONE { out.append(p.pointee); p += 1 }
-        return out
-    }
+    static let probe = VideoEncoderConfig(width: 256, height: 144, pixelFormat: .yuv420p, timeBase: Rational(1, 25), frameRate: Rational(25, 1))
 }
 
 extension Encoder {
@@ -108,27 +87,26 @@ extension Encoder {
             }
             throw OutputError.unknownCodec(name)
         }
-        let supported = PixelFormats.supported(byEncoder: name)
+        let supported = PixelFormat.supported(byEncoder: name)
         if !supported.isEmpty, !supported.contains(config.pixelFormat) {
-            throw MediaError.unsupportedPixelFormat(PixelFormats.name(config.pixelFormat), encoder: name,
-                                                    supported: supported.map(PixelFormats.name))
+            throw MediaError.unsupportedPixelFormat(config.pixelFormat.name, encoder: name, supported: supported.map(\.name))
         }
         let cc = try CodecContext(codec: codec, path: path)
         let ctx = cc.pointer
         ctx.pointee.width = Int32(config.width)
         ctx.pointee.height = Int32(config.height)
-        ctx.pointee.pix_fmt = config.pixelFormat
-        ctx.pointee.time_base = config.timeBase
-        ctx.pointee.framerate = config.frameRate
-        ctx.pointee.sample_aspect_ratio = config.sampleAspectRatio
+        ctx.pointee.pix_fmt = config.pixelFormat.av
+        ctx.pointee.time_base = config.timeBase.av
+        ctx.pointee.framerate = config.frameRate.av
+        ctx.pointee.sample_aspect_ratio = config.sampleAspectRatio.av
         ctx.pointee.color_primaries = config.color.primaries
         ctx.pointee.color_trc = config.color.transfer
         ctx.pointee.colorspace = config.color.matrix
         ctx.pointee.color_range = config.color.range
         ctx.pointee.thread_count = Int32(config.threads)
         if config.globalHeader { ctx.pointee.flags |= AV_CODEC_FLAG_GLOBAL_HEADER }
-        ctx.pointee.field_order = config.fieldOrder
-        if entry?.encodesInterlaced == true, ![AV_FIELD_UNKNOWN, AV_FIELD_PROGRESSIVE].contains(config.fieldOrder) {
+        ctx.pointee.field_order = config.fieldOrder.av
+        if entry?.encodesInterlaced == true, config.fieldOrder.isInterlaced {
             ctx.pointee.flags |= AV_CODEC_FLAG_INTERLACED_DCT | AV_CODEC_FLAG_INTERLACED_ME
         }
         func set(_ key: String, _ value: String) throws {
@@ -182,6 +160,12 @@ extension Encoder {
     }
 
     /// Opens an audio encoder by name for the given sample rate and channel layout.
+    /// Opens audio encoder `name` for what `decoder` gives (its rate and channels, or the nearest the encoder takes).
+    public static func openAudio(name: String, for decoder: Decoder, globalHeader: Bool, path: String?) throws -> Encoder {
+        let d = decoder.pointer.pointee
+        return try openAudio(name: name, sampleRate: d.sample_rate, layout: d.ch_layout, globalHeader: globalHeader, path: path)
+    }
+
     package static func openAudio(name: String, sampleRate: Int32, layout: AVChannelLayout,
                           globalHeader: Bool, path: String?) throws -> Encoder {
         guard let codec = avcodec_find_encoder_by_name(name) else {

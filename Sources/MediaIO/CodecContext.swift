@@ -28,7 +28,7 @@ package final class CodecContext {
 public final class Decoder {
     package let context: CodecContext
     /// The stream's time base: packets arrive in it and frames leave in it.
-    public let timeBase: AVRational
+    public let timeBase: Rational
 
     /// Opens the decoder FFmpeg names for the stream's probed codec.
     public init(input: InputFile, stream index: Int, threads: Int = 0) throws {
@@ -43,7 +43,7 @@ public final class Decoder {
         ctx.pointee.pkt_timebase = st.pointee.time_base
         ctx.pointee.thread_count = Int32(threads)
         ctx.pointee.framerate = av_guess_frame_rate(input.context, st, nil)
-        timeBase = st.pointee.time_base
+        timeBase = Rational(st.pointee.time_base)
         try check(avcodec_open2(ctx, codec, nil), "avcodec_open2(\(context.name))", path: input.name)
     }
 
@@ -77,7 +77,7 @@ public final class Decoder {
 /// Encodes frames into packets.
 public final class Encoder {
     package let context: CodecContext
-    public var timeBase: AVRational { context.pointer.pointee.time_base }
+    public var timeBase: Rational { Rational(context.pointer.pointee.time_base) }
     public var name: String { context.name }
     package var pointer: UnsafeMutablePointer<AVCodecContext> { context.pointer }
 

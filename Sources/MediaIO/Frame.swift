@@ -19,7 +19,29 @@ public final class Frame {
 
     public var width: Int { Int(pointer.pointee.width) }
     public var height: Int { Int(pointer.pointee.height) }
-    public var pixelFormat: AVPixelFormat { AVPixelFormat(rawValue: pointer.pointee.format) }
+    package var pixelFormat: AVPixelFormat { AVPixelFormat(rawValue: pointer.pointee.format) }
+
+    /// The decoder's best guess at the presentation time (nil when it has none).
+    public var bestEffortTimestamp: Int64? {
+        let t = pointer.pointee.best_effort_timestamp
+        return t == Timestamp.none ? nil : t
+    }
+
+    /// Makes this frame a new reference to `other`'s buffers and properties (dropping what it held).
+    public func reference(_ other: Frame) throws {
+        av_frame_unref(pointer)
+        try check(av_frame_ref(pointer, other.pointer), "av_frame_ref")
+    }
+
+    /// Moves `other`'s buffers and properties here, leaving it empty.
+    public func take(_ other: Frame) {
+        av_frame_unref(pointer)
+        av_frame_move_ref(pointer, other.pointer)
+    }
+
+    /// Audio: samples per channel in this frame, and their rate.
+    public var sampleCount: Int { Int(pointer.pointee.nb_samples) }
+    public var sampleRate: Int { Int(pointer.pointee.sample_rate) }
 
     /// Presentation time in the owning stage's time base.
     public var pts: Int64 {

@@ -48,7 +48,7 @@ public struct HDRMetadata: Sendable {
 /// Transfer functions of high-dynamic-range video.
 public enum HDRTransfer {
     /// "PQ" or "HLG" for an HDR transfer function, nil for SDR.
-    public static func name(_ trc: AVColorTransferCharacteristic) -> String? {
+    package static func name(_ trc: AVColorTransferCharacteristic) -> String? {
         switch trc {
         case AVCOL_TRC_SMPTE2084: return "PQ"
         case AVCOL_TRC_ARIB_STD_B67: return "HLG"

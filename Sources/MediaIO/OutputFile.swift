@@ -31,7 +31,7 @@ public final class OutputFile {
     public var needsGlobalHeader: Bool { context.pointee.oformat.pointee.flags & AVFMT_GLOBALHEADER != 0 }
 
     /// Whether this container can hold a codec (FFmpeg's own table; unknown counts as no).
-    public func accepts(_ codec: AVCodecID) -> Bool {
+    package func accepts(_ codec: AVCodecID) -> Bool {
         avformat_query_codec(context.pointee.oformat, codec, FF_COMPLIANCE_NORMAL) == 1
     }
 
@@ -39,7 +39,7 @@ public final class OutputFile {
     /// writing the header asks: the muxer initialises a scratch file holding that stream alone. So a
     /// codec this container takes only as experimental (FLAC in MP4 on FFmpeg 5.1), or not in this
     /// flavour of it (Opus in MOV), counts as no.
-    package func acceptsCopy(of input: InputFile, stream index: Int) -> Bool {
+    public func acceptsCopy(of input: InputFile, stream index: Int) -> Bool {
         let src = input.stream(index)
         guard accepts(src.parameters.pointee.codec_id) else { return false }
         var scratch: UnsafeMutablePointer<AVFormatContext>? = nil
@@ -62,25 +62,25 @@ public final class OutputFile {
     }
 
     /// Bytes written to the file so far.
-    package var bytesWritten: Int64 {
+    public var bytesWritten: Int64 {
         guard ioOpen, let pb = context.pointee.pb else { return 0 }
         return avio_tell(pb)
     }
 
     /// Sets a metadata tag on an output stream (`timecode`, for one).
-    package func setTag(_ key: String, _ value: String, stream index: Int) {
+    public func setTag(_ key: String, _ value: String, stream index: Int) {
         av_dict_set(&stream(index).pointee.metadata, key, value, 0)
     }
 
     /// Adds a stream fed by `encoder`; returns its index.
-    package func addStream(encoder: Encoder) throws -> Int {
+    public func addStream(encoder: Encoder) throws -> Int {
         let index = try reserveStream()
         try attach(encoder, toStream: index)
         return index
     }
 
     /// Adds a stream whose encoder opens later (see ``attach(_:toStream:)``), so it keeps its place in the order.
-    package func reserveStream() throws -> Int {
+    public func reserveStream() throws -> Int {
         guard let st = avformat_new_stream(context, nil) else {
             throw FFmpegError(call: "avformat_new_stream", path: name, code: vfx_averror_enomem())
         }
@@ -88,16 +88,16 @@ public final class OutputFile {
     }
 
     /// Describes a reserved stream by the encoder that feeds it.
-    package func attach(_ encoder: Encoder, toStream index: Int) throws {
+    public func attach(_ encoder: Encoder, toStream index: Int) throws {
         let st = stream(index)
         try check(avcodec_parameters_from_context(st.parameters, encoder.pointer), "avcodec_parameters_from_context", path: name)
-        st.pointee.time_base = encoder.timeBase
+        st.pointee.time_base = encoder.timeBase.av
         st.pointee.avg_frame_rate = encoder.pointer.pointee.framerate
         st.pointee.sample_aspect_ratio = encoder.pointer.pointee.sample_aspect_ratio
     }
 
     /// Adds a stream that copies `input`'s stream `index` packet for packet; returns its index.
-    package func addCopiedStream(from input: InputFile, stream index: Int) throws -> Int {
+    public func addCopiedStream(from input: InputFile, stream index: Int) throws -> Int {
         let src = input.stream(index)
         guard let st = avformat_new_stream(context, nil) else {
             throw FFmpegError(call: "avformat_new_stream", path: name, code: vfx_averror_enomem())
@@ -109,6 +109,19 @@ public final class OutputFile {
         copyLanguage(from: src, to: st)
         return Int(st.pointee.index)
     }
+
+    /// Gives output stream `index` the language of `input`'s stream `source`.
+    public func copyLanguage(from input: InputFile, stream source: Int, to index: Int) {
+        copyLanguage(from: input.stream(source), to: stream(index))
+    }
+
+    /// Gives output stream `index` the rotation (display matrix) of `input`'s stream `source`.
+    public func copyDisplayMatrix(from input: InputFile, stream source: Int, to index: Int) throws {
+        try check(vfx_copy_display_matrix(input.stream(source), stream(index)), "copying the display matrix", path: name)
+    }
+
+    /// Writes HDR10 metadata into output stream `index`'s container-level side data.
+    public func attach(_ metadata: HDRMetadata, toStream index: Int) throws { try metadata.attach(to: stream(index), path: name) }
 
     package func copyLanguage(from src: UnsafeMutablePointer<AVStream>, to dst: UnsafeMutablePointer<AVStream>) {
         if let lang = av_dict_get(src.pointee.metadata, "language", nil, 0) {
@@ -122,7 +135,7 @@ public final class OutputFile {
     package func timeBase(ofStream index: Int) -> AVRational { stream(index).pointee.time_base }
 
     /// Opens the file and writes the container header; `fastStart` moves MP4/MOV indexes to the front.
-    package func writeHeader(fastStart: Bool) throws {
+    public func writeHeader(fastStart: Bool) throws {
         if context.pointee.oformat.pointee.flags & AVFMT_NOFILE == 0 {
             try check(avio_open(&context.pointee.pb, path, AVIO_FLAG_WRITE), "avio_open", path: name)
             ioOpen = true
@@ -145,6 +158,8 @@ public final class OutputFile {
 
     /// Writes one packet whose timestamps are in `timeBase`, interleaving by time. Before the header is
     /// written (an encoder that opens on its first frame), the packet waits in a bounded queue.
+    public func write(_ packet: Packet, timeBase: Rational) throws { try write(packet, timeBase: timeBase.av) }
+
     package func write(_ packet: Packet, timeBase: AVRational) throws {
         guard headerWritten else {
             let held = try Packet()
@@ -162,7 +177,7 @@ public final class OutputFile {
     }
 
     /// Flushes interleaving queues and writes the trailer; once.
-    package func finish() throws {
+    public func finish() throws {
         guard headerWritten, !trailerWritten else { return }
         try check(av_write_trailer(context), "av_write_trailer", path: name)
         trailerWritten = true

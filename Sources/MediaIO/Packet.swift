@@ -17,7 +17,17 @@ public final class Packet {
     /// Drops the payload, keeping the packet for reuse.
     public func unref() { av_packet_unref(pointer) }
 
-    public var streamIndex: Int { Int(pointer.pointee.stream_index) }
+    /// The stream it belongs to: the input's when read, the output's once routed.
+    public var streamIndex: Int {
+        get { Int(pointer.pointee.stream_index) }
+        set { pointer.pointee.stream_index = Int32(newValue) }
+    }
+
+    /// Readies a packet read from the input for a packet-for-packet copy into output stream `index`.
+    public func route(toOutputStream index: Int) {
+        streamIndex = index
+        pointer.pointee.pos = -1
+    }
 
     /// Moves the packet's timestamps `offset` earlier (in its stream's time base).
     public func shift(by offset: Int64) {
@@ -35,4 +45,6 @@ public final class Packet {
     public var isDiscarded: Bool { pointer.pointee.flags & AV_PKT_FLAG_DISCARD != 0 }
 
     package func rescale(from: AVRational, to: AVRational) { av_packet_rescale_ts(pointer, from, to) }
+
+    package var size: Int { Int(pointer.pointee.size) }
 }

@@ -32,7 +32,7 @@ package final class Scaler {
                                      d.width, d.height, AVPixelFormat(rawValue: d.format),
                                      SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, nil, nil, nil)
             guard let context else {
-                throw FFmpegError(call: "sws_getContext(\(PixelFormats.name(AVPixelFormat(rawValue: s.format))) -> \(PixelFormats.name(AVPixelFormat(rawValue: d.format))))", path: nil, code: vfx_averror_enomem())
+                throw FFmpegError(call: "sws_getContext(\(PixelFormat(AVPixelFormat(rawValue: s.format)).name) -> \(PixelFormat(AVPixelFormat(rawValue: d.format)).name))", path: nil, code: vfx_averror_enomem())
             }
             let srcTable = sws_getCoefficients(Int32(sourceMatrix.rawValue))
             let dstTable = sws_getCoefficients(Int32(destinationMatrix.rawValue))

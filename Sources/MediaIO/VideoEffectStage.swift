@@ -14,7 +14,7 @@ public final class VideoEffectStage {
     public let map: PixelMap?
     public let width: Int
     public let height: Int
-    public let format: AVPixelFormat
+    package let format: AVPixelFormat
     /// The output's matrix and range, which the conversions honour.
     public let outputColor: ColorProperties
     private let toRGB = Scaler()
@@ -28,7 +28,7 @@ public final class VideoEffectStage {
     private var pool: [Frame] = []
     private var fused: FusedYUVKernel?
 
-    public init(map: PixelMap?, width: Int, height: Int, format: AVPixelFormat, outputColor: ColorProperties) throws {
+    package init(map: PixelMap?, width: Int, height: Int, format: AVPixelFormat, outputColor: ColorProperties) throws {
         self.map = map
         self.width = width; self.height = height; self.format = format
         self.outputColor = outputColor
@@ -38,7 +38,7 @@ public final class VideoEffectStage {
     }
 
     /// The Y'CbCr matrix for a frame: its own, or BT.709 for HD and BT.601 below (as players guess).
-    public static func matrix(for color: AVColorSpace, height: Int) -> AVColorSpace {
+    package static func matrix(for color: AVColorSpace, height: Int) -> AVColorSpace {
         switch color {
         case AVCOL_SPC_UNSPECIFIED, AVCOL_SPC_RESERVED, AVCOL_SPC_RGB:
             return height >= 720 ? AVCOL_SPC_BT709 : AVCOL_SPC_SMPTE170M

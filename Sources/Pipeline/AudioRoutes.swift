@@ -1,4 +1,3 @@
-import CFFmpeg
 import MediaIO
 
 /// How one input audio stream reaches the output: copied packet for packet, or decoded, converted
@@ -6,19 +5,19 @@ import MediaIO
 final class AudioRoute {
     let inputIndex: Int
     let outputIndex: Int
-    let inputTimeBase: AVRational
+    let inputTimeBase: Rational
     /// Packet timestamps move this much earlier (the job's common start offset, in this stream's time base).
     let offset: Int64
-    /// Set when the audio is re-encoded rather than copied.
+    /// Set when the audio is re-encoded rather than copied: decode -> convert -> encode.
     private let decoder: Decoder?
-    private let converter: AudioConverter?
     private let encoder: Encoder?
-    private let frame: Frame
+    private let stages: (decode: Link<Packet, Frame>, convert: Link<Frame, Frame>, encode: Link<Frame, Packet>)?
+    private let convertedTimeBase: Rational
     /// Where the audio written so far ends, in seconds (for the output's timing check).
     private(set) var end: Double = 0
     private(set) var start: Double?
 
-    var isCopy: Bool { decoder == nil }
+    var isCopy: Bool { stages == nil }
 
     /// What made this stream: a copy, or the decoder and encoder (both on the CPU).
     var report: StreamReport {
@@ -32,26 +31,24 @@ final class AudioRoute {
     /// `steps` (trim, tempo, fades) keep the sound in step with the picture; with any, the audio is re-encoded.
     init(input: InputFile, stream index: Int, output: OutputFile, container: OutputContainer, startTime: Int64,
          steps: [FilterSpec] = [], log: (String) -> Void) throws {
-        let ist = input.stream(index)
         inputIndex = index
-        inputTimeBase = ist.pointee.time_base
-        offset = av_rescale_q(startTime, AVRational(num: 1, den: Int32(AV_TIME_BASE)), inputTimeBase)
-        frame = try Frame()
+        inputTimeBase = input.timeBase(of: index)
+        offset = Rational.microseconds.rescale(startTime, to: inputTimeBase)
         if steps.isEmpty, output.acceptsCopy(of: input, stream: index) {
             outputIndex = try output.addCopiedStream(from: input, stream: index)
-            decoder = nil; converter = nil; encoder = nil
+            decoder = nil; encoder = nil; stages = nil; convertedTimeBase = inputTimeBase
             return
         }
         let name = container.audioEncoder
         do {
             let dec = try Decoder(input: input, stream: index)
-            let d = dec.pointer.pointee
-            let enc = try Encoder.openAudio(name: name, sampleRate: d.sample_rate, layout: d.ch_layout,
-                                            globalHeader: output.needsGlobalHeader, path: output.name)
-            converter = try AudioConverter(decoder: dec, encoder: enc, steps: steps, name: input.name)
+            let enc = try Encoder.openAudio(name: name, for: dec, globalHeader: output.needsGlobalHeader, path: output.name)
+            let converter = try AudioConverter(decoder: dec, encoder: enc, steps: steps, name: input.name)
             outputIndex = try output.addStream(encoder: enc)
-            output.copyLanguage(from: ist, to: output.stream(outputIndex))
-            decoder = dec; encoder = enc
+            output.copyLanguage(from: input, stream: index, to: outputIndex)
+            decoder = dec; encoder = enc; convertedTimeBase = converter.timeBase
+            // Corrupt audio is skipped quietly: the video's decoder reports damage to the file.
+            stages = (try Link(DecodeStage(dec, onCorrupt: { _ in })), try Link(converter), try Link(EncodeStage(enc)))
             log("note: \(Self.describe(input, index)) is re-encoded to \(enc.name)"
                 + (steps.isEmpty ? " for .\(container.fileExtension)" : " to follow the steps"))
         } catch {
@@ -76,50 +73,39 @@ final class AudioRoute {
         return (info.sampleRate ?? 0) > 0 && (info.channels ?? 0) > 0
     }
 
-    /// Takes one input packet (already read from this route's stream), or nil to drain.
-    func handle(_ packet: Packet?, output: OutputFile, write: (Encoder, Int) throws -> Void) throws {
+    /// Takes one input packet (already read from this route's stream), or nil to drain; hands what
+    /// leaves for the muxer to `write` with its time base.
+    func handle(_ packet: Packet?, write: (Packet, Rational) throws -> Void) throws {
         if let packet { packet.shift(by: offset) }
-        guard let dec = decoder, let conv = converter, let enc = encoder else {
+        guard let stages, let encoder else {
             guard let packet else { return }
             // Copied as they are, as the ffmpeg CLI copies them: the muxer's edit list hides them again.
             if !packet.isDiscarded { note(pts: packet.pts, duration: packet.duration, timeBase: inputTimeBase) }
-            packet.pointer.pointee.stream_index = Int32(outputIndex)
-            packet.pointer.pointee.pos = -1
-            try output.write(packet, timeBase: inputTimeBase)
-            return
+            packet.route(toOutputStream: outputIndex)
+            return try write(packet, inputTimeBase)
         }
-        if case .corrupt = try dec.send(packet) { return }
-        while case .value = try dec.receive(into: frame) {
-            try conv.push(frame)
-            frame.unref()
-            try pull(conv, enc, write)
-        }
-        if packet == nil {
-            try conv.push(nil)
-            try pull(conv, enc, write)
-            while try !enc.send(nil) { try write(enc, outputIndex) }
-            try write(enc, outputIndex)
-        }
-    }
-
-    private func pull(_ conv: AudioConverter, _ enc: Encoder, _ write: (Encoder, Int) throws -> Void) throws {
-        while case .value = try conv.pull(into: frame) {
-            let f = frame.pointer.pointee
-            note(pts: f.pts == vfx_nopts() ? nil : f.pts, duration: Int64(f.nb_samples),
-                 timeBase: AVRational(num: 1, den: max(1, f.sample_rate)), frameTimeBase: conv.timeBase)
-            if frame.pts != vfx_nopts() { frame.pts = av_rescale_q(frame.pts, conv.timeBase, enc.timeBase) }
-            while try !enc.send(frame) { try write(enc, outputIndex) }
-            frame.unref()
-            try write(enc, outputIndex)
+        try stages.decode.push(packet) { frame in
+            try stages.convert.push(frame) { converted in
+                if let converted {
+                    note(pts: converted.pts == Timestamp.none ? nil : converted.pts, duration: Int64(converted.sampleCount),
+                         timeBase: Rational(1, Int32(max(1, converted.sampleRate))), frameTimeBase: convertedTimeBase)
+                    if converted.pts != Timestamp.none { converted.pts = convertedTimeBase.rescale(converted.pts, to: encoder.timeBase) }
+                }
+                try stages.encode.push(converted) { out in
+                    guard let out else { return }
+                    out.streamIndex = outputIndex
+                    try write(out, encoder.timeBase)
+                }
+            }
         }
     }
 
     /// Records where audio starts and ends; `duration` is in `timeBase` (samples at the sample rate for
     /// decoded frames, whose `pts` is in `frameTimeBase`).
-    private func note(pts: Int64?, duration: Int64, timeBase: AVRational, frameTimeBase: AVRational? = nil) {
+    private func note(pts: Int64?, duration: Int64, timeBase: Rational, frameTimeBase: Rational? = nil) {
         guard let pts else { return }
-        let t = Double(pts) * av_q2d(frameTimeBase ?? timeBase)
+        let t = (frameTimeBase ?? timeBase).seconds(pts)
         if start == nil { start = t }
-        end = max(end, t + Double(max(0, duration)) * av_q2d(timeBase))
+        end = max(end, t + timeBase.seconds(max(0, duration)))
     }
 }

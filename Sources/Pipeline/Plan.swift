@@ -1,4 +1,3 @@
-import CFFmpeg
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -16,7 +15,7 @@ extension OutputContainer {
 public enum RequestValidation {
     public static func validate(_ request: ProcessRequest) throws {
         try request.recipe.validate()
-        if let format = request.pixelFormat, PixelFormats.named(format) == nil {
+        if let format = request.pixelFormat, PixelFormat(named: format) == nil {
             throw ParameterError.outOfRange("pixel format", format, "an FFmpeg pixel format such as yuv420p, yuv444p, yuv420p10le")
         }
     }

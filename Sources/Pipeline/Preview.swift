@@ -1,4 +1,3 @@
-import CFFmpeg
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -45,60 +44,46 @@ public struct Preview {
         let resolved = try Chain.resolve(steps)
         let file = try InputFile(url: try InputLocation.resolve(input), name: input)
         let index = try file.bestVideoStream()
-        let st = file.stream(index)
-        let par = st.parameters.pointee
+        let video = file.videoParameters(stream: index)
         let (shape, sourceRate, _) = file.plannedShape(stream: index)
         let plan = try Planner.plan(resolved, shape: shape, resources: resources)
         // Steps that move frames in time map output times to other source times: read from the start for them.
         let retimed = resolved.contains { $0.definition.movesTime }
         if !retimed && at > 0 { try? file.seek(to: max(0, at - 0.5)) }
-        let decoder = try Decoder(input: file, stream: index)
-        var color = ColorProperties()
-        color.primaries = par.color_primaries; color.transfer = par.color_trc
-        color.matrix = VideoEffectStage.matrix(for: par.color_space, height: Int(par.height))
-        color.range = AVCOL_RANGE_JPEG
-        var tb = st.pointee.time_base
-        let stages = try VideoStages(plan: plan, inputTimeBase: st.pointee.time_base, inputFrameRate: sourceRate,
-                                     intermediateFormat: AV_PIX_FMT_YUV444P, intermediateColor: color, name: input, onLog: { _ in },
-                                     prepare: { _, _, timeBase, _ in tb = timeBase; return (AV_PIX_FMT_YUV444P, color) })
-        let start = file.startTime(of: [index])
-        let offset = av_rescale_q(start, AVRational(num: 1, den: Int32(AV_TIME_BASE)), st.pointee.time_base)
-        let packet = try Packet(), frame = try Frame()
+        let color = video.outputColor(height: video.height).fullRange
+        var tb = video.timeBase
+        let stages = try VideoStages(plan: plan, inputTimeBase: video.timeBase, inputFrameRate: sourceRate,
+                                     intermediateFormat: .yuv444p, intermediateColor: color, name: input, onLog: { _ in },
+                                     prepare: { _, _, timeBase, _ in tb = timeBase; return (.yuv444p, color) })
+        let offset = Rational.microseconds.rescale(file.startTime(of: [index]), to: video.timeBase)
         let before = try Frame(), after = try Frame()
         var found = false, shownTime = 0.0
-        func emit(_ f: Frame) throws {
-            guard !found else { return }
-            after.unref()
-            try check(av_frame_ref(after.pointer, f.pointer), "av_frame_ref")
-            shownTime = Double(f.pts) * av_q2d(tb)
+        // Frames flow demux -> decode -> steps until the first one at or after `at` comes out.
+        func shown(_ f: Frame?) throws {
+            guard let f, !found else { return }
+            try after.reference(f)
+            shownTime = tb.seconds(f.pts)
             if shownTime + 1e-6 >= at { found = true }
         }
-        func drain() throws {
-            while !found, case .value = try decoder.receive(into: frame) {
-                frame.pts = frame.pointer.pointee.best_effort_timestamp == vfx_nopts() ? 0 : frame.pointer.pointee.best_effort_timestamp - offset
-                before.unref()
-                try check(av_frame_ref(before.pointer, frame.pointer), "av_frame_ref")
-                try stages.push(frame, emit: emit)
-                frame.unref()
+        let decode = try Link(DecodeStage(try Decoder(input: file, stream: index), onCorrupt: { _ in }))
+        func decoded(_ frame: Frame?) throws {
+            guard !found else { return }
+            if let frame {
+                frame.pts = (frame.bestEffortTimestamp ?? offset) - offset
+                try before.reference(frame)
             }
+            try stages.push(frame, emit: shown)
         }
-        while !found {
+        let packet = try Packet()
+        reading: while !found {
             switch try file.read(into: packet) {
             case .packet:
-                defer { packet.unref() }
-                if packet.streamIndex == index {
-                    if case .corrupt = try decoder.send(packet) { continue }
-                    try drain()
-                }
-                continue
-            case .endOfFile, .corrupt: break
+                if packet.streamIndex == index { try decode.push(packet, next: decoded) }
+                packet.unref()
+            case .endOfFile, .corrupt:
+                try decode.push(nil, next: decoded)
+                break reading
             }
-            break
-        }
-        if !found {
-            _ = try decoder.send(nil)
-            try drain()
-            if !found { try stages.push(nil, emit: emit) }
         }
         guard after.width > 0 else { throw MediaError.noFramesFromSteps(input: input, steps: Chain.text(steps)) }
         var picture = try StillImage.rgb(after)

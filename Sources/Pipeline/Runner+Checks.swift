@@ -1,4 +1,3 @@
-import CFFmpeg
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -14,8 +13,7 @@ extension Runner {
     static func verifyTiming(path: String, name: String, _ expected: TimingExpectation) throws {
         let expectedStart = expected.start, expectedEnd = expected.end, tolerance = expected.tolerance
         let written = try InputFile(url: path, name: name, options: InputOptions(protocolWhitelist: "file"))
-        let ctx = written.context.pointee
-        let start = ctx.start_time == vfx_nopts() ? 0 : Double(ctx.start_time) / Double(AV_TIME_BASE)
+        let start = written.startSeconds
         guard let duration = written.duration else { return }
         if abs(start - expectedStart) > tolerance || abs(start + duration - expectedEnd) > tolerance {
             throw MediaError.timingMismatch(output: name, expectedStart: expectedStart, expectedEnd: expectedEnd,
@@ -42,18 +40,18 @@ extension Runner {
 
     /// The pixel format encoder `name` gets: the one asked for; by default 8-bit 4:2:0, or for an HDR
     /// source 10-bit 4:2:0 where the encoder writes it.
-    func pixelFormat(for name: String, hdr: Bool) -> AVPixelFormat {
-        if let asked = request.pixelFormat, let f = PixelFormats.named(asked) { return f }
-        guard hdr else { return AV_PIX_FMT_YUV420P }
-        let supported = PixelFormats.supported(byEncoder: name)
-        return [AV_PIX_FMT_YUV420P10LE, AV_PIX_FMT_P010LE].first { supported.contains($0) } ?? AV_PIX_FMT_YUV420P
+    func pixelFormat(for name: String, hdr: Bool) -> PixelFormat {
+        if let asked = request.pixelFormat, let f = PixelFormat(named: asked) { return f }
+        guard hdr else { return .yuv420p }
+        let supported = PixelFormat.supported(byEncoder: name)
+        return [PixelFormat.yuv420p10le, .p010le].first { supported.contains($0) } ?? .yuv420p
     }
 
     /// Says what happened to an HDR source: kept in 10 bits, or squeezed into 8 (and why).
-    func reportHDR(_ transfer: String, format: AVPixelFormat, encoder: String, container: OutputContainer,
-                           metadata: HDRMetadata?, warn: (String) -> Void) {
-        let name = PixelFormats.name(format)
-        if PixelFormats.bitDepth(format) >= 10 {
+    func reportHDR(_ transfer: String, format: PixelFormat, encoder: String, container: OutputContainer,
+                   metadata: HDRMetadata?, warn: (String) -> Void) {
+        let name = format.name
+        if format.bitDepth >= 10 {
             var line = "note: HDR (\(transfer)) source kept in 10 bits (\(name)) with its colour tags"
             if metadata != nil {
                 let entry = OutputCatalogue.encoder(named: encoder)
@@ -72,20 +70,5 @@ extension Runner {
             warn("HDR (\(transfer)) source written as 8-bit \(name): \(encoder) cannot write 10-bit video; the \(transfer) tags are "
                  + "kept; pick libx265 (or libsvtav1) as the output codec to keep 10 bits")
         }
-    }
-
-    /// HDR10 metadata from the first decoded frame (HEVC SEI, AV1 metadata), for containers that do
-    /// not repeat it in their header; a second, short read of the input.
-    static func firstFrameHDRMetadata(_ location: String, _ request: ProcessRequest, _ index: Int) -> HDRMetadata? {
-        guard let input = try? InputFile(url: location, options: request.inputOptions),
-              let decoder = try? Decoder(input: input, stream: index),
-              let packet = try? Packet(), let frame = try? Frame() else { return nil }
-        for _ in 0..<256 {
-            guard case .packet? = try? input.read(into: packet) else { break }
-            defer { packet.unref() }
-            guard packet.streamIndex == index, (try? decoder.send(packet)) != nil else { continue }
-            if case .value? = try? decoder.receive(into: frame) { return HDRMetadata(frame: frame) }
-        }
-        return nil
     }
 }

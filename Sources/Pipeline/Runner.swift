@@ -1,4 +1,3 @@
-import CFFmpeg
 import Effects
 #if canImport(FoundationEssentials)
 import FoundationEssentials

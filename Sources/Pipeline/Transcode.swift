@@ -1,4 +1,3 @@
-import CFFmpeg
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -29,7 +28,7 @@ final class Transcode {
     // Demux.
     private let input: InputFile
     private let videoIndex: Int
-    private let stream: UnsafeMutablePointer<AVStream>
+    private let video: VideoParameters
     private let videoOffset: Int64
     private let readStreams: Set<Int>
     private let startSeconds: Double
@@ -40,10 +39,11 @@ final class Transcode {
 
     // Decode.
     private let decoder: Decoder
+    private var decode: Link<Packet, Frame>!
     private let total: Int?
     private let defaultDuration: Int64
     private var firstPts = Int64.min, lastPts = Int64.min, lastDuration: Int64 = 0
-    private var decoded = 0, corruptReports = 0
+    private var decodedCount = 0, corruptReports = 0
 
     // Steps, encode and mux.
     private let output: OutputFile
@@ -52,16 +52,16 @@ final class Transcode {
     private var stages: VideoStages!
     private var audio: [Int: AudioRoute] = [:]
     private var encoder: Encoder?
+    private var encode: Link<Frame, Packet>?
     private var fallbackFrom: String?
-    private var encoderTimeBase: AVRational
+    private var encoderTimeBase: Rational
     private var defaultOutDuration: Int64 = 1
     private var firstOut = Int64.min, lastOut = Int64.min, lastOutDuration: Int64 = 0
     private var sent = 0, written = 0
     private let changesTiming: Bool
     /// The input's HDR transfer, if any, and the pixel format the encoder is asked for first.
     private let hdr: String?
-    private let preferredFormat: AVPixelFormat
-    private let outPacket: Packet
+    private let preferredFormat: PixelFormat
 
     /// Opens the input and the output at `path`, plans the steps and the audio routes; `seek` lets a
     /// leading trim jump close to its start.
@@ -75,32 +75,30 @@ final class Transcode {
         let location = try InputLocation.resolve(request.input)
         input = try InputFile(url: location, name: inputName, options: request.inputOptions, cancellation: runner.cancellation)
         videoIndex = try input.bestVideoStream()
-        stream = input.stream(videoIndex)
-        let par = stream.parameters.pointee
-        guard par.width > 0, par.height > 0 else { throw MediaError.noFramesDecoded(inputName) }
+        video = input.videoParameters(stream: videoIndex)
+        guard video.width > 0, video.height > 0 else { throw MediaError.noFramesDecoded(inputName) }
         total = input.expectedFrameCount(stream: videoIndex)
         let sourceDuration = input.info(stream: videoIndex).duration ?? input.duration
-        try runner.checkLimits(width: Int(par.width), height: Int(par.height), duration: sourceDuration, frames: total, name: inputName)
+        try runner.checkLimits(width: video.width, height: video.height, duration: sourceDuration, frames: total, name: inputName)
         output = try OutputFile(path: path, name: outputName, formatName: container.muxer)
-        outPacket = try Packet()
 
         // The steps, planned against what the input says of itself (sizes, rate, duration).
         let (shape, sourceRate, sar) = input.plannedShape(stream: videoIndex)
         let plan = try Planner.plan(steps, shape: shape, resources: request.resources)
         if steps.count > 1 { runner.onLog("note: steps run as " + plan.summary) }
         changesTiming = plan.video.contains { if case .filters = $0 { return true } else { return false } }
-        hdr = HDRTransfer.name(par.color_trc)
+        hdr = video.hdrTransfer
         preferredFormat = runner.pixelFormat(for: request.outputCodec, hdr: hdr != nil)
         let hardwareRequested = OutputCatalogue.encoder(named: request.outputCodec)?.isHardware == true
         decoder = try Decoder(input: input, stream: videoIndex,
                               threads: Runner.decoderThreads(requested: request.threads, hardwareEncoder: hardwareRequested,
                                                              cores: ProcessInfo.processInfo.activeProcessorCount))
-        defaultDuration = max(1, av_rescale_q(1, av_inv_q(sourceRate), stream.pointee.time_base))
-        encoderTimeBase = stream.pointee.time_base
+        defaultDuration = max(1, sourceRate.inverse.rescale(1, to: video.timeBase))
+        encoderTimeBase = video.timeBase
 
         // The video stream keeps the first place; its encoder opens from the first frame the steps give.
         videoOut = try output.reserveStream()
-        try check(vfx_copy_display_matrix(stream, output.stream(videoOut)), "copying the display matrix", path: outputName)
+        try output.copyDisplayMatrix(from: input, stream: videoIndex, to: videoOut)
         if let timecode = input.tag("timecode") { output.setTag("timecode", timecode, stream: videoOut) }
 
         // Every stream is shifted by the same offset so the output starts at zero, as ffmpeg's does,
@@ -115,8 +113,8 @@ final class Transcode {
             }
         }
         let startTime = input.startTime(of: [videoIndex] + audioIndices)
-        videoOffset = av_rescale_q(startTime, AVRational(num: 1, den: Int32(AV_TIME_BASE)), stream.pointee.time_base)
-        startSeconds = Double(startTime) / Double(AV_TIME_BASE)
+        videoOffset = Rational.microseconds.rescale(startTime, to: video.timeBase)
+        startSeconds = Rational.microseconds.seconds(startTime)
         readStreams = Set([videoIndex] + audioIndices)
         for index in audioIndices {
             audio[index] = try AudioRoute(input: input, stream: index, output: output, container: container,
@@ -124,28 +122,22 @@ final class Transcode {
         }
 
         stages = try VideoStages(
-            plan: plan, inputTimeBase: stream.pointee.time_base, inputFrameRate: sourceRate,
+            plan: plan, inputTimeBase: video.timeBase, inputFrameRate: sourceRate,
             intermediateFormat: preferredFormat,
-            intermediateColor: Self.outputColor(par, height: Int(par.height)), name: inputName, onLog: runner.onLog,
+            intermediateColor: video.outputColor(height: video.height), name: inputName, onLog: runner.onLog,
             prepare: { [unowned self] width, height, timeBase, frameRate in
                 try self.openEncoder(width: width, height: height, timeBase: timeBase, frameRate: frameRate, plan: plan,
                                      shape: shape, sourceRate: sourceRate, sar: sar, location: location)
             })
+        decode = try Link(DecodeStage(decoder, onCorrupt: { [unowned self] message in
+            corruptReports += 1
+            if corruptReports <= 3 { warn("\(inputName): corrupt video data skipped (\(message))") }
+        }))
         for line in skipped { warn(line) }
         try planLeadingTrim(steps.first, seek: seek)
     }
 
     private func warn(_ s: String) { warnings.append(s); runner.onLog("warning: " + s) }
-
-    /// Colour: what the input says; the matrix named for the output's height when the input says nothing.
-    static func outputColor(_ par: AVCodecParameters, height: Int) -> ColorProperties {
-        var color = ColorProperties()
-        color.primaries = par.color_primaries
-        color.transfer = par.color_trc
-        color.matrix = VideoEffectStage.matrix(for: par.color_space, height: height)
-        color.range = par.color_range == AVCOL_RANGE_JPEG ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG
-        return color
-    }
 
     /// Frames before a leading trim's start are cut by the trim filter, frame-exactly, wherever decoding
     /// begins; seeking to a keyframe shortly before it spares decoding them (verified on the first frame).
@@ -164,48 +156,39 @@ final class Transcode {
 
     /// Opens the encoder for the first frame out of the steps: its size, the steps' time base and rate;
     /// writes the header. Returns the format and colour the steps must deliver.
-    private func openEncoder(width: Int, height: Int, timeBase: AVRational, frameRate: AVRational?, plan: StepPlan,
-                             shape: StreamShape, sourceRate: AVRational, sar: AVRational,
-                             location: String) throws -> (AVPixelFormat, ColorProperties) {
-        let par = stream.parameters.pointee
-        var sx: Int32 = 0, sy: Int32 = 0
-        av_pix_fmt_get_chroma_sub_sample(preferredFormat, &sx, &sy)
-        let w = width & ~((1 << Int(sx)) - 1), h = height & ~((1 << Int(sy)) - 1)
+    private func openEncoder(width: Int, height: Int, timeBase: Rational, frameRate: Rational?, plan: StepPlan,
+                             shape: StreamShape, sourceRate: Rational, sar: Rational,
+                             location: String) throws -> (PixelFormat, ColorProperties) {
+        let (w, h) = preferredFormat.fitting(width: width, height: height)
         // Rate hints: what the last filter announces, or the planned rate when steps retime (speed).
         var rate = frameRate ?? sourceRate
-        if changesTiming, abs(av_q2d(rate) - plan.shape.frameRate) > 0.01 { rate = av_d2q(plan.shape.frameRate, 100_000) }
+        if changesTiming, abs(rate.value - plan.shape.frameRate) > 0.01 { rate = .approximating(plan.shape.frameRate) }
         let stepsResized = plan.shape.width != shape.width || plan.shape.height != shape.height
         var config = VideoEncoderConfig(
             width: w, height: h, pixelFormat: preferredFormat, timeBase: timeBase, frameRate: rate,
-            sampleAspectRatio: stepsResized ? AVRational(num: 1, den: 1) : sar, color: Self.outputColor(par, height: h),
+            sampleAspectRatio: stepsResized ? Rational(1, 1) : sar, color: video.outputColor(height: h),
             quality: request.quality, preset: request.preset, globalHeader: output.needsGlobalHeader, threads: request.threads)
-        config.fieldOrder = changesTiming ? AV_FIELD_UNKNOWN : par.field_order
-        config.hdr = hdr == nil ? nil : (HDRMetadata(stream: stream) ?? Runner.firstFrameHDRMetadata(location, request, videoIndex))
+        config.fieldOrder = changesTiming ? .unknown : video.fieldOrder
+        config.hdr = hdr == nil ? nil : (input.hdrMetadata(stream: videoIndex)
+            ?? InputFile.firstFrameHDRMetadata(url: location, options: request.inputOptions, stream: videoIndex))
         let (enc, from) = try runner.openEncoder(config: &config, path: outputName, hdr: hdr != nil)
         if let hdr { runner.reportHDR(hdr, format: config.pixelFormat, encoder: enc.name, container: container, metadata: config.hdr, warn: warn) }
         try output.attach(enc, toStream: videoOut)
-        if let metadata = config.hdr { try metadata.attach(to: output.stream(videoOut), path: outputName) }
+        if let metadata = config.hdr { try output.attach(metadata, toStream: videoOut) }
         try output.writeHeader(fastStart: container.fastStart)
         encoder = enc; fallbackFrom = from
+        encode = try Link(EncodeStage(enc))
         encoderTimeBase = timeBase
-        defaultOutDuration = max(1, av_rescale_q(1, av_inv_q(rate), timeBase))
+        defaultOutDuration = max(1, rate.inverse.rescale(1, to: timeBase))
         return (config.pixelFormat, config.color)
-    }
-
-    private func writeEncoded(_ enc: Encoder, stream index: Int) throws {
-        while case .value = try enc.receive(into: outPacket) {
-            outPacket.pointer.pointee.stream_index = Int32(index)
-            try output.write(outPacket, timeBase: enc.timeBase)
-            if index == videoOut { written += 1 }
-        }
     }
 
     /// Sends one frame out of the steps to the encoder (nil drains it), writing what it gives.
     private func encode(_ f: Frame?) throws {
-        guard let enc = encoder else { return }
+        guard let encode, let enc = encoder else { return }
         if let f {
             // Encoders need strictly increasing times; nudge duplicates forward.
-            if f.pts == vfx_nopts() { f.pts = lastOut == .min ? 0 : lastOut + lastOutDuration }
+            if f.pts == Timestamp.none { f.pts = lastOut == .min ? 0 : lastOut + lastOutDuration }
             if lastOut != .min && f.pts <= lastOut { f.pts = lastOut + 1 }
             if firstOut == .min { firstOut = f.pts }
             lastOut = f.pts
@@ -214,60 +197,49 @@ final class Transcode {
             lastOutDuration = f.duration
             sent += 1
         }
-        while try !enc.send(f) { try writeEncoded(enc, stream: videoOut) }
-        try writeEncoded(enc, stream: videoOut)
+        try encode.push(f) { packet in
+            guard let packet else { return }
+            packet.streamIndex = videoOut
+            try output.write(packet, timeBase: enc.timeBase)
+            written += 1
+        }
     }
 
     // MARK: - Decode
 
-    /// Receives every frame the decoder has ready and passes it on; stops early when a seek missed.
-    private func drainDecoder(into frame: Frame) throws {
-        let timeBase = stream.pointee.time_base
-        while !seekMissed, case .value = try decoder.receive(into: frame) {
-            try runner.cancelCheck()
-            var pts = frame.pointer.pointee.best_effort_timestamp
-            let duration = frame.duration > 0 ? frame.duration : defaultDuration
-            if pts == vfx_nopts() { pts = lastPts == .min ? 0 : lastPts + lastDuration }
-            if lastPts != .min && pts <= lastPts { pts = lastPts + 1 }
-            if firstPts == .min {
-                firstPts = pts
-                if let start = seekedTo, Double(pts) * av_q2d(timeBase) > start + 1e-6 { seekMissed = true; return }
-            }
-            lastPts = pts; lastDuration = duration
-            // Headers can lie: the limits hold for what really decodes.
-            try runner.checkLimits(duration: Double(pts - firstPts) * av_q2d(timeBase), frames: decoded + 1, name: inputName)
-            if decoded % 16 == 0, let max = request.limits.maxOutputBytes, output.bytesWritten > max {
-                throw MediaError.limitExceeded(input: outputName, limit: "max_output_bytes", value: "\(output.bytesWritten) bytes",
-                                               maximum: "\(max) bytes")
-            }
-            frame.pts = pts
-            frame.duration = duration
-            decoded += 1
-            try stages.push(frame, emit: encode)
-            frame.unref()
-            runner.onProgress(JobProgress(framesDone: decoded, totalFrames: total, elapsed: Date().timeIntervalSince(started)))
+    /// Gives a decoded frame its timestamps (monotonic, never unknown), checks the limits on what
+    /// really decodes, and passes it to the steps; nil drains them. Once a seek missed, frames are dropped.
+    private func decoded(_ frame: Frame?) throws {
+        guard !seekMissed else { return }
+        guard let frame else { return try stages.push(nil, emit: encode) }
+        try runner.cancelCheck()
+        var pts = frame.bestEffortTimestamp ?? (lastPts == .min ? 0 : lastPts + lastDuration)
+        let duration = frame.duration > 0 ? frame.duration : defaultDuration
+        if lastPts != .min && pts <= lastPts { pts = lastPts + 1 }
+        if firstPts == .min {
+            firstPts = pts
+            if let start = seekedTo, video.timeBase.seconds(pts) > start + 1e-6 { seekMissed = true; return }
         }
-    }
-
-    private func sendVideo(_ p: Packet?, frame: Frame) throws {
-        switch try decoder.send(p) {
-        case .accepted: break
-        case .full:
-            try drainDecoder(into: frame)
-            _ = try decoder.send(p)
-        case .corrupt(let message):
-            corruptReports += 1
-            if corruptReports <= 3 { warn("\(inputName): corrupt video data skipped (\(message))") }
+        lastPts = pts; lastDuration = duration
+        // Headers can lie: the limits hold for what really decodes.
+        try runner.checkLimits(duration: video.timeBase.seconds(pts - firstPts), frames: decodedCount + 1, name: inputName)
+        if decodedCount % 16 == 0, let max = request.limits.maxOutputBytes, output.bytesWritten > max {
+            throw MediaError.limitExceeded(input: outputName, limit: "max_output_bytes", value: "\(output.bytesWritten) bytes",
+                                           maximum: "\(max) bytes")
         }
-        try drainDecoder(into: frame)
+        frame.pts = pts
+        frame.duration = duration
+        decodedCount += 1
+        try stages.push(frame, emit: encode)
+        runner.onProgress(JobProgress(framesDone: decodedCount, totalFrames: total, elapsed: Date().timeIntervalSince(started)))
     }
 
     // MARK: - Demux
 
     /// Whether reading may stop: every stream read is a second past a leading trim's end.
-    private func pastEnd(_ packet: Packet, timeBase: AVRational, shifted: Bool) -> Bool {
+    private func pastEnd(_ packet: Packet, timeBase: Rational, shifted: Bool) -> Bool {
         guard let end = readUntil, let pts = packet.pts else { return false }
-        let t = Double(pts) * av_q2d(timeBase) - (shifted ? 0 : startSeconds)
+        let t = timeBase.seconds(pts) - (shifted ? 0 : startSeconds)
         if t > end + 1 { beyondEnd.insert(packet.streamIndex) }
         return beyondEnd.isSuperset(of: readStreams)
     }
@@ -275,7 +247,7 @@ final class Transcode {
     /// Reads the input to its end (or a leading trim's), then drains every stage and writes the trailer.
     func run() throws -> Outcome {
         if seekMissed { return .seekMissed }
-        let packet = try Packet(), frame = try Frame()
+        let packet = try Packet()
         reading: while !seekMissed {
             try runner.cancelCheck()
             switch try input.read(into: packet) {
@@ -288,39 +260,38 @@ final class Transcode {
             defer { packet.unref() }
             if packet.streamIndex == videoIndex {
                 packet.shift(by: videoOffset)
-                try sendVideo(packet, frame: frame)
-                if pastEnd(packet, timeBase: stream.pointee.time_base, shifted: true) { break reading }
+                try decode.push(packet, next: decoded)
+                if pastEnd(packet, timeBase: video.timeBase, shifted: true) { break reading }
             } else if let route = audio[packet.streamIndex] {
-                let ended = pastEnd(packet, timeBase: input.stream(packet.streamIndex).pointee.time_base, shifted: false)
-                try route.handle(packet, output: output, write: writeEncoded)
+                let ended = pastEnd(packet, timeBase: route.inputTimeBase, shifted: false)
+                try route.handle(packet, write: output.write)
                 if ended { break reading }
             }
         }
         if seekMissed { return .seekMissed }
-        return try finish(frame: frame)
+        return try finish()
     }
 
     /// Drain: decoder, then the steps' filters, then the encoder; then the trailer, once.
-    private func finish(frame: Frame) throws -> Outcome {
-        try sendVideo(nil, frame: frame)
-        if seekMissed || decoded == 0 && seekedTo != nil { return .seekMissed }
-        try stages.push(nil, emit: encode)
-        try encode(nil)
-        for route in audio.values where !route.isCopy { try route.handle(nil, output: output, write: writeEncoded) }
-        guard decoded > 0 else { throw MediaError.noFramesDecoded(inputName) }
+    private func finish() throws -> Outcome {
+        // The end flows through every stage: the decoder, the steps, then the encoder.
+        try decode.push(nil, next: decoded)
+        if seekMissed || decodedCount == 0 && seekedTo != nil { return .seekMissed }
+        for route in audio.values where !route.isCopy { try route.handle(nil, write: output.write) }
+        guard decodedCount > 0 else { throw MediaError.noFramesDecoded(inputName) }
         guard let encoder, sent > 0 else { throw MediaError.noFramesFromSteps(input: inputName, steps: Chain.text(request.steps)) }
         try output.finish()
         guard written == sent else { throw MediaError.frameCountMismatch(output: outputName, decoded: sent, written: written) }
         if seekedTo == nil, !beyondEnd.isSuperset(of: readStreams), let announced = input.info(stream: videoIndex).frameCount,
-           abs(announced - decoded) > max(2, announced / 20) {
-            warn("\(inputName): decoded \(decoded) frames where the container announced \(announced)")
+           abs(announced - decodedCount) > max(2, announced / 20) {
+            warn("\(inputName): decoded \(decodedCount) frames where the container announced \(announced)")
         }
         // What a player will show: the written file must start and end where its content does.
-        let tb = av_q2d(encoderTimeBase)
-        let starts = [Double(firstOut) * tb] + audio.values.compactMap(\.start)
-        let ends = [Double(lastOut + lastOutDuration) * tb] + audio.values.map(\.end)
-        let timing = Runner.TimingExpectation(start: starts.min()!, end: ends.max()!, tolerance: 0.25 + 2 * Double(defaultOutDuration) * tb)
-        var result = ProcessResult(output: output.path, framesDecoded: decoded, framesWritten: written, encoder: encoder.name,
+        let tb = encoderTimeBase
+        let starts = [tb.seconds(firstOut)] + audio.values.compactMap(\.start)
+        let ends = [tb.seconds(lastOut + lastOutDuration)] + audio.values.map(\.end)
+        let timing = Runner.TimingExpectation(start: starts.min()!, end: ends.max()!, tolerance: 0.25 + 2 * tb.seconds(defaultOutDuration))
+        var result = ProcessResult(output: output.path, framesDecoded: decodedCount, framesWritten: written, encoder: encoder.name,
                                    fallbackFrom: fallbackFrom, audioStreams: audio.count, seconds: 0, framesPerSecond: 0,
                                    warnings: warnings)
         // Decoding runs on the CPU (no hardware decoder is opened); NVENC encoders run on the GPU.
@@ -335,15 +306,11 @@ extension InputFile {
     /// What the steps are planned against, as the input says it (the one reading of it that the job and
     /// the preview share): size, pixel aspect, rate (25 when it says none) and duration; with the rate
     /// and sample aspect ratio as FFmpeg guesses them.
-    func plannedShape(stream index: Int) -> (StreamShape, rate: AVRational, sampleAspect: AVRational) {
-        let st = stream(index)
-        let par = st.parameters.pointee
-        let guessed = av_guess_frame_rate(context, st, nil)
-        let rate = guessed.num > 0 && guessed.den > 0 ? guessed : AVRational(num: 25, den: 1)
-        let sar = av_guess_sample_aspect_ratio(context, st, nil)
-        let shape = StreamShape(width: Int(par.width), height: Int(par.height),
-                                pixelAspect: sar.num > 0 && sar.den > 0 ? av_q2d(sar) : 1, frameRate: av_q2d(rate),
+    func plannedShape(stream index: Int) -> (StreamShape, rate: Rational, sampleAspect: Rational) {
+        let v = videoParameters(stream: index)
+        let shape = StreamShape(width: v.width, height: v.height,
+                                pixelAspect: v.sampleAspectRatio.isPositive ? v.sampleAspectRatio.value : 1, frameRate: v.frameRate.value,
                                 duration: info(stream: index).duration ?? duration)
-        return (shape, rate, sar)
+        return (shape, v.frameRate, v.sampleAspectRatio)
     }
 }

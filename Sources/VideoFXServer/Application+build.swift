@@ -85,7 +85,7 @@ struct PredictionRoutes: Sendable {
         router.get("/predictions/:prediction_id") { _, context in
             // Any id may be asked for: one that breaks the id rule is simply one no prediction has.
             let id = context.parameters.get("prediction_id") ?? ""
-            guard let p = await service.prediction(id: id) else {
+            guard let p = try await service.prediction(id: id) else {
                 return json(.notFound, JSONValue.object(["detail": "no prediction with this id (finished ones are kept for a while)"]))
             }
             return json(.ok, p)
@@ -140,7 +140,7 @@ struct PredictionRoutes: Sendable {
         if await service.draining { return shuttingDown() }
         // The slot check comes before reading the body, so a full server spends nothing on it.
         var existing = false
-        if let pathID { existing = await service.prediction(id: pathID) != nil }
+        if let pathID { existing = try await service.prediction(id: pathID) != nil }
         if await service.busy, !existing { return atCapacity() }
         let body: ByteBuffer
         do { body = try await request.body.collect(upTo: configuration.maxBodyBytes) } catch {

@@ -435,11 +435,25 @@ let vfxBinary: String = {
         where url.pathExtension == "swift" { sources += (try? String(contentsOf: url, encoding: .utf8)) ?? "" }
         for type in ["Runner", "Transcode", "AudioRoute", "VideoStages", "Planner", "Preview", "PredictionService", "PredictionEvents",
                      "InputSchema", "IsolatedJob", "JobChild", "WorkerPool", "EffectCatalogue", "ParameterRule", "OutputCatalogue",
-                     "FilterGraph", "VideoEffectStage", "CodecCatalog"] {
+                     "FilterGraph", "VideoEffectStage", "CodecCatalog", "PredictionStore", "PredictionRunner", "Stage", "DecodeStage",
+                     "FilterStage", "ColorStage", "EncodeStage", "Link", "Rational", "PixelFormat"] {
             #expect(diagram.contains(type), "\(type)")
-            let declared = ["class", "struct", "enum", "actor"].contains { sources.contains("\($0) \(type)") }
+            let declared = ["class", "struct", "enum", "actor", "protocol"].contains { sources.contains("\($0) \(type)") }
             #expect(declared, "the diagram names \(type), which no source declares")
         }
+    }
+
+    /// FFmpeg's C module is imported by MediaIO alone (and its C shim); every other target sees Swift types.
+    @Test func onlyMediaIOImportsFFmpeg() throws {
+        var importers: [String] = []
+        for case let url as URL in FileManager.default.enumerator(at: repositoryRoot.appendingPathComponent("Sources"), includingPropertiesForKeys: nil)!
+        where url.pathExtension == "swift" {
+            let text = try String(contentsOf: url, encoding: .utf8)
+            if text.split(separator: "\n").contains(where: { $0.hasPrefix("import CFFmpeg") }) { importers.append(url.path) }
+        }
+        #expect(!importers.isEmpty)
+        let outside = importers.filter { !$0.contains("/Sources/MediaIO/") }
+        #expect(outside.isEmpty, "outside MediaIO: \(outside)")
     }
 
     @Test func readmeTableMatchesTheCatalogue() throws {

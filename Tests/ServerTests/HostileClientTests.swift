@@ -269,7 +269,7 @@ func rawConnect(_ base: String) throws -> Int32 {
         let service = PredictionService(configuration: ServerConfiguration())
         let entry = PredictionService.Entry(Prediction(id: "order", input: [:]), input: [:])
         await service.consumeLogs(entry)
-        let lines = entry.logLines
+        let lines = entry.work.log
         let thread = Thread { for i in 0..<20_000 { lines.yield("line \(i)") }; lines.finish() }
         thread.start()
         await entry.logTask?.value

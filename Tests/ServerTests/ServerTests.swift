@@ -40,13 +40,22 @@ actor Recorder {
 }
 
 /// A loopback HTTP server for inputs, webhooks and uploads, plus the vfx server under test; both on ephemeral ports.
-func withServers(concurrency: Int = 1, files: [String: Data] = [:], configure: @Sendable (inout ServerConfiguration) -> Void = { _ in },
+func withServers(concurrency: Int = 1, files: [String: Data] = [:], store: (any PredictionStore)? = nil,
+                 configure: @Sendable (inout ServerConfiguration) -> Void = { _ in },
                  _ body: @Sendable @escaping (_ vfx: String, _ fixture: String, _ recorder: Recorder, _ tmp: Scratch) async throws -> Void) async throws {
     let recorder = Recorder()
     let router = Router()
     router.get("/files/:name") { _, ctx in
         let name = ctx.parameters.get("name") ?? ""
         await recorder.request("/files/" + name)
+        guard let data = files[name] else { return Response(status: .notFound) }
+        return Response(status: .ok, headers: [.contentType: "video/mp4"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+    // 503 on the first request for a name, then the file.
+    router.get("/flaky-files/:name") { _, ctx in
+        let name = ctx.parameters.get("name") ?? ""
+        await recorder.request("/flaky-files/" + name)
+        guard await recorder.requests.filter({ $0 == "/flaky-files/" + name }).count > 1 else { return Response(status: .serviceUnavailable) }
         guard let data = files[name] else { return Response(status: .notFound) }
         return Response(status: .ok, headers: [.contentType: "video/mp4"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
@@ -127,7 +136,7 @@ func withServers(concurrency: Int = 1, files: [String: Data] = [:], configure: @
         config.jobExecutable = builtBinary("vfx-server")
         configure(&config)
         if let u = config.uploadURL { config.uploadURL = u.replacingOccurrences(of: "FIXTURE", with: fixtureBase) }
-        let service = PredictionService(configuration: config)
+        let service = PredictionService(configuration: config, store: store)
         await service.runSetup()
         let serverConfig = config
         do {

@@ -105,7 +105,7 @@ private final class MetricGraph {
         graph = try FilterGraph(name: name, threads: threads)
         let tb = AVRational(num: 1, den: 25)
         let format = rf.pixelFormat
-        peak = Double((1 << PixelFormats.bitDepth(format)) - 1)
+        peak = Double((1 << PixelFormat(format).bitDepth) - 1)
         refSource = try graph.addVideoSource(width: rf.width, height: rf.height, format: format, timeBase: tb,
                                              sampleAspectRatio: rf.pointer.pointee.sample_aspect_ratio, frameRate: AVRational(num: 25, den: 1))
         distSource = try graph.addVideoSource(width: df.width, height: df.height, format: df.pixelFormat, timeBase: tb,
@@ -115,7 +115,7 @@ private final class MetricGraph {
         try graph.link(refSource, to: split)
         let matched = try graph.chain([
             FilterSpec("scale", [("w", "\(rf.width)"), ("h", "\(rf.height)"), ("flags", "bicubic")]),
-            FilterSpec("format", [("pix_fmts", PixelFormats.name(format))]),
+            FilterSpec("format", [("pix_fmts", PixelFormat(format).name)]),
         ], after: distSource)
         let psnr = try graph.add(FilterSpec("psnr", [("shortest", "1")]))
         try graph.link(matched, to: psnr, 0)

@@ -2,16 +2,16 @@ import CFFmpeg
 
 /// Resamples and re-chunks decoded audio into what an audio encoder takes, after any steps
 /// (abuffer -> steps -> aformat -> abuffersink, with the encoder's frame size).
-package final class AudioConverter {
+public final class AudioConverter: Stage {
     private let graph: FilterGraph
     private let source: FilterGraph.Node
     private let sink: FilterGraph.Node
 
     /// `steps` run on the decoded audio before conversion (trim, tempo, fades).
-    package init(decoder: Decoder, encoder: Encoder, steps: [FilterSpec] = [], name: String? = nil) throws {
+    public init(decoder: Decoder, encoder: Encoder, steps: [FilterSpec] = [], name: String? = nil) throws {
         let d = decoder.pointer.pointee, e = encoder.pointer.pointee
         graph = try FilterGraph(name: name, threads: 1)
-        source = try graph.addAudioSource(sampleRate: d.sample_rate, format: d.sample_fmt, layout: d.ch_layout, timeBase: decoder.timeBase)
+        source = try graph.addAudioSource(sampleRate: d.sample_rate, format: d.sample_fmt, layout: d.ch_layout, timeBase: decoder.timeBase.av)
         let format = FilterSpec("aformat", [("sample_fmts", String(cString: av_get_sample_fmt_name(e.sample_fmt))),
                                             ("sample_rates", "\(e.sample_rate)"), ("channel_layouts", ChannelLayoutName.of(e.ch_layout))])
         // Float audio is clipped to full scale first: a damaged stream can decode to samples in the billions,
@@ -26,13 +26,13 @@ package final class AudioConverter {
     }
 
     /// Feeds a decoded frame, or `nil` at the end.
-    package func push(_ frame: Frame?) throws { try graph.push(frame, into: source) }
+    public func send(_ frame: Frame?) throws { try graph.push(frame, into: source) }
 
     /// Pulls the next converted frame.
-    package func pull(into frame: Frame) throws -> Pulled<Void> { try graph.pull(sink, into: frame) }
+    public func receive(into frame: Frame) throws -> Pulled<Void> { try graph.pull(sink, into: frame) }
 
     /// The time base of frames leaving the sink.
-    package var timeBase: AVRational { graph.timeBase(of: sink) }
+    public var timeBase: Rational { Rational(graph.timeBase(of: sink)) }
 }
 
 /// FFmpeg's name for a channel layout ("stereo", "5.1", "4 channels").

@@ -72,7 +72,7 @@ public final class FilterGraph {
     }
 
     /// A video source fed with frames of this shape.
-    public func addVideoSource(width: Int, height: Int, format: AVPixelFormat, timeBase: AVRational,
+    package func addVideoSource(width: Int, height: Int, format: AVPixelFormat, timeBase: AVRational,
                                sampleAspectRatio: AVRational, frameRate: AVRational) throws -> Node {
         let sar = sampleAspectRatio.num > 0 && sampleAspectRatio.den > 0 ? sampleAspectRatio : AVRational(num: 1, den: 1)
         var options: [(key: String, value: String)] = [
@@ -84,7 +84,7 @@ public final class FilterGraph {
     }
 
     /// An audio source fed with frames in this format.
-    public func addAudioSource(sampleRate: Int32, format: AVSampleFormat, layout: AVChannelLayout, timeBase: AVRational) throws -> Node {
+    package func addAudioSource(sampleRate: Int32, format: AVSampleFormat, layout: AVChannelLayout, timeBase: AVRational) throws -> Node {
         var l = layout
         if l.order == AV_CHANNEL_ORDER_UNSPEC { av_channel_layout_default(&l, layout.nb_channels) }
         return try add(FilterSpec("abuffer", [
@@ -131,11 +131,11 @@ public final class FilterGraph {
     }
 
     /// The time base of frames leaving `sink`.
-    public func timeBase(of sink: Node) -> AVRational { av_buffersink_get_time_base(sink.context) }
+    package func timeBase(of sink: Node) -> AVRational { av_buffersink_get_time_base(sink.context) }
     /// The frame rate `sink` announces (0/1 when variable or unknown).
-    public func frameRate(of sink: Node) -> AVRational { av_buffersink_get_frame_rate(sink.context) }
+    package func frameRate(of sink: Node) -> AVRational { av_buffersink_get_frame_rate(sink.context) }
     /// The sample aspect ratio of frames leaving `sink`.
-    public func sampleAspectRatio(of sink: Node) -> AVRational { av_buffersink_get_sample_aspect_ratio(sink.context) }
+    package func sampleAspectRatio(of sink: Node) -> AVRational { av_buffersink_get_sample_aspect_ratio(sink.context) }
 
     /// Makes `sink` hand out frames of exactly this many samples (audio encoders with a fixed frame size).
     public func setFrameSize(_ samples: Int, of sink: Node) { av_buffersink_set_frame_size(sink.context, UInt32(samples)) }

@@ -1,6 +1,6 @@
 /// Predictions that ended, kept in memory within a count and a byte budget (oldest go first), so a
 /// GET, an idempotent PUT or a cancel of a finished id is answered from them. Owned by the
-/// PredictionService actor.
+/// MemoryPredictionStore actor.
 struct FinishedPredictions {
     let maxCount: Int
     let maxBytes: Int

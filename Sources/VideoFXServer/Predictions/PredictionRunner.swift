@@ -1,0 +1,296 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import MediaIO
+import Effects
+import ErrorTaxonomy
+import Jobs
+import Pipeline
+import Recipe
+import Prometheus
+import Synchronization
+
+/// What the runner needs to know of one prediction.
+struct PredictionWork: Sendable {
+    let id: String
+    /// The input as given (validated).
+    let input: [String: JSONValue]
+    /// The inputs the client named (the rest are defaults).
+    let given: Set<String>
+    let outputPrefix: String?
+    let cancellation: CancellationFlag
+    /// Log lines, in the order the engine writes them.
+    let log: AsyncStream<String>.Continuation
+}
+
+/// Runs predictions: owns the slots and the engine. Downloads each input under the outbound policy,
+/// runs the job (in a process of its own, or on a thread), retries an item that failed for a
+/// transient reason as `vfx batch` does, and delivers the output.
+final class PredictionRunner: Sendable {
+    let configuration: ServerConfiguration
+    let metrics: ServerMetrics
+    let http: OutboundHTTP
+    let logger = Logger(label: "vfx.predictions")
+    private let downloads: AsyncSemaphore
+    private let slots = Mutex(0)
+    /// How `videos` items that fail for a transient reason are tried again (the batch's rule).
+    let retry: RetryPolicy
+
+    init(configuration: ServerConfiguration, metrics: ServerMetrics, retry: RetryPolicy = RetryPolicy()) {
+        self.configuration = configuration
+        self.metrics = metrics
+        self.retry = retry
+        http = OutboundHTTP(policy: OutboundPolicy(allowPrivate: configuration.allowPrivateURLs),
+                            maxRedirects: configuration.maxRedirects)
+        downloads = AsyncSemaphore(configuration.maxConcurrentDownloads, waiting: metrics.downloadsWaiting)
+    }
+
+    /// Whether every slot is taken.
+    var busy: Bool { slots.withLock { $0 >= configuration.concurrency } }
+
+    /// Takes a slot; false when all are taken.
+    func reserveSlot() -> Bool {
+        slots.withLock { used in
+            guard used < configuration.concurrency else { return false }
+            used += 1
+            return true
+        }
+    }
+
+    func releaseSlot() { slots.withLock { $0 -= 1 } }
+
+    /// Runs one prediction from its input to its output (a URL, or one per item of `videos`) and the
+    /// metrics the response shows; in a folder of its own, removed at the end.
+    func run(_ work: PredictionWork) async throws -> (output: JSONValue, metrics: [String: JSONValue]) {
+        let folder = URL(fileURLWithPath: configuration.temporaryDirectory)
+            .appendingPathComponent("vfx-\(UUID().uuidString)").path  // never the client's id
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let fetcher = InputFetcher(http: http, configuration: configuration)
+        let steps = try InputSchema.steps(work.input, given: work.given)
+        let resources = try await fetchResources(steps, into: folder, fetcher: fetcher)
+        if case .array(let videos)? = work.input["videos"] {
+            let (outputs, items) = try await runItems(videos, steps: steps, resources: resources, folder: folder, work: work, fetcher: fetcher)
+            return (.array(outputs), ["items": .array(items)])
+        }
+        var downloaded = 0
+        let (delivered, result) = try await processVideo(work.input["video"]?.string ?? "", steps: steps, resources: resources,
+                                                         folder: folder + "/item", work: work, fetcher: fetcher, downloaded: &downloaded)
+        return (.string(delivered), Self.resultMetrics(result))
+    }
+
+    /// Runs `body`, and again after the policy's wait while it fails for a transient reason.
+    private func withRetries<T>(label: String, work: PredictionWork, _ body: () async throws -> T) async throws -> T {
+        var attempt = 1
+        while true {
+            do { return try await body() } catch {
+                guard !work.cancellation.isCancelled, let wait = retry.delay(after: error, attempt: attempt) else { throw error }
+                work.log.yield("\(label): \(error); trying again in \(wait.fixed(1))s (attempt \(attempt + 1))")
+                try await Task.sleep(for: .milliseconds(Int64(wait * 1000)))
+                attempt += 1
+            }
+        }
+    }
+
+    /// Downloads what steps name by URL (LUT files) with the same policy, limits and slots as the video;
+    /// the job reads only these bytes, never a path on this server.
+    private func fetchResources(_ steps: [ChainStep], into folder: String, fetcher: InputFetcher) async throws -> FetchedResources {
+        var fetched: [String: [UInt8]] = [:], files: [String: String] = [:]
+        for (i, step) in try Chain.resolve(steps).enumerated() {
+            for spec in step.definition.parameters where spec.type == .url {
+                guard let location = step.parameters.string(spec.name), fetched[location] == nil else { continue }
+                let path = folder + "/resource-\(i)"
+                do {
+                    _ = try await downloads.withPermit { try await fetcher.fetch(location, to: path) }
+                    guard let data = FileManager.default.contents(atPath: path), data.count <= CubeLUT.maxBytes else {
+                        throw RecipeError.resource(step: step.name, location: PredictionService.elided(location), reason: "larger than \(CubeLUT.maxBytes) bytes")
+                    }
+                    fetched[location] = [UInt8](data)
+                    files[location] = path
+                } catch let error as RecipeError { throw error } catch {
+                    let reason = "\(error)".replacingOccurrences(of: "the input video", with: "the file")
+                        .replacingOccurrences(of: "the input data: URL", with: "the data: URL")
+                    throw RecipeError.resource(step: step.name, location: PredictionService.elided(location), reason: reason)
+                }
+            }
+        }
+        let resources = fetched
+        return FetchedResources(files: files) { location in
+            guard let bytes = resources[location] else {
+                throw RecipeError.resource(step: "lut", location: location, reason: "was not fetched")
+            }
+            return bytes
+        }
+    }
+
+    /// What steps' URLs gave: the bytes for an in-process job, the files for a job's child process.
+    struct FetchedResources: Sendable {
+        let files: [String: String]
+        let read: ResourceReader
+    }
+
+    /// Downloads one video, runs the steps on it and delivers the result; `downloaded` counts bytes
+    /// against the prediction's total (max_batch_input_bytes).
+    private func processVideo(_ video: String, steps: [ChainStep], resources: FetchedResources, folder: String, work: PredictionWork,
+                              fetcher: InputFetcher, downloaded: inout Int) async throws -> (String, ProcessResult) {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let input = work.input
+        let source = folder + "/input"
+        let bytes = try await downloads.withPermit { try await fetcher.fetch(video, to: source) }
+        metrics.downloadedBytes.increment(by: Int64(bytes))
+        downloaded += bytes
+        guard downloaded <= configuration.maxBatchInputBytes else {
+            throw MediaError.limitExceeded(input: "the input videos", limit: "max_batch_input_bytes", value: "\(downloaded) bytes",
+                                           maximum: "\(configuration.maxBatchInputBytes) bytes")
+        }
+        try Task.checkCancellation()
+        let output = folder + "/" + InputSchema.outputName(input)
+        var request = ProcessRequest(recipe: InputSchema.recipe(input, steps: steps, video: source, output: output))
+        request.resources = resources.read
+        request.inputOptions = .untrustedLocalFile
+        // Messages name what the client sent, never this server's temporary files.
+        request.inputName = "input video " + PredictionService.elided(video)
+        request.outputName = "the output video"
+        request.limits = configuration.mediaLimits
+        request.limits.maxOutputBytes = configuration.maxOutputBytes
+        let result = try await runJob(request, resources: resources.files, folder: folder, work: work)
+        if let f = result.fallbackFrom { metrics.fallback(requested: f, used: result.encoder) }
+        for s in result.streams {
+            metrics.stream(kind: s.kind, decoder: s.decoder, decoderDevice: s.decoderDevice, encoder: s.encoder,
+                                encoderDevice: s.encoderDevice)
+        }
+        metrics.fps.record(result.framesPerSecond)
+        let delivered = try await OutputDelivery(http: http, configuration: configuration, metrics: metrics)
+            .deliver(file: output, mimeType: try request.recipe.outputContainer().mimeType, prefix: work.outputPrefix)
+        try Task.checkCancellation()
+        return (delivered, result)
+    }
+
+    /// A finished job's metrics as the response shows them.
+    static func resultMetrics(_ result: ProcessResult) -> [String: JSONValue] {
+        var m: [String: JSONValue] = ["frames": .int(result.framesWritten), "fps": .double((result.framesPerSecond * 100).rounded() / 100),
+                                      "encoder": .string(result.encoder)]
+        if let f = result.fallbackFrom { m["requested_encoder"] = .string(f) }
+        // Which decoder and encoder handled each stream, and where: a silent fallback to the CPU shows here.
+        m["streams"] = .array(result.streams.map { s in
+            .object(["kind": .string(s.kind), "decoder": .string(s.decoder), "decoder_device": .string(s.decoderDevice),
+                     "encoder": .string(s.encoder), "encoder_device": .string(s.encoderDevice)])
+        })
+        return m
+    }
+
+    /// A `videos` prediction's items, one after another in its slot: their outputs in input order (null
+    /// for an item that failed with continue_on_error) and each item's metrics or error.
+    private func runItems(_ videos: [JSONValue], steps: [ChainStep], resources: FetchedResources, folder: String, work: PredictionWork,
+                          fetcher: InputFetcher) async throws -> (outputs: [JSONValue], items: [JSONValue]) {
+        let continueOnError = work.input["continue_on_error"] == .bool(true)
+        var outputs: [JSONValue] = [], items: [JSONValue] = [], downloaded = 0
+        for (i, value) in videos.enumerated() {
+            let url = value.string ?? ""
+            let label = "item \(i + 1)/\(videos.count) (\(PredictionService.elided(url)))"
+            work.log.yield("\(label): started")
+            do {
+                let (delivered, result) = try await withRetries(label: label, work: work) {
+                    // A failed attempt's download does not count against the total.
+                    var counted = downloaded
+                    let done = try await processVideo(url, steps: steps, resources: resources, folder: folder + "/item-\(i)",
+                                                      work: work, fetcher: fetcher, downloaded: &counted)
+                    downloaded = counted
+                    return done
+                }
+                outputs.append(.string(delivered))
+                items.append(.object(Self.resultMetrics(result)))
+                work.log.yield("\(label): succeeded, \(result.framesWritten) frames")
+            } catch {
+                if work.cancellation.isCancelled || error is CancellationError || (error as? MediaError) == .cancelled { throw error }
+                guard continueOnError else { throw ItemFailure(label: label, underlying: error) }
+                work.log.yield("\(label): failed: \(error)")
+                outputs.append(.null)
+                items.append(.object(["error": .string("\(error)"), "error_category": .string(ErrorCategory.of(error).rawValue)]))
+            }
+            try? FileManager.default.removeItem(atPath: folder + "/item-\(i)")
+        }
+        return (outputs, items)
+    }
+
+    /// Runs the blocking engine off the server's threads: in a child process of its own when the
+    /// configuration names the binary (a crash or a limit then ends this job alone), else on a thread.
+    private func runJob(_ request: ProcessRequest, resources: [String: String], folder: String, work: PredictionWork) async throws -> ProcessResult {
+        let flag = work.cancellation
+        // One ordered stream per prediction: a task per line would let lines overtake each other.
+        let lines = work.log
+        let log: @Sendable (String) -> Void = { line in lines.yield(line) }
+        let throttle = ProgressThrottle()
+        let progress: @Sendable (JobProgress) -> Void = { p in if throttle.due(final: p.framesDone == p.totalFrames) { log(p.line) } }
+        // What a crashed job wrote on standard error goes to the operator's log, not to the client.
+        let logger = self.logger, id = work.id
+        let crashLog: @Sendable (String) -> Void = { stderr in
+            guard !stderr.isEmpty else { return }
+            logger.error("job process output before it ended: \(stderr.suffix(4096))", metadata: ["prediction_id": "\(id)"])
+        }
+        let isolated = configuration.jobExecutable.map { exe in
+            IsolatedJob(executable: exe, environment: configuration.jobEnvironment.merging(["TMPDIR": folder]) { _, own in own })
+        }
+        let spec = JobSpec(request, resources: resources, processLimits: configuration.jobLimits)
+        do {
+            return try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ProcessResult, Error>) in
+                    WorkerThread.detach {
+                        do {
+                            if let isolated {
+                                continuation.resume(returning: try isolated.run(spec, cancellation: flag, onProgress: progress, onLog: log,
+                                                                                onCrash: crashLog))
+                            } else {
+                                let runner = Runner(request: request, cancellation: flag, onProgress: progress, onLog: log)
+                                continuation.resume(returning: try runner.run())
+                            }
+                        } catch { continuation.resume(throwing: error) }
+                    }
+                }
+            } onCancel: { flag.cancel() }
+        } catch let crash as JobCrash {
+            metrics.jobCrashed(crash.reason)
+            logger.error("job process ended: \(crash)", metadata: ["prediction_id": "\(work.id)"])
+            throw crash
+        }
+    }
+}
+
+/// Lets one progress line through every half second (and the last one).
+final class ProgressThrottle: @unchecked Sendable {
+    // Only used from the single engine thread that reports progress.
+    private var last = Date.distantPast
+    func due(final: Bool) -> Bool {
+        let now = Date()
+        guard final || now.timeIntervalSince(last) >= 0.5 else { return false }
+        last = now
+        return true
+    }
+}
+
+/// At most `permits` holders at once; the rest wait their turn in order.
+actor AsyncSemaphore {
+    private var free: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+    /// Reports how many wait (the download queue's depth).
+    private let depth: Gauge?
+
+    init(_ permits: Int, waiting depth: Gauge? = nil) {
+        free = max(1, permits)
+        self.depth = depth
+    }
+
+    func withPermit<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        if free > 0 { free -= 1 } else {
+            depth?.increment()
+            await withCheckedContinuation { waiting.append($0) }
+            depth?.decrement()
+        }
+        defer { release() }
+        return try await body()
+    }
+
+    private func release() {
+        if waiting.isEmpty { free += 1 } else { waiting.removeFirst().resume() }
+    }
+}
