@@ -30,6 +30,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.20.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.21.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.27.0"),
     ],
     targets: [
         // FFmpeg's C libraries, found through pkg-config, plus a header of inline helpers for macros.
@@ -60,8 +62,16 @@ let package = Package(
         .target(name: "Jobs", dependencies: ["Pipeline", "Recipe", "MediaIO", "ErrorTaxonomy"]),
         // Codec comparison: quality metrics through MediaIO's filter graphs, BD-rate, reports.
         .target(name: "Analysis", dependencies: ["Pipeline", "Jobs", "MediaIO", "Recipe", "ErrorTaxonomy"]),
+        // The cluster's PostgreSQL side: migrations, claims, leases, rescue, cancel, notifications.
+        .target(name: "Queue", dependencies: [
+            "ErrorTaxonomy",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // The Cog-compatible HTTP API.
         .target(name: "VideoFXServer", dependencies: [
+            "Queue",
             "Pipeline", "Effects", "MediaIO", "Recipe", "ErrorTaxonomy", "Jobs",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -77,7 +87,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "vfx-server", dependencies: [
-            "VideoFXServer", "MediaIO", "Pipeline", "Jobs",
+            "VideoFXServer", "Queue", "MediaIO", "Pipeline", "Jobs",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -88,7 +98,8 @@ let package = Package(
         .testTarget(name: "RecipeTests", dependencies: ["Recipe"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "MediaIO", "Effects", "Recipe", "ErrorTaxonomy", "Jobs", "Analysis", "vfx", "vfx-server", "TestSupport"]),
         .testTarget(name: "ServerTests", dependencies: [
-            "VideoFXServer", "TestSupport", "Recipe", "Jobs", "MediaIO", "Pipeline", "ErrorTaxonomy", "vfx-server",
+            "VideoFXServer", "Queue", "TestSupport", "Recipe", "Jobs", "MediaIO", "Pipeline", "ErrorTaxonomy", "vfx-server",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

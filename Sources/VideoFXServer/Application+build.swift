@@ -38,6 +38,7 @@ public func buildApplication(configuration: ServerConfiguration, service: Predic
     let router = Router(context: ServerRequestContext.self)
     router.add(middleware: MethodNotAllowedMiddleware())
     if let token = configuration.authToken, !token.isEmpty { router.add(middleware: BearerTokenMiddleware(token: token)) }
+    OperationsRoutes(service: service).register(on: router)
     PredictionRoutes(service: service, configuration: configuration, shutdown: shutdown).register(on: router)
     let headerTimeout = configuration.headerTimeout
     return Application(router: router,
@@ -45,6 +46,41 @@ public func buildApplication(configuration: ServerConfiguration, service: Predic
                                                            idleTimeout: .milliseconds(Int64(configuration.idleTimeout * 1000)))),
                        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "vfx"),
                        onServerRunning: onServerRunning, logger: logger)
+}
+
+/// A `vfx worker`'s HTTP face (with `--port`): `/health-check` and `/metrics`, nothing that takes work.
+public func buildWorkerApplication(configuration: ServerConfiguration, service: PredictionService) -> some ApplicationProtocol {
+    var logger = Logger(label: "vfx.worker")
+    logger.logLevel = .info
+    let router = Router(context: ServerRequestContext.self)
+    OperationsRoutes(service: service).register(on: router)
+    return Application(router: router, configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "vfx"),
+                       logger: logger)
+}
+
+/// What an operator or orchestrator asks: readiness and metrics.
+struct OperationsRoutes: Sendable {
+    let service: PredictionService
+
+    func register(on router: Router<ServerRequestContext>) {
+        router.get("/health-check") { _, _ in
+            let setup = await service.setup
+            let busy = await service.busy
+            let notReady = await service.notReadyReason
+            var status = setup == nil ? "STARTING" : (setup!.succeeded ? (busy ? "BUSY" : "READY") : "SETUP_FAILED")
+            if notReady != nil, status == "READY" || status == "BUSY" { status = "UNHEALTHY" }
+            var s: [String: JSONValue] = ["status": setup == nil ? "starting" : (setup!.succeeded ? "succeeded" : "failed")]
+            if let setup { s["started_at"] = .string(setup.startedAt); s["completed_at"] = .string(setup.completedAt); s["logs"] = .string(setup.logs) }
+            var body: [String: JSONValue] = ["status": .string(status), "setup": .object(s),
+                                             "version": .object(["vfx": "0.1.0", "coglet": "compatible"])]
+            if let notReady { body["reason"] = .string(notReady) }
+            return json(.ok, JSONValue.object(body))
+        }
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                     body: .init(byteBuffer: ByteBuffer(string: service.metrics.exposition())))
+        }
+    }
 }
 
 /// Thin routes: parse, hand to the service, shape the reply.
@@ -64,20 +100,7 @@ struct PredictionRoutes: Sendable {
             if configuration.enableShutdown { links["shutdown_url"] = "/shutdown" }
             return json(.ok, JSONValue.object(links))
         }
-        router.get("/health-check") { _, _ in
-            let setup = await service.setup
-            let busy = await service.busy
-            let status = setup == nil ? "STARTING" : (setup!.succeeded ? (busy ? "BUSY" : "READY") : "SETUP_FAILED")
-            var s: [String: JSONValue] = ["status": setup == nil ? "starting" : (setup!.succeeded ? "succeeded" : "failed")]
-            if let setup { s["started_at"] = .string(setup.startedAt); s["completed_at"] = .string(setup.completedAt); s["logs"] = .string(setup.logs) }
-            return json(.ok, JSONValue.object(["status": .string(status), "setup": .object(s),
-                                               "version": .object(["vfx": "0.1.0", "coglet": "compatible"])]))
-        }
         router.get("/openapi.json") { _, _ in json(.ok, OpenAPIDocument.make(configuration: configuration)) }
-        router.get("/metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                     body: .init(byteBuffer: ByteBuffer(string: service.metrics.exposition())))
-        }
         router.post("/predictions") { request, context in try await predict(request, context: context, pathID: nil) }
         router.put("/predictions/:prediction_id") { request, context in
             try await predict(request, context: context, pathID: context.parameters.get("prediction_id"))
@@ -183,6 +206,11 @@ struct PredictionRoutes: Sendable {
             return atCapacity()
         } catch PredictionService.CreateError.shuttingDown {
             return shuttingDown()
+        } catch let full as PostgresPredictionStore.QueueFull {
+            return json(.conflict, JSONValue.object(["error": .string(full.description), "status": "failed"]))
+        } catch {
+            // The error taxonomy's status: a recipe that cannot run is the client's (422), a store that failed is ours.
+            return json(HTTPResponse.Status(code: ErrorCategory.of(error).httpStatus), JSONValue.object(["detail": .string("\(error)")]))
         }
         if created.existing {
             return json(created.snapshot.status.isTerminal ? .ok : .accepted, created.snapshot)

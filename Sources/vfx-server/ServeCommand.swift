@@ -13,13 +13,50 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vfx serve", abstract: "Serve the Cog prediction API (POST /predictions) over the engine.")
 
+    @OptionGroup var options: ServerOptions
+    @OptionGroup var cluster: ClusterOptions
+
+    func validate() throws {
+        try options.check()
+        if options.concurrency < (cluster.database == nil ? 1 : 0) {
+            throw ValidationError("--concurrency must be at least 1 (0, an API node that runs nothing, needs --database)")
+        }
+    }
+
+    func run() async throws {
+        options.bootstrap()
+        var config = options.configuration()
+        config.concurrency = options.concurrency
+        let node = try cluster.node(connections: options.concurrency + 8)
+        let service = PredictionService(configuration: config, cluster: node)
+        let shutdown = ShutdownController()
+        let app = buildApplication(configuration: config, service: service, shutdown: shutdown)
+        // Services stop in reverse order: the drain first (new predictions refused, running ones given
+        // the grace period, then cancelled), then the HTTP server, then the database.
+        let drain = PredictionDrain(service: service)
+        let group = ServiceGroup(configuration: .init(services: [ClusterService(service: service), app, drain],
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: app.logger))
+        await shutdown.setAction { await group.triggerGracefulShutdown() }
+        Task { await service.runSetup() }
+        do {
+            try await group.run()
+        } catch {
+            await service.cancelAll()
+            throw error
+        }
+        await service.cancelAll()
+    }
+}
+
+/// The options `vfx serve` and `vfx worker` share: the engine, the outbound policy, outputs, limits.
+struct ServerOptions: ParsableArguments {
     @Option(help: "Address to listen on.")
     var host: String = "0.0.0.0"
 
     @Option(help: "Port (default: $PORT, else 5000).")
     var port: Int?
 
-    @Option(help: "Predictions that may run at once; more get 409.")
+    @Option(help: "Predictions that may run at once; more get 409 (with --database: tasks this node runs at once, 0 for none; more wait in the queue).")
     var concurrency: Int = 1
 
     @Option(help: "PUT finished files to this URL plus the file name, and return that URL instead of a data URL.")
@@ -91,16 +128,21 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log format: text, or json (one object per line, with prediction_id on a prediction's lines).")
     var logFormat: String = "text"
 
-    func validate() throws {
+    func check() throws {
         guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format must be text or json, not '\(logFormat)'") }
         if let m = jobMemoryMib, m << 20 < ProcessLimits.minimumMemoryBytes {
             throw ValidationError("--job-memory-mib \(m) is below the minimum of \(ProcessLimits.minimumMemoryBytes >> 20) MiB (a job's engine alone needs about 60)")
         }
     }
 
-    func run() async throws {
+    /// FFmpeg's log level and the log format, once per process.
+    func bootstrap() {
         FFmpegLog.configure(verbose: false)
         if logFormat == "json" { LoggingSystem.bootstrap { JSONLogHandler(label: $0) } }
+    }
+
+    /// The server's configuration from these options (each unset one keeps ServerConfiguration's default).
+    func configuration() -> ServerConfiguration {
         let env = ProcessInfo.processInfo.environment
         var config = ServerConfiguration()
         config.host = host
@@ -130,24 +172,8 @@ struct Serve: AsyncParsableCommand {
         if let v = jobMemoryMib { config.jobLimits.memoryBytes = v << 20 }
         if let v = jobStallSeconds { config.jobLimits.stallSeconds = max(1, v) }
         // Every job runs in a child process of this same binary (`run-job`).
-        config.jobExecutable = Self.ownExecutable()
-        let service = PredictionService(configuration: config)
-        let shutdown = ShutdownController()
-        let app = buildApplication(configuration: config, service: service, shutdown: shutdown)
-        // Services stop in reverse order: the drain first (new predictions refused, running ones given
-        // the grace period, then cancelled), then the HTTP server.
-        let drain = PredictionDrain(service: service)
-        let group = ServiceGroup(configuration: .init(services: [app, drain], gracefulShutdownSignals: [.sigterm, .sigint],
-                                                      logger: app.logger))
-        await shutdown.setAction { await group.triggerGracefulShutdown() }
-        Task { await service.runSetup() }
-        do {
-            try await group.run()
-        } catch {
-            await service.cancelAll()
-            throw error
-        }
-        await service.cancelAll()
+        config.jobExecutable = Serve.ownExecutable()
+        return config
     }
 }
 

@@ -61,13 +61,12 @@ struct BenchKernels: ParsableCommand {
                       + String(repeating: " ", count: max(1, 9 - number.count)) + number)
             }
         }
-        for effect in [try Posterize(levels: 25) as any Effect, try Threshold(threshold: 0.5)] {
-            guard let map = effect.channelMap else { continue }
+        for (name, map) in [("posterize", ChannelMap.posterize(levels: 25)), ("threshold", .threshold(cut: 0.5 * 255))] {
             func row(_ kernel: String, _ rate: Double) {
                 let number = rate.fixed(1)
-                print(padded(effect.name, 11) + padded(kernel, 39) + String(repeating: " ", count: max(1, 9 - number.count)) + number)
+                print(padded(name, 11) + padded(kernel, 39) + String(repeating: " ", count: max(1, 9 - number.count)) + number)
             }
-            row("reference, planar RGB", rate { effect.applyReference(to: rgb) })
+            row("reference, planar RGB", rate { for p in rgb.all { map.applyReference(to: p) } })
             for isa in InstructionSet.available {
                 row("SIMD \(padded(isa.rawValue, 9))planar RGB", rate { for p in rgb.all { map.apply(to: p, using: isa) } })
             }

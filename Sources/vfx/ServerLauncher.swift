@@ -17,6 +17,27 @@ struct Serve: ParsableCommand {
     func run() throws { ServerLauncher.exec(arguments: arguments) }
 }
 
+/// `vfx worker`: runs predictions queued in PostgreSQL (`vfx-server worker`; `vfx worker --help` lists its options).
+struct WorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker", abstract: "Run predictions queued in PostgreSQL (--database). `vfx worker --help` lists its options.")
+
+    @Argument(parsing: .captureForPassthrough, help: "Options for the worker.")
+    var arguments: [String] = []
+
+    func run() throws { ServerLauncher.exec(arguments: ["worker"] + arguments) }
+}
+
+/// `vfx db migrate`: the cluster database's schema (`vfx-server db`).
+struct DatabaseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "db", abstract: "Manage the cluster's database: `vfx db migrate --database URL`.")
+
+    @Argument(parsing: .captureForPassthrough, help: "The db command and its options.")
+    var arguments: [String] = []
+
+    func run() throws { ServerLauncher.exec(arguments: ["db"] + arguments) }
+}
+
 /// Replaces this process with `vfx-server`, so signals, exit status and the PID stay the server's.
 enum ServerLauncher {
     static let binaryName = "vfx-server"

@@ -267,7 +267,7 @@ func rawConnect(_ base: String) throws -> Int32 {
     /// 20,000 lines written from the engine's thread reach the prediction's logs in order.
     @Test func logLinesKeepTheirOrder() async throws {
         let service = PredictionService(configuration: ServerConfiguration())
-        let entry = PredictionService.Entry(Prediction(id: "order", input: [:]), input: [:])
+        let entry = try PredictionService.Entry(Prediction(id: "order", input: [:]), input: [:])
         await service.consumeLogs(entry)
         let lines = entry.work.log
         let thread = Thread { for i in 0..<20_000 { lines.yield("line \(i)") }; lines.finish() }

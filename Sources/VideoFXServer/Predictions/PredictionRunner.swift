@@ -10,17 +10,40 @@ import Recipe
 import Prometheus
 import Synchronization
 
-/// What the runner needs to know of one prediction.
+/// One prediction's job, as stored: a validated ``Recipe`` per video (its input the video's URL, its
+/// output the file name to deliver), and how to run them. This, not the request's JSON, is what runs.
+struct PredictionJob: Codable, Sendable {
+    var recipes: [Recipe]
+    /// A `videos` prediction: its output is a list, one entry per item, and items may retry.
+    var isBatch: Bool
+    var continueOnError: Bool
+    var outputPrefix: String?
+
+    /// The job a validated input describes (`given`: the inputs the client named; the rest are defaults).
+    init(input: [String: JSONValue], given: Set<String>, outputPrefix: String?) throws {
+        let steps = try InputSchema.steps(input, given: given)
+        let videos: [String]
+        if case .array(let list)? = input["videos"] { videos = list.map { $0.string ?? "" }; isBatch = true } else {
+            videos = [input["video"]?.string ?? ""]; isBatch = false
+        }
+        recipes = videos.map { InputSchema.recipe(input, steps: steps, video: $0, output: InputSchema.outputName(input)) }
+        continueOnError = input["continue_on_error"] == .bool(true)
+        self.outputPrefix = outputPrefix
+    }
+}
+
+/// A job as it runs here: with its cancellation and where its log lines go.
 struct PredictionWork: Sendable {
     let id: String
-    /// The input as given (validated).
-    let input: [String: JSONValue]
-    /// The inputs the client named (the rest are defaults).
-    let given: Set<String>
-    let outputPrefix: String?
+    let job: PredictionJob
     let cancellation: CancellationFlag
     /// Log lines, in the order the engine writes them.
     let log: AsyncStream<String>.Continuation
+
+    var recipes: [Recipe] { job.recipes }
+    var isBatch: Bool { job.isBatch }
+    var continueOnError: Bool { job.continueOnError }
+    var outputPrefix: String? { job.outputPrefix }
 }
 
 /// Runs predictions: owns the slots and the engine. Downloads each input under the outbound policy,
@@ -67,14 +90,14 @@ final class PredictionRunner: Sendable {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let fetcher = InputFetcher(http: http, configuration: configuration)
-        let steps = try InputSchema.steps(work.input, given: work.given)
-        let resources = try await fetchResources(steps, into: folder, fetcher: fetcher)
-        if case .array(let videos)? = work.input["videos"] {
-            let (outputs, items) = try await runItems(videos, steps: steps, resources: resources, folder: folder, work: work, fetcher: fetcher)
+        // Every video of a prediction runs the same steps: their LUTs are fetched once.
+        let resources = try await fetchResources(work.recipes.first?.steps ?? [], into: folder, fetcher: fetcher)
+        if work.isBatch {
+            let (outputs, items) = try await runItems(resources: resources, folder: folder, work: work, fetcher: fetcher)
             return (.array(outputs), ["items": .array(items)])
         }
         var downloaded = 0
-        let (delivered, result) = try await processVideo(work.input["video"]?.string ?? "", steps: steps, resources: resources,
+        let (delivered, result) = try await processVideo(work.recipes[0], resources: resources,
                                                          folder: folder + "/item", work: work, fetcher: fetcher, downloaded: &downloaded)
         return (.string(delivered), Self.resultMetrics(result))
     }
@@ -131,10 +154,10 @@ final class PredictionRunner: Sendable {
 
     /// Downloads one video, runs the steps on it and delivers the result; `downloaded` counts bytes
     /// against the prediction's total (max_batch_input_bytes).
-    private func processVideo(_ video: String, steps: [ChainStep], resources: FetchedResources, folder: String, work: PredictionWork,
+    private func processVideo(_ recipe: Recipe, resources: FetchedResources, folder: String, work: PredictionWork,
                               fetcher: InputFetcher, downloaded: inout Int) async throws -> (String, ProcessResult) {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let input = work.input
+        let video = recipe.input
         let source = folder + "/input"
         let bytes = try await downloads.withPermit { try await fetcher.fetch(video, to: source) }
         metrics.downloadedBytes.increment(by: Int64(bytes))
@@ -144,8 +167,12 @@ final class PredictionRunner: Sendable {
                                            maximum: "\(configuration.maxBatchInputBytes) bytes")
         }
         try Task.checkCancellation()
-        let output = folder + "/" + InputSchema.outputName(input)
-        var request = ProcessRequest(recipe: InputSchema.recipe(input, steps: steps, video: source, output: output))
+        // The recipe as it runs here: read from the download, written into this folder.
+        var local = recipe
+        local.input = source
+        local.output = folder + "/" + recipe.output
+        let output = local.output
+        var request = ProcessRequest(recipe: local)
         request.resources = resources.read
         request.inputOptions = .untrustedLocalFile
         // Messages name what the client sent, never this server's temporary files.
@@ -181,19 +208,17 @@ final class PredictionRunner: Sendable {
 
     /// A `videos` prediction's items, one after another in its slot: their outputs in input order (null
     /// for an item that failed with continue_on_error) and each item's metrics or error.
-    private func runItems(_ videos: [JSONValue], steps: [ChainStep], resources: FetchedResources, folder: String, work: PredictionWork,
+    private func runItems(resources: FetchedResources, folder: String, work: PredictionWork,
                           fetcher: InputFetcher) async throws -> (outputs: [JSONValue], items: [JSONValue]) {
-        let continueOnError = work.input["continue_on_error"] == .bool(true)
         var outputs: [JSONValue] = [], items: [JSONValue] = [], downloaded = 0
-        for (i, value) in videos.enumerated() {
-            let url = value.string ?? ""
-            let label = "item \(i + 1)/\(videos.count) (\(PredictionService.elided(url)))"
+        for (i, recipe) in work.recipes.enumerated() {
+            let label = "item \(i + 1)/\(work.recipes.count) (\(PredictionService.elided(recipe.input)))"
             work.log.yield("\(label): started")
             do {
                 let (delivered, result) = try await withRetries(label: label, work: work) {
                     // A failed attempt's download does not count against the total.
                     var counted = downloaded
-                    let done = try await processVideo(url, steps: steps, resources: resources, folder: folder + "/item-\(i)",
+                    let done = try await processVideo(recipe, resources: resources, folder: folder + "/item-\(i)",
                                                       work: work, fetcher: fetcher, downloaded: &counted)
                     downloaded = counted
                     return done
@@ -203,7 +228,7 @@ final class PredictionRunner: Sendable {
                 work.log.yield("\(label): succeeded, \(result.framesWritten) frames")
             } catch {
                 if work.cancellation.isCancelled || error is CancellationError || (error as? MediaError) == .cancelled { throw error }
-                guard continueOnError else { throw ItemFailure(label: label, underlying: error) }
+                guard work.continueOnError else { throw ItemFailure(label: label, underlying: error) }
                 work.log.yield("\(label): failed: \(error)")
                 outputs.append(.null)
                 items.append(.object(["error": .string("\(error)"), "error_category": .string(ErrorCategory.of(error).rawValue)]))

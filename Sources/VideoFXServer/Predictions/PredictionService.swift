@@ -3,6 +3,7 @@ import Logging
 import MediaIO
 import ErrorTaxonomy
 import Jobs
+import Queue
 
 /// The predictions of this server: ties the parts together. The store keeps every prediction's
 /// state (what GET, PUT and cancel answer from), the runner owns the slots and the engine, and each
@@ -14,6 +15,10 @@ public actor PredictionService {
     public let metrics: ServerMetrics
     public let store: any PredictionStore
     let runner: PredictionRunner
+    /// Set when the predictions live in PostgreSQL (`--database`): any node takes them, any worker runs them.
+    public let cluster: ClusterNode?
+    /// This node's worker in a cluster (none with `--concurrency 0`).
+    let worker: QueueWorker?
     nonisolated var http: OutboundHTTP { runner.http }
     /// The server's own log; every line about a prediction carries its id.
     let logger = Logger(label: "vfx.predictions")
@@ -45,12 +50,12 @@ public actor PredictionService {
         var logTask: Task<Void, Never>?
         var cancellation: CancellationFlag { work.cancellation }
 
-        init(_ p: Prediction, input: [String: JSONValue], given: Set<String> = [], events: PredictionEvents = PredictionEvents()) {
+        init(_ p: Prediction, input: [String: JSONValue], given: Set<String> = [], events: PredictionEvents = PredictionEvents()) throws {
             prediction = p
             self.events = events
             let (stream, lines) = AsyncStream<String>.makeStream()
             logStream = stream
-            work = PredictionWork(id: p.id, input: input, given: given, outputPrefix: p.output_file_prefix,
+            work = PredictionWork(id: p.id, job: try PredictionJob(input: input, given: given, outputPrefix: p.output_file_prefix),
                                   cancellation: CancellationFlag(), log: lines)
         }
     }
@@ -58,12 +63,36 @@ public actor PredictionService {
     typealias Event = PredictionEvents.Event
 
     /// `store` defaults to this process's memory, within the configuration's budget for finished ones.
-    public init(configuration: ServerConfiguration, metrics: ServerMetrics = ServerMetrics(), store: (any PredictionStore)? = nil) {
+    /// With `cluster`, the store is its database and this node's worker runs `configuration.concurrency` tasks at once.
+    public init(configuration: ServerConfiguration, metrics: ServerMetrics = ServerMetrics(), store: (any PredictionStore)? = nil,
+                cluster: ClusterNode? = nil) {
         self.configuration = configuration
         self.metrics = metrics
-        self.store = store ?? MemoryPredictionStore(keepFinished: configuration.keepFinished,
-                                                    keepFinishedBytes: configuration.keepFinishedBytes)
-        runner = PredictionRunner(configuration: configuration, metrics: metrics)
+        self.cluster = cluster
+        self.store = cluster?.store ?? store ?? MemoryPredictionStore(keepFinished: configuration.keepFinished,
+                                                                      keepFinishedBytes: configuration.keepFinishedBytes)
+        let runner = PredictionRunner(configuration: configuration, metrics: metrics)
+        self.runner = runner
+        if let cluster, configuration.concurrency > 0 {
+            worker = QueueWorker(queue: cluster.queue, listener: cluster.listener, runner: runner, configuration: configuration,
+                                 slots: configuration.concurrency)
+        } else {
+            worker = nil
+        }
+    }
+
+    /// A cluster node's background work: the database (migrations, listener, readiness) and, once it
+    /// is ready, this node's worker. Returns when cancelled.
+    public func runCluster(onRefused: @escaping @Sendable (QueueError) async -> Void = { _ in }) async {
+        guard let cluster else { return }
+        let worker = self.worker
+        await cluster.run(onReady: { await worker?.run() }, onRefused: onRefused)
+    }
+
+    /// Why this node cannot take predictions now (its database is away), if so.
+    public var notReadyReason: String? {
+        guard let cluster, !cluster.ready.isReady else { return nil }
+        return cluster.ready.reason ?? "the database is not ready"
     }
 
     /// Probes FFmpeg and the encoders once.
@@ -79,7 +108,8 @@ public actor PredictionService {
                             succeeded: list.contains { $0.opens }, logs: logs)
     }
 
-    public var busy: Bool { runner.busy }
+    /// Every slot taken (a cluster queues instead: never busy).
+    public var busy: Bool { cluster == nil && runner.busy }
 
     enum CreateError: Error { case atCapacity, shuttingDown }
 
@@ -95,8 +125,12 @@ public actor PredictionService {
     /// finished (its result, not a second run).
     func create(_ request: PredictionRequest, input: [String: JSONValue], id: String?, traceHeaders: [(String, String)])
         async throws -> Created {
+        if let cluster {
+            guard !draining else { throw CreateError.shuttingDown }
+            return try await clusterCreate(cluster, request, input: input, id: id)
+        }
         if let id, let e = entries[id] { return Created(entry: e, snapshot: e.prediction, existing: true) }
-        if let id, let stored = try await store.prediction(id: id) { return existingCreated(stored) }
+        if let id, let stored = try await store.prediction(id: id) { return try existingCreated(stored) }
         guard !draining else { throw CreateError.shuttingDown }
         guard runner.reserveSlot() else { throw CreateError.atCapacity }
         var p = Prediction(id: id ?? Self.newID(), input: input.mapValues(Self.elided))
@@ -104,14 +138,15 @@ public actor PredictionService {
         p.webhook = request.webhook
         p.webhook_events_filter = request.webhookEventsFilter
         p.output_file_prefix = request.outputFilePrefix
-        do {
-            // Another request may have stored the same id while this one waited on the store.
-            if let stored = try await store.insert(p) { runner.releaseSlot(); return existingCreated(stored) }
-        } catch { runner.releaseSlot(); throw error }
-        if let e = entries[p.id] { runner.releaseSlot(); return Created(entry: e, snapshot: e.prediction, existing: true) }
         let sender = WebhookSender(http: http, configuration: configuration, traceHeaders: traceHeaders, metrics: metrics)
-        let entry = Entry(p, input: input, given: Set(request.input.keys),
-                          events: PredictionEvents(webhook: p.webhook, filter: p.webhook_events_filter, sender: sender))
+        let entry: Entry, stored: Prediction?
+        do {
+            entry = try Entry(p, input: input, given: Set(request.input.keys),
+                              events: PredictionEvents(webhook: p.webhook, filter: p.webhook_events_filter, sender: sender))
+            stored = try await store.insert(p)
+        } catch { runner.releaseSlot(); throw error }
+        // Another request may have stored the same id while this one waited on the store.
+        if let stored { runner.releaseSlot(); return try existingCreated(stored) }
         entries[p.id] = entry
         entry.task = Task { await self.run(entry) }
         consumeLogs(entry)
@@ -119,8 +154,8 @@ public actor PredictionService {
     }
 
     /// A stored prediction this node does not run (finished, or running elsewhere), as `create` answers it.
-    private func existingCreated(_ p: Prediction) -> Created {
-        Created(entry: Entry(p, input: [:], given: [], events: PredictionEvents()), snapshot: p, existing: true)
+    private func existingCreated(_ p: Prediction) throws -> Created {
+        Created(entry: try Entry(p, input: [:]), snapshot: p, existing: true)
     }
 
     /// A URL short enough for a message: data: URLs by their media type alone, long ones cut.
@@ -145,11 +180,15 @@ public actor PredictionService {
     /// Waits for a prediction to end.
     func wait(_ entry: Entry) async -> Prediction {
         if entry.prediction.status.isTerminal { return entry.prediction }
+        if let cluster { return await clusterWait(cluster, id: entry.prediction.id) ?? entry.prediction }
         return await withCheckedContinuation { entry.waiters.append($0) }
     }
 
     /// Events of one prediction, from now on.
-    func events(_ entry: Entry) -> AsyncStream<Event> { entry.events.subscribe(current: entry.prediction) }
+    func events(_ entry: Entry) -> AsyncStream<Event> {
+        if let cluster { return clusterEvents(cluster, id: entry.prediction.id, current: entry.prediction) }
+        return entry.events.subscribe(current: entry.prediction)
+    }
 
     /// A prediction as it stands, running or finished; nil when no such id is kept.
     func prediction(id: String) async throws -> Prediction? {
@@ -160,6 +199,7 @@ public actor PredictionService {
     /// Asks a prediction to stop; true when it runs or finished (cancelling that changes nothing),
     /// false when there is none by that id.
     public func cancel(id: String) async -> Bool {
+        if let cluster { return ((try? await cluster.queue.requestCancel(id: id)) ?? .unknown) != .unknown }
         if let e = entries[id] { cancel(e); return true }
         return (try? await store.prediction(id: id)) != nil
     }
@@ -167,12 +207,18 @@ public actor PredictionService {
     /// Cancels one prediction if it is still running (its client hung up).
     func cancel(_ entry: Entry) {
         guard !entry.prediction.status.isTerminal else { return }
+        if let cluster {
+            let id = entry.prediction.id
+            Task { _ = try? await cluster.queue.requestCancel(id: id) }
+            return
+        }
         entry.cancellation.cancel()
         entry.task?.cancel()
     }
 
     /// Cancels everything and waits for the work to end.
     public func cancelAll() async {
+        await worker?.stop(grace: 0)
         let all = Array(entries.values)
         for e in all { cancel(e) }
         for e in all { await e.task?.value }
@@ -183,6 +229,8 @@ public actor PredictionService {
     /// then cancels what is left.
     public func drain(grace: Double) async {
         draining = true
+        // A cluster worker finishes what it runs within the grace period and hands the rest back.
+        await worker?.stop(grace: grace)
         let deadline = ContinuousClock.now + .milliseconds(Int64(grace * 1000))
         while ContinuousClock.now < deadline, !entries.isEmpty || !deliveries.isEmpty {
             try? await Task.sleep(for: .milliseconds(50))

@@ -1,0 +1,79 @@
+import Logging
+import PostgresNIO
+
+/// The schema, as numbered steps applied once each, in order, under an advisory lock (so nodes that
+/// start together apply each step once), by every node at start and by `vfx db migrate`.
+public enum Migrations {
+    /// Version n is `steps[n - 1]`; a step is never edited once released, only followed by another.
+    static let steps: [[PostgresQuery]] = [
+        [
+            """
+            CREATE TABLE vfx_predictions (
+                id text PRIMARY KEY,
+                status text NOT NULL,
+                prediction jsonb NOT NULL,
+                job jsonb NOT NULL,
+                cancel_requested boolean NOT NULL DEFAULT false,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                updated_at timestamptz NOT NULL DEFAULT now(),
+                finished_at timestamptz)
+            """,
+            "CREATE INDEX vfx_predictions_finished ON vfx_predictions (finished_at) WHERE finished_at IS NOT NULL",
+            """
+            CREATE TABLE vfx_tasks (
+                id bigserial PRIMARY KEY,
+                prediction_id text NOT NULL REFERENCES vfx_predictions(id) ON DELETE CASCADE,
+                state text NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'canceled')),
+                attempts int NOT NULL DEFAULT 0,
+                max_attempts int NOT NULL,
+                run_after timestamptz NOT NULL DEFAULT now(),
+                worker_id text,
+                lease_until timestamptz,
+                last_error text,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                started_at timestamptz,
+                finished_at timestamptz)
+            """,
+            "CREATE INDEX vfx_tasks_queued ON vfx_tasks (run_after, id) WHERE state = 'queued'",
+            "CREATE INDEX vfx_tasks_leases ON vfx_tasks (lease_until) WHERE state = 'running'",
+            "CREATE INDEX vfx_tasks_prediction ON vfx_tasks (prediction_id)",
+            """
+            CREATE TABLE vfx_workers (
+                id text PRIMARY KEY,
+                host text NOT NULL,
+                pid int NOT NULL,
+                concurrency int NOT NULL,
+                started_at timestamptz NOT NULL DEFAULT now(),
+                heartbeat_at timestamptz NOT NULL DEFAULT now())
+            """,
+        ],
+    ]
+
+    /// The newest version this binary knows.
+    public static var latest: Int { steps.count }
+
+    /// Brings the schema to ``latest``; returns the versions applied now (none when it was current).
+    @discardableResult
+    public static func apply(_ client: PostgresClient, logger: Logger) async throws -> [Int] {
+        try await QueueError.wrap("applying the schema migrations") {
+            try await client.withTransaction(logger: logger) { connection -> [Int] in
+                try await connection.query("SELECT pg_advisory_xact_lock(hashtext('vfx_migrations'))", logger: logger)
+                try await connection.query("""
+                    CREATE TABLE IF NOT EXISTS vfx_schema (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())
+                    """, logger: logger)
+                var current = 0
+                for try await v in try await connection.query("SELECT coalesce(max(version), 0) FROM vfx_schema", logger: logger).decode(Int.self) {
+                    current = v
+                }
+                guard current <= latest else { throw QueueError.schemaTooNew(found: current, known: latest) }
+                var applied: [Int] = []
+                for version in (current + 1)...max(current + 1, latest) where version <= latest {
+                    for statement in steps[version - 1] { try await connection.query(statement, logger: logger) }
+                    try await connection.query("INSERT INTO vfx_schema (version) VALUES (\(version))", logger: logger)
+                    applied.append(version)
+                }
+                return applied
+            }
+        }
+    }
+}

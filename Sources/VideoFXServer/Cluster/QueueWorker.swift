@@ -1,0 +1,248 @@
+import Foundation
+import Jobs
+import Logging
+import MediaIO
+import Queue
+import Synchronization
+
+/// Takes tasks from the queue and runs them, `slots` at a time: claims with a lease, renews it every
+/// heartbeat, writes the prediction's logs and result only while the lease holds, stops a job whose
+/// prediction was cancelled (notification, or the heartbeat's answer) or whose lease was lost (and
+/// then writes nothing), retries transient failures within the attempts, and on shutdown finishes what
+/// runs within the grace period and hands the rest back uncounted.
+final class QueueWorker: Sendable {
+    let id: String
+    let slots: Int
+    private let queue: TaskQueue
+    private let listener: QueueListener
+    private let runner: PredictionRunner
+    private let configuration: ServerConfiguration
+    private let logger = Logger(label: "vfx.worker")
+    private let retry: RetryPolicy
+    private let state = Mutex(State())
+
+    private struct State {
+        var running: [Int64: Running] = [:]
+        var stopping = false
+    }
+
+    private struct Running {
+        let lease: TaskLease
+        let cancellation: CancellationFlag
+        /// Set when the lease was found gone: the job stops and writes nothing more.
+        let lost: CancellationFlag
+        var task: Task<Void, Never>?
+    }
+
+    init(queue: TaskQueue, listener: QueueListener, runner: PredictionRunner, configuration: ServerConfiguration, slots: Int) {
+        self.queue = queue; self.listener = listener; self.runner = runner; self.configuration = configuration
+        self.slots = slots
+        retry = RetryPolicy(retries: max(0, queue.settings.maxAttempts - 1), backoff: 1)
+        id = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8).lowercased())"
+    }
+
+    var runningCount: Int { state.withLock { $0.running.count } }
+
+    /// Claims and runs tasks until ``stop(grace:)``; also renews leases, rescues expired ones and
+    /// records this worker's heartbeat.
+    func run() async {
+        let notices = listener.subscribe()
+        let wake = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let forward = Task {
+            for await notice in notices {
+                switch notice {
+                case .task, .resync: wake.continuation.yield()
+                case .cancel(let predictionID): cancelLocal(predictionID)
+                case .prediction: break
+                }
+            }
+        }
+        let beats = Task { await heartbeats() }
+        defer { forward.cancel(); beats.cancel() }
+        var iterator = wake.stream.makeAsyncIterator()
+        while !state.withLock({ $0.stopping }), !Task.isCancelled {
+            if state.withLock({ $0.running.count }) < slots {
+                do {
+                    if let lease = try await queue.claim(worker: id) { start(lease); continue }
+                } catch {
+                    logger.warning("claiming failed: \(error)")
+                }
+            }
+            // A notice wakes this sooner; the poll is the backstop for lost ones.
+            let timeout = Task { try? await Task.sleep(for: .seconds(1)); wake.continuation.yield() }
+            _ = await iterator.next()
+            timeout.cancel()
+        }
+    }
+
+    private func start(_ lease: TaskLease) {
+        let running = Running(lease: lease, cancellation: CancellationFlag(), lost: CancellationFlag())
+        state.withLock { $0.running[lease.task] = running }
+        let task = Task {
+            await execute(lease, cancellation: running.cancellation, lost: running.lost)
+            _ = state.withLock { $0.running.removeValue(forKey: lease.task) }
+        }
+        state.withLock { $0.running[lease.task]?.task = task }
+    }
+
+    private func cancelLocal(_ predictionID: String) {
+        for r in state.withLock({ Array($0.running.values) }) where r.lease.predictionID == predictionID { r.cancellation.cancel() }
+    }
+
+    /// Renews every held lease, records this worker, rescues expired leases cluster-wide.
+    private func heartbeats() async {
+        while !Task.isCancelled {
+            try? await queue.beat(worker: id, host: ProcessInfo.processInfo.hostName, pid: Int(getpid()), concurrency: slots)
+            for r in state.withLock({ Array($0.running.values) }) {
+                switch try? await queue.heartbeat(r.lease) {
+                case .lost?:
+                    logger.warning("lease of prediction \(r.lease.predictionID) lost; stopping its job, writing nothing")
+                    r.lost.cancel()
+                    r.cancellation.cancel()
+                case .held(let cancelRequested)?: if cancelRequested { r.cancellation.cancel() }
+                case nil: break  // the database is away: the lease may still hold; try again next beat
+                }
+            }
+            if let rescued = try? await queue.rescue(), !rescued.isEmpty {
+                for r in rescued {
+                    logger.warning("rescued prediction \(r.predictionID) after \(r.attempts) attempt(s); \(r.failed ? "it failed" : "queued again")")
+                }
+            }
+            try? await Task.sleep(for: .milliseconds(Int64(queue.settings.heartbeatSeconds * 1000)))
+        }
+    }
+
+    /// Stops claiming; lets running jobs finish within `grace` seconds, then stops them and hands their
+    /// tasks back (not counted as attempts).
+    func stop(grace: Double) async {
+        state.withLock { $0.stopping = true }
+        let deadline = ContinuousClock.now + .milliseconds(Int64(grace * 1000))
+        while ContinuousClock.now < deadline, state.withLock({ !$0.running.isEmpty }) {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        let left = state.withLock { Array($0.running.values) }
+        for r in left {
+            r.lost.cancel()  // released, not finished: write nothing more
+            r.cancellation.cancel()
+        }
+        for r in left {
+            await r.task?.value
+            try? await queue.release(r.lease)
+        }
+        try? await queue.remove(worker: id)
+    }
+
+    // MARK: - One task
+
+    /// Runs a write that must not be lost to a database that is briefly away (restarting, failing
+    /// over): tried again every second for as long as a lease lasts; nil if it never got through.
+    private func persist(_ write: @Sendable () async throws -> Bool) async -> Bool? {
+        let deadline = ContinuousClock.now + .milliseconds(Int64(queue.settings.leaseSeconds * 1000))
+        while true {
+            do { return try await write() } catch {
+                guard ContinuousClock.now < deadline, !Task.isCancelled else {
+                    logger.error("could not write a result to the database: \(error)")
+                    return nil
+                }
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    private func execute(_ lease: TaskLease, cancellation: CancellationFlag, lost: CancellationFlag) async {
+        guard let row = try? await queue.prediction(id: lease.predictionID),
+              var prediction = try? PostgresPredictionStore.decode(row.prediction) else { return }
+        guard let job = try? JSONDecoder().decode(PredictionJob.self, from: Data(row.job.utf8)) else {
+            prediction.status = .failed
+            prediction.error = "this prediction's stored job cannot be read by this vfx"
+            _ = try? await queue.finish(lease, status: "failed", prediction: PostgresPredictionStore.encode(prediction), error: prediction.error)
+            return
+        }
+        let started = Date()
+        prediction.status = .processing
+        prediction.started_at = prediction.started_at ?? Prediction.timestamp(started)
+        if lease.attempt > 1 { prediction.logs += "attempt \(lease.attempt) of \(lease.maxAttempts) on \(id)\n" }
+        let log = PredictionLog(prediction: prediction, lease: lease, queue: queue, lost: lost)
+        guard await log.save(force: true) else { return }
+        let sender = WebhookSender(http: runner.http, configuration: configuration, traceHeaders: [], metrics: runner.metrics)
+        let events = PredictionEvents(webhook: prediction.webhook, filter: prediction.webhook_events_filter, sender: sender)
+        if lease.attempt == 1 { events.publish(.start(prediction), prediction) }
+        if row.cancelRequested { cancellation.cancel() }
+
+        let (lines, continuation) = AsyncStream<String>.makeStream()
+        let logging = Task {
+            for await line in lines {
+                let p = await log.append(line)
+                events.publish(.log(line), p)
+            }
+        }
+        let work = PredictionWork(id: lease.predictionID, job: job, cancellation: cancellation, log: continuation)
+        var outcome: (Prediction.Status, JSONValue?, [String: JSONValue], (any Error)?)
+        do {
+            let (output, metrics) = try await runner.run(work)
+            outcome = (.succeeded, output, metrics, nil)
+        } catch {
+            let cancelled = cancellation.isCancelled || error is CancellationError || (error as? MediaError) == .cancelled
+            outcome = (cancelled ? .canceled : .failed, nil, [:], error)
+            if !cancelled { continuation.yield("error: \(error)") }
+        }
+        continuation.finish()
+        await logging.value
+        if lost.isCancelled { return }
+        prediction = await log.current
+        let (status, output, produced, error) = outcome
+        // A transient failure with attempts left goes back to the queue; the prediction stays running.
+        if status == .failed, let error, let wait = retry.delay(after: error, attempt: lease.attempt) {
+            prediction.logs += "attempt \(lease.attempt) failed: \(error); trying again in \(wait)s\n"
+            let encoded = PostgresPredictionStore.encode(prediction)
+            _ = await persist { try await self.queue.retry(lease, after: wait, error: "\(error)", prediction: encoded) }
+            return
+        }
+        var metrics = produced
+        metrics["predict_time"] = .double(Date().timeIntervalSince(started))
+        prediction.status = status
+        prediction.output = output
+        prediction.metrics = metrics
+        prediction.error = status == .failed ? error.map { "\($0)" } : nil
+        prediction.completed_at = Prediction.timestamp()
+        let encoded = PostgresPredictionStore.encode(prediction), reason = prediction.error
+        let finished = await persist { try await self.queue.finish(lease, status: status.rawValue, prediction: encoded, error: reason) } ?? false
+        guard finished else {
+            logger.warning("prediction \(lease.predictionID) ended here, but its lease had moved on: nothing written")
+            return
+        }
+        runner.metrics.predictions(status.rawValue).increment()
+        if status == .succeeded { events.publish(.output(prediction), prediction) }
+        if let delivery = events.publish(.completed(prediction), prediction) { await delivery.value }
+    }
+}
+
+/// A running prediction's state as its worker holds it: log lines appended in order and saved
+/// (through the lease) at most every half second, and always on demand.
+actor PredictionLog {
+    private(set) var current: Prediction
+    private let lease: TaskLease
+    private let queue: TaskQueue
+    private let lost: CancellationFlag
+    private var lastSave = ContinuousClock.now - .seconds(10)
+
+    init(prediction: Prediction, lease: TaskLease, queue: TaskQueue, lost: CancellationFlag) {
+        current = prediction; self.lease = lease; self.queue = queue; self.lost = lost
+    }
+
+    func append(_ line: String) async -> Prediction {
+        current.logs += line + "\n"
+        _ = await save(force: false)
+        return current
+    }
+
+    /// Writes the state when due (or forced); false when the lease is gone (then it marks the job lost).
+    func save(force: Bool) async -> Bool {
+        guard force || ContinuousClock.now - lastSave >= .milliseconds(500) else { return true }
+        lastSave = ContinuousClock.now
+        guard let saved = try? await queue.save(lease, status: current.status.rawValue, prediction: PostgresPredictionStore.encode(current))
+        else { return true }  // the database is away: the next save or the heartbeat will tell
+        if !saved { lost.cancel() }
+        return saved
+    }
+}

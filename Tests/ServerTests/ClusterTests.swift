@@ -1,0 +1,214 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// Predictions queued in PostgreSQL, with real `vfx-server` processes as API nodes and workers.
+@Suite(.serialized, .enabled(if: TestDatabase.adminURL != nil, "needs VFX_TEST_DATABASE_URL (scripts/test starts PostgreSQL)"))
+struct ClusterTests {
+    /// Fast leases so that a lost worker is noticed in seconds.
+    static let leases = ["--lease-seconds", "3", "--heartbeat-seconds", "1"]
+
+    @Test func aPredictionTakenByOneNodeRunsOnAWorkerAndAnyNodeAnswersIt() async throws {
+        let db = try TestDatabase.create()
+        let video = try clip(seconds: 1)
+        try await withFixture(files: ["a.mp4": video]) { fixture, _ in
+            let api1 = try NodeProcess.api(db), api2 = try NodeProcess.api(db)
+            let worker = try NodeProcess.worker(db)
+            try await api1.waitReady(); try await api2.waitReady(); try await worker.waitReady()
+            let input: [String: Any] = ["input": ["video": fixture + "/files/a.mp4", "output_codec": "libx264", "effects": "invert"]]
+            let r = try await http(.PUT, api1.base + "/predictions/cluster-one", json: input)
+            #expect(r.status == 200 && r.object["status"] as? String == "succeeded", "\(r.object) \(worker.log.suffix(1500))")
+            let dir = try Scratch()
+            #expect(try decodeOutput(r.object["output"], in: dir).0.video?.nb_read_frames == "10")
+            // The other node answers it from the database, and a PUT of the same id there runs nothing again.
+            let got = try await http(.GET, api2.base + "/predictions/cluster-one")
+            #expect(got.status == 200 && got.object["status"] as? String == "succeeded")
+            let again = try await http(.PUT, api2.base + "/predictions/cluster-one", json: input)
+            #expect(again.status == 200 && again.object["status"] as? String == "succeeded")
+            #expect(try TestDatabase.value(db, "SELECT count(*) FROM vfx_tasks") == "1")
+            #expect(try TestDatabase.value(db, "SELECT attempts FROM vfx_tasks") == "1")
+        }
+    }
+
+    /// The same id sent to two nodes at once makes one prediction.
+    @Test func oneIDSentToTwoNodesAtOnceIsOnePrediction() async throws {
+        let db = try TestDatabase.create()
+        try await withFixture(files: ["a.mp4": try clip(seconds: 1)]) { fixture, _ in
+            let api1 = try NodeProcess.api(db), api2 = try NodeProcess.api(db)
+            try await api1.waitReady(); try await api2.waitReady()
+            let input = #"{"input": {"video": "\#(fixture)/files/a.mp4"}}"#
+            async let a = http(.PUT, api1.base + "/predictions/twice", raw: input, headers: [("Prefer", "respond-async")])
+            async let b = http(.PUT, api2.base + "/predictions/twice", raw: input, headers: [("Prefer", "respond-async")])
+            let (ra, rb) = try await (a, b)
+            #expect(ra.status == 202 && rb.status == 202, "\(ra.object) \(rb.object)")
+            #expect(try TestDatabase.value(db, "SELECT count(*) FROM vfx_predictions") == "1")
+            #expect(try TestDatabase.value(db, "SELECT count(*) FROM vfx_tasks") == "1")
+        }
+    }
+
+    /// A worker killed with SIGKILL mid-job: another worker runs the job again after the lease expires;
+    /// one output, attempt 2 recorded, one completed webhook.
+    @Test func aKilledWorkersJobCompletesOnAnother() async throws {
+        let db = try TestDatabase.create()
+        try await withFixture(files: ["long.mp4": try clip(seconds: 30, size: "640x360")]) { fixture, recorder in
+            let api = try NodeProcess.api(db, extra: Self.leases)
+            let first = try NodeProcess.worker(db, extra: Self.leases)
+            try await api.waitReady(); try await first.waitReady()
+            let r = try await http(.POST, api.base + "/predictions", json: ["input": ["video": fixture + "/files/long.mp4", "output_codec": "libx264",
+                                                                                        "preset": "slow"], "webhook": fixture + "/hook",
+                                                                                        "webhook_events_filter": ["completed"]],
+                                   headers: [("Prefer", "respond-async")])
+            let id = try #require(r.object["id"] as? String, "\(r.object)")
+            try await waitUntil(30) { (try? TestDatabase.value(db, "SELECT state FROM vfx_tasks")) == "running" }
+            try await Task.sleep(for: .seconds(1))
+            first.signal(SIGKILL)
+            let second = try NodeProcess.worker(db, extra: Self.leases)
+            try await second.waitReady()
+            try await waitUntil(120) {
+                let p = try await http(.GET, api.base + "/predictions/" + id)
+                return ["succeeded", "failed", "canceled"].contains(p.object["status"] as? String ?? "")
+            }
+            let p = try await http(.GET, api.base + "/predictions/" + id)
+            #expect(p.object["status"] as? String == "succeeded", "\(p.object["error"] ?? "") \(second.log.suffix(1500))")
+            #expect(try TestDatabase.value(db, "SELECT attempts FROM vfx_tasks") == "2")
+            #expect((p.object["logs"] as? String)?.contains("attempt 2 of 3") == true)
+            let dir = try Scratch()
+            #expect(try decodeOutput(p.object["output"], in: dir).0.video?.nb_read_frames == "300")
+            try await waitUntil(10) { await recorder.hookCount >= 1 }
+            try await Task.sleep(for: .seconds(1))
+            #expect(await recorder.statuses == ["succeeded"])
+        }
+    }
+
+    /// A worker stopped with SIGSTOP past its lease and then resumed writes nothing: the job it held
+    /// was rescued and finished by another worker, and that result stays.
+    @Test func aStoppedWorkerThatResumesWritesNothing() async throws {
+        let db = try TestDatabase.create()
+        try await withFixture(files: ["long.mp4": try clip(seconds: 20, size: "640x360")]) { fixture, _ in
+            let api = try NodeProcess.api(db, extra: Self.leases)
+            let paused = try NodeProcess.worker(db, extra: Self.leases)
+            try await api.waitReady(); try await paused.waitReady()
+            let r = try await http(.POST, api.base + "/predictions", json: ["input": ["video": fixture + "/files/long.mp4", "output_codec": "libx264",
+                                                                                        "preset": "slow"]],
+                                   headers: [("Prefer", "respond-async")])
+            let id = try #require(r.object["id"] as? String)
+            try await waitUntil(30) { (try? TestDatabase.value(db, "SELECT state FROM vfx_tasks")) == "running" }
+            paused.signal(SIGSTOP)
+            let other = try NodeProcess.worker(db, extra: Self.leases)
+            try await other.waitReady()
+            try await waitUntil(120) { (try? TestDatabase.value(db, "SELECT status FROM vfx_predictions")) == "succeeded" }
+            let done = try TestDatabase.value(db, "SELECT prediction::text || updated_at::text FROM vfx_predictions")
+            paused.signal(SIGCONT)
+            // Its next heartbeat finds the lease gone; it stops the job and writes nothing.
+            try await waitUntil(20) { paused.log.contains("lease of prediction \(id) lost") || paused.log.contains("nothing written") }
+            try await Task.sleep(for: .seconds(3))
+            #expect(try TestDatabase.value(db, "SELECT prediction::text || updated_at::text FROM vfx_predictions") == done)
+            #expect(try TestDatabase.value(db, "SELECT attempts FROM vfx_tasks") == "2")
+            #expect(await paused.wait(seconds: 0.1) == nil, "the paused worker lives on: \(paused.log.suffix(1000))")
+        }
+    }
+
+    /// Cancel on another node than the one that took it: the worker stops within seconds; a queued
+    /// prediction never starts.
+    @Test func cancelOnAnyNode() async throws {
+        let db = try TestDatabase.create()
+        try await withFixture(files: ["long.mp4": try clip(seconds: 30, size: "640x360")]) { fixture, _ in
+            let api1 = try NodeProcess.api(db), api2 = try NodeProcess.api(db)
+            try await api1.waitReady(); try await api2.waitReady()
+            let body: [String: Any] = ["input": ["video": fixture + "/files/long.mp4", "output_codec": "libx264", "preset": "slow"]]
+            // No worker yet: it waits in the queue, and cancelling it there ends it at once.
+            let queued = try await http(.POST, api1.base + "/predictions", json: body, headers: [("Prefer", "respond-async")])
+            let q = try #require(queued.object["id"] as? String)
+            #expect(try await http(.POST, api2.base + "/predictions/\(q)/cancel").status == 200)
+            #expect(try await http(.GET, api1.base + "/predictions/" + q).object["status"] as? String == "canceled")
+
+            let worker = try NodeProcess.worker(db)
+            try await worker.waitReady()
+            let running = try await http(.POST, api1.base + "/predictions", json: body, headers: [("Prefer", "respond-async")])
+            let id = try #require(running.object["id"] as? String)
+            try await waitUntil(30) { (try? TestDatabase.value(db, "SELECT status FROM vfx_predictions WHERE id = '\(id)'")) == "processing" }
+            let asked = Date()
+            #expect(try await http(.POST, api2.base + "/predictions/\(id)/cancel").status == 200)
+            try await waitUntil(10) { (try? TestDatabase.value(db, "SELECT status FROM vfx_predictions WHERE id = '\(id)'")) == "canceled" }
+            #expect(Date().timeIntervalSince(asked) < 4, "cancel took \(Date().timeIntervalSince(asked)) s")
+            #expect(try TestDatabase.value(db, "SELECT state FROM vfx_tasks ORDER BY id") == "canceled\ncanceled")
+        }
+    }
+
+    /// A node given a URL it cannot use, or a database that does not exist, exits non-zero with a
+    /// message naming it; a node whose database is away says so on /health-check, and becomes READY
+    /// once the database is there.
+    @Test func badMissingAndLateDatabases() async throws {
+        let bad = try sh([builtBinary("vfx-server"), "--database", "mysql://x@y/z"])
+        #expect(bad.status != 0 && bad.err.contains("mysql://x@y/z") && bad.err.contains("postgres://"), "\(bad.err)")
+        let admin = try #require(TestDatabase.adminURL)
+        let missing = try NodeProcess.api(admin.replacingOccurrences(of: "/postgres", with: "/no_such_database"))
+        let status = await missing.wait(seconds: 20)
+        #expect(status == 1 && missing.log.contains("no_such_database"), "\(String(describing: status)) \(missing.log.suffix(800))")
+
+        // Nothing listens on the port yet: the node waits, UNHEALTHY, naming the database.
+        let port = NodeProcess.freePort()
+        let late = try NodeProcess.api("postgres://vfx@127.0.0.1:\(port)/postgres")
+        try await waitUntil(20) {
+            let h = try? await http(.GET, late.base + "/health-check", timeout: 2)
+            return h?.object["status"] as? String == "UNHEALTHY" && (h?.object["reason"] as? String ?? "").contains("not usable")
+        }
+        let health = try await http(.GET, late.base + "/health-check")
+        #expect((health.object["reason"] as? String ?? "").contains("127.0.0.1:\(port)"), "\(health.object)")
+        // A PostgreSQL server starts on that port: the node connects, migrates and is READY by itself.
+        let folder = try Scratch()
+        let pg = repositoryRoot.appendingPathComponent("scripts/pg").path
+        let env = ["env", "VFX_PG_DIR=\(folder.path("pg"))", "VFX_PG_PORT=\(port)", pg]
+        defer { _ = try? sh(env + ["stop"]) }
+        let started = try sh(env + ["start"])
+        try #require(started.status == 0, "\(started.err)")
+        try await late.waitReady(seconds: 30)
+    }
+
+    /// The listener's connection is terminated by the server: work is still picked up and waited for.
+    @Test func aTerminatedListenerDoesNotStopWork() async throws {
+        let db = try TestDatabase.create()
+        try await withFixture(files: ["a.mp4": try clip(seconds: 1)]) { fixture, _ in
+            let api = try NodeProcess.api(db), worker = try NodeProcess.worker(db)
+            try await api.waitReady(); try await worker.waitReady()
+            let name = String(db.split(separator: "/").last!)
+            let killed = try TestDatabase.value(db, """
+                SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '\(name)' AND query LIKE 'LISTEN%'
+                """)
+            #expect(killed == "2", "listeners terminated: \(killed)")
+            let r = try await http(.POST, api.base + "/predictions", json: ["input": ["video": fixture + "/files/a.mp4", "output_codec": "libx264"]])
+            #expect(r.object["status"] as? String == "succeeded", "\(r.object) \(worker.log.suffix(1000))")
+        }
+    }
+
+    /// PostgreSQL restarted while a prediction runs: the nodes reconnect and the prediction completes,
+    /// once, and the API node is READY again.
+    @Test func aRestartedDatabaseLosesNothing() async throws {
+        let folder = try Scratch()
+        let port = NodeProcess.freePort()
+        let env = ["env", "VFX_PG_DIR=\(folder.path("pg"))", "VFX_PG_PORT=\(port)", repositoryRoot.appendingPathComponent("scripts/pg").path]
+        defer { _ = try? sh(env + ["stop"]) }
+        let started = try sh(env + ["start"])
+        try #require(started.status == 0, "\(started.err)")
+        let db = started.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        try await withFixture(files: ["long.mp4": try clip(seconds: 20, size: "640x360")]) { fixture, _ in
+            let api = try NodeProcess.api(db), worker = try NodeProcess.worker(db)
+            try await api.waitReady(); try await worker.waitReady()
+            let r = try await http(.POST, api.base + "/predictions", json: ["input": ["video": fixture + "/files/long.mp4", "output_codec": "libx264",
+                                                                                        "preset": "slow"]],
+                                   headers: [("Prefer", "respond-async")])
+            let id = try #require(r.object["id"] as? String)
+            try await waitUntil(30) { (try? TestDatabase.value(db, "SELECT status FROM vfx_predictions")) == "processing" }
+            let restarted = try sh(env + ["restart"])
+            try #require(restarted.status == 0, "\(restarted.err)")
+            try await waitUntil(120) {
+                let p = try? await http(.GET, api.base + "/predictions/" + id, timeout: 5)
+                return ["succeeded", "failed", "canceled"].contains(p?.object["status"] as? String ?? "")
+            }
+            let p = try await http(.GET, api.base + "/predictions/" + id)
+            #expect(p.object["status"] as? String == "succeeded", "\(p.object["error"] ?? "") \(worker.log.suffix(1500))")
+            #expect(try TestDatabase.value(db, "SELECT count(*) FROM vfx_tasks") == "1")
+            try await api.waitReady(seconds: 10)
+        }
+    }
+}

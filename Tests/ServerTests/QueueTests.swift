@@ -1,0 +1,115 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Queue
+import TestSupport
+import Testing
+
+/// The queue's SQL on a real database, without processes: claims, leases back-dated instead of waited
+/// for, guarded writes, rescue, cancel, migrations.
+@Suite(.serialized, .enabled(if: TestDatabase.adminURL != nil, "needs VFX_TEST_DATABASE_URL (scripts/test starts PostgreSQL)"))
+struct QueueTests {
+    /// Runs `body` with a queue on a fresh, migrated database.
+    func withQueue(_ settings: QueueSettings = QueueSettings(), _ body: (TaskQueue, String) async throws -> Void) async throws {
+        let url = try TestDatabase.create()
+        let client = PostgresClient(configuration: try DatabaseURL(url).configuration(connections: 4), backgroundLogger: Logger(label: "test"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            try await Migrations.apply(client, logger: Logger(label: "test"))
+            try await body(TaskQueue(client: client, settings: settings, logger: Logger(label: "test")), url)
+        }
+    }
+
+    func submit(_ q: TaskQueue, _ id: String) async throws {
+        let p = #"{"id":"\#(id)","status":"starting","input":{},"logs":""}"#
+        guard case .created = try await q.submit(id: id, status: "starting", prediction: p, job: "{}") else {
+            Issue.record("not created"); return
+        }
+    }
+
+    @Test func migrationsApplyOnceEvenWhenNodesStartTogether() async throws {
+        let url = try TestDatabase.create()
+        let clients = (0..<3).map { _ in PostgresClient(configuration: try! DatabaseURL(url).configuration(connections: 2), backgroundLogger: Logger(label: "t")) }
+        let applied = try await withThrowingTaskGroup(of: [Int].self) { group -> [[Int]] in
+            for c in clients { group.addTask { await c.run(); return [] } }
+            var results: [[Int]] = []
+            try await withThrowingTaskGroup(of: [Int].self) { migrations in
+                for c in clients { migrations.addTask { try await Migrations.apply(c, logger: Logger(label: "t")) } }
+                for try await r in migrations { results.append(r) }
+            }
+            group.cancelAll()
+            return results
+        }
+        #expect(applied.filter { !$0.isEmpty } == [Array(1...Migrations.latest)], "\(applied)")
+        #expect(try TestDatabase.value(url, "SELECT count(*) FROM vfx_schema") == "\(Migrations.latest)")
+    }
+
+    @Test func aClaimIsExclusiveAndAnExpiredLeaseIsRescued() async throws {
+        var settings = QueueSettings()
+        settings.maxAttempts = 2
+        try await withQueue(settings) { q, url in
+            try await submit(q, "p1")
+            let a = try #require(try await q.claim(worker: "a"))
+            #expect(a.attempt == 1 && a.predictionID == "p1")
+            #expect(try await q.claim(worker: "b") == nil)
+            #expect(try await q.heartbeat(a) == .held(cancelRequested: false))
+            // Nothing is rescued while the lease holds.
+            #expect(try await q.rescue().isEmpty)
+            // Back-date the lease instead of waiting for it.
+            try TestDatabase.value(url, "UPDATE vfx_tasks SET lease_until = now() - interval '1 second'")
+            #expect(try await q.rescue() == [TaskQueue.Rescued(predictionID: "p1", attempts: 1, failed: false)])
+            // The lost worker's writes now change nothing.
+            #expect(try await q.heartbeat(a) == .lost)
+            #expect(try await q.save(a, status: "processing", prediction: #"{"id":"p1","status":"processing"}"#) == false)
+            #expect(try await q.finish(a, status: "succeeded", prediction: #"{"id":"p1","status":"succeeded"}"#, error: nil) == false)
+            let b = try #require(try await q.claim(worker: "b"))
+            #expect(b.attempt == 2)
+            try TestDatabase.value(url, "UPDATE vfx_tasks SET lease_until = now() - interval '1 second'")
+            // The last attempt lost: the prediction fails, saying why.
+            #expect(try await q.rescue() == [TaskQueue.Rescued(predictionID: "p1", attempts: 2, failed: true)])
+            let row = try #require(try await q.prediction(id: "p1"))
+            #expect(row.status == "failed" && row.prediction.contains("worker lost 2 times"), "\(row.prediction)")
+            #expect(try await q.claim(worker: "c") == nil)
+        }
+    }
+
+    @Test func finishingTwiceWritesOnceAndCancelReachesQueuedAndRunningTasks() async throws {
+        try await withQueue { q, url in
+            try await submit(q, "p1")
+            try await submit(q, "p2")
+            let a = try #require(try await q.claim(worker: "a"))
+            #expect(try await q.finish(a, status: "succeeded", prediction: #"{"id":"p1","status":"succeeded"}"#, error: nil))
+            #expect(try await q.finish(a, status: "failed", prediction: #"{"id":"p1","status":"failed"}"#, error: "x") == false)
+            #expect(try await q.prediction(id: "p1")?.status == "succeeded")
+            // p2 waits in the queue: cancelling ends it there.
+            #expect(try await q.requestCancel(id: "p2") == .cancelledQueued)
+            #expect(try await q.prediction(id: "p2")?.status == "canceled")
+            #expect(try await q.claim(worker: "a") == nil)
+            #expect(try await q.requestCancel(id: "p1") == .alreadyFinished)
+            #expect(try await q.requestCancel(id: "nope") == .unknown)
+            try await submit(q, "p3")
+            let c = try #require(try await q.claim(worker: "a"))
+            #expect(try await q.requestCancel(id: "p3") == .signalled)
+            #expect(try await q.heartbeat(c) == .held(cancelRequested: true))
+            #expect(try TestDatabase.value(url, "SELECT count(*) FROM vfx_tasks") == "3")
+        }
+    }
+
+    @Test func aFullQueueRefusesAndASecondSubmitOfAnIDReturnsTheFirst() async throws {
+        var settings = QueueSettings()
+        settings.maxQueued = 2
+        try await withQueue(settings) { q, _ in
+            try await submit(q, "p1")
+            try await submit(q, "p2")
+            guard case .full(let n) = try await q.submit(id: "p3", status: "starting", prediction: "{}", job: "{}") else {
+                Issue.record("a third prediction was queued past max_queued"); return
+            }
+            #expect(n == 2)
+            guard case .exists(let row) = try await q.submit(id: "p1", status: "starting", prediction: "{}", job: "{}") else {
+                Issue.record("a second p1 was stored"); return
+            }
+            #expect(row.id == "p1")
+        }
+    }
+}
