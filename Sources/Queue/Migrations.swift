@@ -47,6 +47,28 @@ public enum Migrations {
                 heartbeat_at timestamptz NOT NULL DEFAULT now())
             """,
         ],
+        [
+            // Webhooks leave through this outbox: written in the same transaction as the state they
+            // report, sent by any node, in order per prediction, at least once; one terminal row each.
+            """
+            CREATE TABLE vfx_outbox (
+                id bigserial PRIMARY KEY,
+                prediction_id text NOT NULL REFERENCES vfx_predictions(id) ON DELETE CASCADE,
+                event text NOT NULL,
+                url text NOT NULL,
+                body jsonb NOT NULL,
+                terminal boolean NOT NULL,
+                attempts int NOT NULL DEFAULT 0,
+                next_at timestamptz NOT NULL DEFAULT now(),
+                claimed_by text,
+                claimed_until timestamptz,
+                sent_at timestamptz,
+                gave_up boolean NOT NULL DEFAULT false,
+                created_at timestamptz NOT NULL DEFAULT now())
+            """,
+            "CREATE UNIQUE INDEX vfx_outbox_one_terminal ON vfx_outbox (prediction_id) WHERE terminal",
+            "CREATE INDEX vfx_outbox_pending ON vfx_outbox (id) WHERE sent_at IS NULL",
+        ],
     ]
 
     /// The newest version this binary knows.

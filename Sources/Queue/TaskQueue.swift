@@ -135,38 +135,49 @@ public final class TaskQueue: Sendable {
         }
     }
 
-    /// Saves a running prediction's state (logs, status); false when the lease is gone (nothing written).
-    public func save(_ lease: TaskLease, status: String, prediction: String) async throws -> Bool {
+    /// Saves a running prediction's state (logs, status), with a webhook event to send if any; false
+    /// when the lease is gone (nothing written).
+    public func save(_ lease: TaskLease, status: String, prediction: String, event: OutboxEvent? = nil) async throws -> Bool {
         try await QueueError.wrap("saving prediction \(lease.predictionID)") {
-            let rows = try await client.query("""
-                WITH t AS (SELECT id FROM vfx_tasks WHERE id = \(lease.task) AND worker_id = \(lease.worker)
-                           AND attempts = \(lease.attempt) AND state = 'running')
-                UPDATE vfx_predictions p SET status = \(status), prediction = \(prediction)::jsonb, updated_at = now()
-                FROM t WHERE p.id = \(lease.predictionID)
-                RETURNING p.id
-                """, logger: logger)
-            var saved = false
-            for try await _ in rows.decode(String.self) { saved = true }
-            if saved { try await client.query("SELECT pg_notify(\(Self.channel), \("prediction:" + lease.predictionID))", logger: logger) }
-            return saved
+            try await client.withTransaction(logger: logger) { c -> Bool in
+                let rows = try await c.query("""
+                    WITH t AS (SELECT id FROM vfx_tasks WHERE id = \(lease.task) AND worker_id = \(lease.worker)
+                               AND attempts = \(lease.attempt) AND state = 'running')
+                    UPDATE vfx_predictions p SET status = \(status), prediction = \(prediction)::jsonb, updated_at = now()
+                    FROM t WHERE p.id = \(lease.predictionID)
+                    RETURNING p.id
+                    """, logger: logger)
+                var saved = false
+                for try await _ in rows.decode(String.self) { saved = true }
+                guard saved else { return false }
+                if let event { try await Self.enqueue(event, for: lease.predictionID, c, logger) }
+                try await c.query("SELECT pg_notify(\(Self.channel), \("prediction:" + lease.predictionID))", logger: logger)
+                return true
+            }
         }
     }
 
-    /// Ends a task and its prediction (`succeeded`, `failed` or `canceled`) in one statement; false when
-    /// the lease is gone, and then nothing is written.
-    public func finish(_ lease: TaskLease, status: String, prediction: String, error: String?) async throws -> Bool {
+    /// Ends a task and its prediction (`succeeded`, `failed` or `canceled`) with the webhook events that
+    /// report it, in one transaction; false when the lease is gone, and then nothing is written.
+    public func finish(_ lease: TaskLease, status: String, prediction: String, error: String?, events: [OutboxEvent] = []) async throws -> Bool {
         try await QueueError.wrap("finishing prediction \(lease.predictionID)") {
-            let rows = try await client.query("""
-                WITH t AS (UPDATE vfx_tasks SET state = \(status), finished_at = now(), lease_until = NULL, last_error = \(error)
-                           WHERE id = \(lease.task) AND worker_id = \(lease.worker) AND attempts = \(lease.attempt) AND state = 'running'
-                           RETURNING prediction_id),
-                     p AS (UPDATE vfx_predictions SET status = \(status), prediction = \(prediction)::jsonb, updated_at = now(),
-                           finished_at = now() FROM t WHERE vfx_predictions.id = t.prediction_id RETURNING vfx_predictions.id)
-                SELECT pg_notify(\(Self.channel), 'prediction:' || id) FROM p
-                """, logger: logger)
-            var done = false
-            for try await _ in rows { done = true }
-            return done
+            try await client.withTransaction(logger: logger) { c -> Bool in
+                let rows = try await c.query("""
+                    UPDATE vfx_tasks SET state = \(status), finished_at = now(), lease_until = NULL, last_error = \(error)
+                    WHERE id = \(lease.task) AND worker_id = \(lease.worker) AND attempts = \(lease.attempt) AND state = 'running'
+                    RETURNING id
+                    """, logger: logger)
+                var held = false
+                for try await _ in rows.decode(Int64.self) { held = true }
+                guard held else { return false }
+                try await c.query("""
+                    UPDATE vfx_predictions SET status = \(status), prediction = \(prediction)::jsonb, updated_at = now(), finished_at = now()
+                    WHERE id = \(lease.predictionID)
+                    """, logger: logger)
+                for event in events { try await Self.enqueue(event, for: lease.predictionID, c, logger) }
+                try await c.query("SELECT pg_notify(\(Self.channel), \("prediction:" + lease.predictionID))", logger: logger)
+                return true
+            }
         }
     }
 
@@ -253,6 +264,17 @@ public final class TaskQueue: Sendable {
                                                               'completed_at', \(unescaped: timestampSQL))
             WHERE id = \(id)
             """, logger: logger)
+        // Its one terminal webhook, when the request asked for it (no filter: every event; an empty one:
+        // the terminal event only, as Cog does).
+        try await c.query("""
+            INSERT INTO vfx_outbox (prediction_id, event, url, body, terminal)
+            SELECT id, 'completed', prediction->>'webhook', prediction, true FROM vfx_predictions
+            WHERE id = \(id) AND coalesce(prediction->>'webhook', '') <> ''
+              AND (jsonb_typeof(prediction->'webhook_events_filter') IS DISTINCT FROM 'array'
+                   OR jsonb_array_length(prediction->'webhook_events_filter') = 0
+                   OR prediction->'webhook_events_filter' ? 'completed')
+            ON CONFLICT DO NOTHING
+            """, logger: logger)
         try await c.query("SELECT pg_notify(\(Self.channel), \("prediction:" + id))", logger: logger)
     }
 
@@ -315,4 +337,88 @@ public final class TaskQueue: Sendable {
     public func ping() async -> Bool {
         (try? await client.query("SELECT 1", logger: logger)) != nil
     }
+
+    // MARK: - Webhook outbox
+
+    static func enqueue(_ event: OutboxEvent, for id: String, _ c: PostgresConnection, _ logger: Logger) async throws {
+        try await c.query("""
+            INSERT INTO vfx_outbox (prediction_id, event, url, body, terminal)
+            VALUES (\(id), \(event.event), \(event.url), \(event.body)::jsonb, \(event.terminal))
+            ON CONFLICT DO NOTHING
+            """, logger: logger)
+    }
+
+    /// Claims the next webhook to send for `node`: the oldest unsent one whose prediction has no older
+    /// unsent one (events go in order), held for `seconds`; another node may take it after that.
+    public func claimWebhook(node: String, seconds: Double = 30) async throws -> OutboxItem? {
+        try await QueueError.wrap("claiming a webhook") {
+            let rows = try await client.query("""
+                UPDATE vfx_outbox o SET claimed_by = \(node), claimed_until = now() + make_interval(secs => \(seconds)),
+                    attempts = o.attempts + 1
+                FROM (SELECT x.id FROM vfx_outbox x
+                      WHERE x.sent_at IS NULL AND x.next_at <= now() AND (x.claimed_until IS NULL OR x.claimed_until < now())
+                        AND NOT EXISTS (SELECT 1 FROM vfx_outbox y WHERE y.prediction_id = x.prediction_id AND y.id < x.id AND y.sent_at IS NULL)
+                      ORDER BY x.id LIMIT 1 FOR UPDATE SKIP LOCKED) q
+                WHERE o.id = q.id
+                RETURNING o.id, o.prediction_id, o.event, o.url, o.body::text, o.terminal, o.attempts
+                """, logger: logger)
+            for try await (id, prediction, event, url, body, terminal, attempts) in rows.decode((Int64, String, String, String, String, Bool, Int).self) {
+                return OutboxItem(id: id, predictionID: prediction, event: event, url: url, body: body, terminal: terminal, attempt: attempts)
+            }
+            return nil
+        }
+    }
+
+    /// Records a webhook's fate: sent, to be tried again after `retryAfter` seconds, or given up.
+    public func settleWebhook(_ item: OutboxItem, node: String, sent: Bool, retryAfter: Double?) async throws {
+        try await QueueError.wrap("recording webhook \(item.id)") {
+            if sent || retryAfter == nil {
+                try await client.query("""
+                    UPDATE vfx_outbox SET sent_at = now(), gave_up = \(!sent), claimed_by = NULL, claimed_until = NULL
+                    WHERE id = \(item.id) AND claimed_by = \(node)
+                    """, logger: logger)
+            } else {
+                try await client.query("""
+                    UPDATE vfx_outbox SET next_at = now() + make_interval(secs => \(retryAfter!)), claimed_by = NULL, claimed_until = NULL
+                    WHERE id = \(item.id) AND claimed_by = \(node)
+                    """, logger: logger)
+            }
+        }
+    }
+
+    /// Webhooks not yet sent (nor given up).
+    public func outboxDepth() async throws -> Int {
+        try await QueueError.wrap("counting webhooks") {
+            for try await n in try await client.query("SELECT count(*)::int FROM vfx_outbox WHERE sent_at IS NULL", logger: logger).decode(Int.self) {
+                return n
+            }
+            return 0
+        }
+    }
+}
+
+/// A webhook to send once the state it reports is written.
+public struct OutboxEvent: Sendable {
+    public let event: String
+    public let url: String
+    /// The prediction as it stood, as JSON.
+    public let body: String
+    /// The `completed` event: one per prediction, however often a finish is attempted.
+    public let terminal: Bool
+
+    public init(event: String, url: String, body: String, terminal: Bool) {
+        self.event = event; self.url = url; self.body = body; self.terminal = terminal
+    }
+}
+
+/// A claimed webhook.
+public struct OutboxItem: Sendable {
+    public let id: Int64
+    public let predictionID: String
+    public let event: String
+    public let url: String
+    public let body: String
+    public let terminal: Bool
+    /// 1 for the first try.
+    public let attempt: Int
 }

@@ -67,6 +67,11 @@ public struct ServerConfiguration: Sendable {
     public var shutdownGrace: Double = 10
     /// Finished predictions kept for GET, idempotent PUT and cancel: at most this many, in at most this
     /// many bytes (outputs included; the oldest go first).
+    /// In a cluster, the largest output kept in PostgreSQL as a data URL when there is no upload URL
+    /// (nil in one process, where only `maxOutputBytes` applies).
+    public var maxStoredOutputBytes: Int?
+    /// What a cluster node takes for `maxStoredOutputBytes` unless told otherwise.
+    public static let defaultMaxStoredOutputBytes = 256 << 20
     public var keepFinished = 1000
     public var keepFinishedBytes = 256 << 20
 

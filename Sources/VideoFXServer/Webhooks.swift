@@ -23,38 +23,55 @@ struct WebhookSender: Sendable {
         return configuration.webhookTokenHosts.contains(host)
     }
 
-    func send(_ prediction: Prediction, to url: String, terminal: Bool) async {
-        guard let body = try? JSONEncoder.cog.encode(prediction) else { return }
-        let attempts = terminal ? configuration.webhookRetries : 1
-        let budgetEnd = ContinuousClock.now + .milliseconds(Int64(configuration.webhookRetryBudget * 1000))
-        var delay = configuration.webhookRetryBase
+    /// What one POST of a webhook gave.
+    enum Attempt: Sendable { case delivered, retry, refused }
+
+    /// POSTs a webhook body once: delivered (any answer but 429 and 5xx), worth a retry, or refused by
+    /// the outbound policy (never worth one).
+    func post(_ body: Data, to url: String) async -> Attempt {
         var headers = HTTPHeaders([("Content-Type", "application/json"), (webhookMarkerHeader, "1")])
         if let token = configuration.webhookToken, !token.isEmpty, mayCarryToken(url) {
             headers.add(name: "Authorization", value: "Bearer \(token)")
         }
         for (k, v) in traceHeaders { headers.add(name: k, value: v) }
-        for attempt in 1...attempts {
-            if Task.isCancelled { return }
-            var retry = false
-            do {
-                let code = try await http.withResponse(url, method: .POST, headers: headers, body: ByteBuffer(bytes: body),
-                                                       deadline: .now() + .seconds(10), what: "webhook \(url)") { response in
-                    _ = try? await response.body.collect(upTo: 1 << 20)
-                    return Int(response.status.code)
-                }
-                retry = code == 429 || code >= 500
-            } catch is OutboundPolicy.Refusal {
-                metrics.webhookFailures.increment()
-                return
-            } catch { retry = true }
-            if !retry { return }
-            guard attempt < attempts, ContinuousClock.now + .milliseconds(Int64(delay * 1000)) < budgetEnd else {
-                metrics.webhookFailures.increment()
-                return
+        do {
+            let code = try await http.withResponse(url, method: .POST, headers: headers, body: ByteBuffer(bytes: body),
+                                                   deadline: .now() + .seconds(10), what: "webhook \(url)") { response in
+                _ = try? await response.body.collect(upTo: 1 << 20)
+                return Int(response.status.code)
             }
-            metrics.webhookRetries.increment()
-            try? await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000))
-            delay *= 2
+            return code == 429 || code >= 500 ? .retry : .delivered
+        } catch is OutboundPolicy.Refusal {
+            return .refused
+        } catch { return .retry }
+    }
+
+    /// The wait before retry `attempt` + 1 of a terminal webhook, or nil when the attempts or the
+    /// time budget (counted from `started`) are spent.
+    func retryDelay(after attempt: Int, started: ContinuousClock.Instant) -> Double? {
+        let delay = configuration.webhookRetryBase * Double(1 << min(attempt - 1, 20))
+        let budgetEnd = started + .milliseconds(Int64(configuration.webhookRetryBudget * 1000))
+        guard attempt < configuration.webhookRetries, ContinuousClock.now + .milliseconds(Int64(delay * 1000)) < budgetEnd else { return nil }
+        return delay
+    }
+
+    func send(_ prediction: Prediction, to url: String, terminal: Bool) async {
+        guard let body = try? JSONEncoder.cog.encode(prediction) else { return }
+        let started = ContinuousClock.now
+        var attempt = 1
+        while !Task.isCancelled {
+            switch await post(body, to: url) {
+            case .delivered: return
+            case .refused: metrics.webhookFailures.increment(); return
+            case .retry:
+                guard terminal, let delay = retryDelay(after: attempt, started: started) else {
+                    metrics.webhookFailures.increment()
+                    return
+                }
+                metrics.webhookRetries.increment()
+                try? await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000))
+                attempt += 1
+            }
         }
     }
 }
@@ -89,6 +106,11 @@ struct OutputDelivery: Sendable {
             body.append(Data("\r\n--\(boundary)--\r\n".utf8))
             _ = try await put(url, body: body, contentType: "multipart/form-data; boundary=\(boundary)")
             return url
+        }
+        // In a cluster an output without an upload URL is kept in the database row, within its own limit.
+        if configuration.uploadURL == nil, let limit = configuration.maxStoredOutputBytes, size > limit {
+            throw UploadError(url: "the database", why: "the output is \(size >> 20) MiB, over the \(limit >> 20) MiB a cluster keeps in "
+                              + "PostgreSQL (--max-stored-output-mib); give the nodes --upload-url to deliver larger outputs", category: .badMedia)
         }
         if let base = configuration.uploadURL {
             let url = base + name

@@ -24,6 +24,15 @@ struct ClusterOptions: ParsableArguments {
     @Option(help: "Most predictions waiting in the queue across the cluster; past it new ones get 409 (default \(defaults.maxQueued)).")
     var maxQueued: Int?
 
+    @Option(help: "Largest output, in MiB, kept in PostgreSQL as a data URL when there is no --upload-url (default \(ServerConfiguration.defaultMaxStoredOutputBytes >> 20)).")
+    var maxStoredOutputMib: Int?
+
+    /// Sets what the cluster changes in a node's configuration.
+    func apply(to config: inout ServerConfiguration) {
+        guard url != nil else { return }
+        config.maxStoredOutputBytes = maxStoredOutputMib.map { $0 << 20 } ?? ServerConfiguration.defaultMaxStoredOutputBytes
+    }
+
     /// The database URL given, or $VFX_DATABASE_URL.
     var url: String? { database ?? ProcessInfo.processInfo.environment["VFX_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 } }
 
@@ -35,6 +44,7 @@ struct ClusterOptions: ParsableArguments {
         }
         if let v = maxAttempts, v < 1 { throw ValidationError("--max-attempts must be at least 1") }
         if let v = maxQueued, v < 1 { throw ValidationError("--max-queued must be at least 1") }
+        if let v = maxStoredOutputMib, v < 1 { throw ValidationError("--max-stored-output-mib must be at least 1") }
         if let url { _ = try DatabaseURL(url) }
     }
 
@@ -73,6 +83,7 @@ struct Worker: AsyncParsableCommand {
         options.bootstrap()
         var config = options.configuration()
         config.concurrency = options.concurrency
+        cluster.apply(to: &config)
         guard let node = try cluster.node(connections: options.concurrency + 4) else { return }
         let service = PredictionService(configuration: config, cluster: node)
         var services: [any Service] = [ClusterService(service: service)]

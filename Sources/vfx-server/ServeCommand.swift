@@ -27,6 +27,7 @@ struct Serve: AsyncParsableCommand {
         options.bootstrap()
         var config = options.configuration()
         config.concurrency = options.concurrency
+        cluster.apply(to: &config)
         let node = try cluster.node(connections: options.concurrency + 8)
         let service = PredictionService(configuration: config, cluster: node)
         let shutdown = ShutdownController()

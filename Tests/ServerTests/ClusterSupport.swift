@@ -121,12 +121,7 @@ final class NodeProcess: @unchecked Sendable {
 func withFixture(files: [String: Data], _ body: @Sendable @escaping (_ base: String, _ recorder: Recorder) async throws -> Void) async throws {
     let recorder = Recorder()
     let router = Router()
-    router.get("/files/:name") { _, ctx in
-        let name = ctx.parameters.get("name") ?? ""
-        await recorder.request("/files/" + name)
-        guard let data = files[name] else { return Response(status: .notFound) }
-        return Response(status: .ok, headers: [.contentType: "video/mp4"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
+    serveFiles(files, on: router, recorder: recorder)
     router.post("/hook") { req, _ in
         let b = try await req.body.collect(upTo: 1 << 28)
         await recorder.hook(Data(b.readableBytesView))

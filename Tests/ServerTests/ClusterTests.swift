@@ -5,8 +5,9 @@ import Testing
 /// Predictions queued in PostgreSQL, with real `vfx-server` processes as API nodes and workers.
 @Suite(.serialized, .enabled(if: TestDatabase.adminURL != nil, "needs VFX_TEST_DATABASE_URL (scripts/test starts PostgreSQL)"))
 struct ClusterTests {
-    /// Fast leases so that a lost worker is noticed in seconds.
-    static let leases = ["--lease-seconds", "3", "--heartbeat-seconds", "1"]
+    /// Short leases so that a lost worker is noticed in seconds (not so short that a busy 2-core machine
+    /// delays a heartbeat past one).
+    static let leases = ["--lease-seconds", "5", "--heartbeat-seconds", "1"]
 
     @Test func aPredictionTakenByOneNodeRunsOnAWorkerAndAnyNodeAnswersIt() async throws {
         let db = try TestDatabase.create()

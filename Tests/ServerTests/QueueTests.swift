@@ -112,4 +112,51 @@ struct QueueTests {
             #expect(row.id == "p1")
         }
     }
+
+    /// Webhooks are written with the state they report, go in order per prediction, at least once, and
+    /// each prediction has exactly one terminal row, whoever ends it.
+    @Test func theOutboxKeepsOrderAndOneTerminalEvent() async throws {
+        var settings = QueueSettings()
+        settings.maxAttempts = 1
+        try await withQueue(settings) { q, url in
+            let hooked = #"{"id":"p1","status":"starting","input":{},"logs":"","webhook":"http://hooks.example/h","webhook_events_filter":null}"#
+            guard case .created = try await q.submit(id: "p1", status: "starting", prediction: hooked, job: "{}") else { return }
+            let a = try #require(try await q.claim(worker: "a"))
+            let start = OutboxEvent(event: "start", url: "http://hooks.example/h", body: #"{"status":"processing"}"#, terminal: false)
+            #expect(try await q.save(a, status: "processing", prediction: #"{"id":"p1","status":"processing"}"#, event: start))
+            let done = [OutboxEvent(event: "output", url: "http://hooks.example/h", body: "{}", terminal: false),
+                        OutboxEvent(event: "completed", url: "http://hooks.example/h", body: "{}", terminal: true)]
+            #expect(try await q.finish(a, status: "succeeded", prediction: #"{"id":"p1","status":"succeeded"}"#, error: nil, events: done))
+            // A second finish (a lost lease) writes no second terminal event.
+            #expect(try await q.finish(a, status: "failed", prediction: "{}", error: "x", events: done) == false)
+            #expect(try TestDatabase.value(url, "SELECT string_agg(event, ',' ORDER BY id) FROM vfx_outbox") == "start,output,completed")
+            // In order: only the first is claimable until it is sent.
+            let first = try #require(try await q.claimWebhook(node: "n1"))
+            #expect(first.event == "start" && first.attempt == 1)
+            #expect(try await q.claimWebhook(node: "n2") == nil)
+            // n1 dies holding it: once its claim runs out another node sends it again (at least once).
+            try TestDatabase.value(url, "UPDATE vfx_outbox SET claimed_until = now() - interval '1 second' WHERE id = \(first.id)")
+            let again = try #require(try await q.claimWebhook(node: "n2"))
+            #expect(again.id == first.id && again.attempt == 2)
+            try await q.settleWebhook(again, node: "n2", sent: true, retryAfter: nil)
+            let second = try #require(try await q.claimWebhook(node: "n2"))
+            #expect(second.event == "output")
+            // A terminal event that failed waits its backoff, then is taken again.
+            try await q.settleWebhook(second, node: "n2", sent: true, retryAfter: nil)
+            let terminal = try #require(try await q.claimWebhook(node: "n2"))
+            #expect(terminal.terminal)
+            try await q.settleWebhook(terminal, node: "n2", sent: false, retryAfter: 30)
+            #expect(try await q.claimWebhook(node: "n2") == nil)
+            #expect(try await q.outboxDepth() == 1)
+
+            // A prediction whose last worker was lost gets its one terminal webhook from the rescue.
+            guard case .created = try await q.submit(id: "p2", status: "starting", prediction: hooked.replacingOccurrences(of: "p1", with: "p2"),
+                                                     job: "{}") else { return }
+            _ = try #require(try await q.claim(worker: "b"))
+            try TestDatabase.value(url, "UPDATE vfx_tasks SET lease_until = now() - interval '1 second' WHERE prediction_id = 'p2'")
+            #expect(try await q.rescue().first?.failed == true)
+            #expect(try TestDatabase.value(url, "SELECT count(*) FROM vfx_outbox WHERE prediction_id = 'p2' AND terminal") == "1")
+            #expect(try TestDatabase.value(url, "SELECT body->>'error' FROM vfx_outbox WHERE prediction_id = 'p2'") == "worker lost 1 time")
+        }
+    }
 }

@@ -39,18 +39,23 @@ actor Recorder {
     var lastOutput: String? { hooks.last?["output"] as? String }
 }
 
-/// A loopback HTTP server for inputs, webhooks and uploads, plus the vfx server under test; both on ephemeral ports.
-func withServers(concurrency: Int = 1, files: [String: Data] = [:], store: (any PredictionStore)? = nil,
-                 configure: @Sendable (inout ServerConfiguration) -> Void = { _ in },
-                 _ body: @Sendable @escaping (_ vfx: String, _ fixture: String, _ recorder: Recorder, _ tmp: Scratch) async throws -> Void) async throws {
-    let recorder = Recorder()
-    let router = Router()
+/// Serves `files` at /files/NAME, recording each request.
+func serveFiles(_ files: [String: Data], on router: Router<BasicRequestContext>, recorder: Recorder) {
     router.get("/files/:name") { _, ctx in
         let name = ctx.parameters.get("name") ?? ""
         await recorder.request("/files/" + name)
         guard let data = files[name] else { return Response(status: .notFound) }
         return Response(status: .ok, headers: [.contentType: "video/mp4"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
+}
+
+/// A loopback HTTP server for inputs, webhooks and uploads, plus the vfx server under test; both on ephemeral ports.
+func withServers(concurrency: Int = 1, files: [String: Data] = [:], store: (any PredictionStore)? = nil,
+                 configure: @Sendable (inout ServerConfiguration) -> Void = { _ in },
+                 _ body: @Sendable @escaping (_ vfx: String, _ fixture: String, _ recorder: Recorder, _ tmp: Scratch) async throws -> Void) async throws {
+    let recorder = Recorder()
+    let router = Router()
+    serveFiles(files, on: router, recorder: recorder)
     // 503 on the first request for a name, then the file.
     router.get("/flaky-files/:name") { _, ctx in
         let name = ctx.parameters.get("name") ?? ""

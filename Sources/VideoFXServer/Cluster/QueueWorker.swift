@@ -92,7 +92,7 @@ final class QueueWorker: Sendable {
     /// Renews every held lease, records this worker, rescues expired leases cluster-wide.
     private func heartbeats() async {
         while !Task.isCancelled {
-            try? await queue.beat(worker: id, host: ProcessInfo.processInfo.hostName, pid: Int(getpid()), concurrency: slots)
+            // Leases first: they are what a slow beat would cost.
             for r in state.withLock({ Array($0.running.values) }) {
                 switch try? await queue.heartbeat(r.lease) {
                 case .lost?:
@@ -103,6 +103,7 @@ final class QueueWorker: Sendable {
                 case nil: break  // the database is away: the lease may still hold; try again next beat
                 }
             }
+            try? await queue.beat(worker: id, host: ProcessInfo.processInfo.hostName, pid: Int(getpid()), concurrency: slots)
             if let rescued = try? await queue.rescue(), !rescued.isEmpty {
                 for r in rescued {
                     logger.warning("rescued prediction \(r.predictionID) after \(r.attempts) attempt(s); \(r.failed ? "it failed" : "queued again")")
@@ -162,20 +163,14 @@ final class QueueWorker: Sendable {
         prediction.status = .processing
         prediction.started_at = prediction.started_at ?? Prediction.timestamp(started)
         if lease.attempt > 1 { prediction.logs += "attempt \(lease.attempt) of \(lease.maxAttempts) on \(id)\n" }
-        let log = PredictionLog(prediction: prediction, lease: lease, queue: queue, lost: lost)
-        guard await log.save(force: true) else { return }
-        let sender = WebhookSender(http: runner.http, configuration: configuration, traceHeaders: [], metrics: runner.metrics)
-        let events = PredictionEvents(webhook: prediction.webhook, filter: prediction.webhook_events_filter, sender: sender)
-        if lease.attempt == 1 { events.publish(.start(prediction), prediction) }
+        // Webhooks leave through the outbox, written with the state they report.
+        let hooks = Webhooks(url: prediction.webhook, selected: WebhookEvent.selected(by: prediction.webhook_events_filter))
+        let log = PredictionLog(prediction: prediction, lease: lease, queue: queue, lost: lost, hooks: hooks)
+        guard await log.save(force: true, event: lease.attempt == 1 ? .start : nil) else { return }
         if row.cancelRequested { cancellation.cancel() }
 
         let (lines, continuation) = AsyncStream<String>.makeStream()
-        let logging = Task {
-            for await line in lines {
-                let p = await log.append(line)
-                events.publish(.log(line), p)
-            }
-        }
+        let logging = Task { for await line in lines { await log.append(line) } }
         let work = PredictionWork(id: lease.predictionID, job: job, cancellation: cancellation, log: continuation)
         var outcome: (Prediction.Status, JSONValue?, [String: JSONValue], (any Error)?)
         do {
@@ -206,14 +201,27 @@ final class QueueWorker: Sendable {
         prediction.error = status == .failed ? error.map { "\($0)" } : nil
         prediction.completed_at = Prediction.timestamp()
         let encoded = PostgresPredictionStore.encode(prediction), reason = prediction.error
-        let finished = await persist { try await self.queue.finish(lease, status: status.rawValue, prediction: encoded, error: reason) } ?? false
+        let events = (status == .succeeded ? hooks.events([.output], encoded) : []) + hooks.events([.completed], encoded)
+        let finished = await persist {
+            try await self.queue.finish(lease, status: status.rawValue, prediction: encoded, error: reason, events: events)
+        } ?? false
         guard finished else {
             logger.warning("prediction \(lease.predictionID) ended here, but its lease had moved on: nothing written")
             return
         }
         runner.metrics.predictions(status.rawValue).increment()
-        if status == .succeeded { events.publish(.output(prediction), prediction) }
-        if let delivery = events.publish(.completed(prediction), prediction) { await delivery.value }
+    }
+}
+
+/// A prediction's webhook as outbox rows: the URL and the events its filter selects.
+struct Webhooks: Sendable {
+    let url: String?
+    let selected: Set<WebhookEvent>
+
+    /// The rows for those of `events` the filter selects, each carrying `body` (the prediction's JSON).
+    func events(_ events: [WebhookEvent], _ body: String) -> [OutboxEvent] {
+        guard let url, !url.isEmpty else { return [] }
+        return events.filter(selected.contains).map { OutboxEvent(event: $0.rawValue, url: url, body: body, terminal: $0 == .completed) }
     }
 }
 
@@ -224,23 +232,27 @@ actor PredictionLog {
     private let lease: TaskLease
     private let queue: TaskQueue
     private let lost: CancellationFlag
+    private let hooks: Webhooks
     private var lastSave = ContinuousClock.now - .seconds(10)
 
-    init(prediction: Prediction, lease: TaskLease, queue: TaskQueue, lost: CancellationFlag) {
-        current = prediction; self.lease = lease; self.queue = queue; self.lost = lost
+    init(prediction: Prediction, lease: TaskLease, queue: TaskQueue, lost: CancellationFlag, hooks: Webhooks) {
+        current = prediction; self.lease = lease; self.queue = queue; self.lost = lost; self.hooks = hooks
     }
 
-    func append(_ line: String) async -> Prediction {
+    /// Appends a line; a save that is due carries a `logs` webhook (so they go at most every half second).
+    func append(_ line: String) async {
         current.logs += line + "\n"
-        _ = await save(force: false)
-        return current
+        _ = await save(force: false, event: .logs)
     }
 
-    /// Writes the state when due (or forced); false when the lease is gone (then it marks the job lost).
-    func save(force: Bool) async -> Bool {
+    /// Writes the state when due (or forced), with `event`'s webhook; false when the lease is gone (then
+    /// it marks the job lost).
+    func save(force: Bool, event: WebhookEvent? = nil) async -> Bool {
         guard force || ContinuousClock.now - lastSave >= .milliseconds(500) else { return true }
         lastSave = ContinuousClock.now
-        guard let saved = try? await queue.save(lease, status: current.status.rawValue, prediction: PostgresPredictionStore.encode(current))
+        let body = PostgresPredictionStore.encode(current)
+        guard let saved = try? await queue.save(lease, status: current.status.rawValue, prediction: body,
+                                                event: event.flatMap { hooks.events([$0], body).first })
         else { return true }  // the database is away: the next save or the heartbeat will tell
         if !saved { lost.cancel() }
         return saved

@@ -4,6 +4,13 @@ import Foundation
 /// The events a webhook can be sent for (Cog's names), in the order a prediction reaches them.
 enum WebhookEvent: String, CaseIterable, Sendable {
     case start, output, logs, completed
+
+    /// The events a request's `webhook_events_filter` asks for: nil, every event; empty, the terminal
+    /// one only (as Cog does); else those named.
+    static func selected(by filter: [String]?) -> Set<WebhookEvent> {
+        guard let filter else { return Set(allCases) }
+        return filter.isEmpty ? [.completed] : Set(filter.compactMap(WebhookEvent.init(rawValue:)))
+    }
 }
 
 /// The prediction object Cog returns and sends to webhooks.

@@ -21,10 +21,7 @@ final class PredictionEvents: Sendable {
     /// Events for a prediction whose request named `webhook` (with its filter; nil: every event; empty:
     /// the terminal one only, as Cog does).
     init(webhook url: String? = nil, filter: [String]? = nil, sender: WebhookSender? = nil) {
-        let events = filter.map { names in
-            names.isEmpty ? [WebhookEvent.completed] : names.compactMap(WebhookEvent.init(rawValue:))
-        } ?? WebhookEvent.allCases
-        if let url, let sender { webhook = (url, Set(events), sender) } else { webhook = nil }
+        if let url, let sender { webhook = (url, WebhookEvent.selected(by: filter), sender) } else { webhook = nil }
     }
 
     /// Events from now on; a listener that arrives after the start still sees it, and one that arrives

@@ -86,7 +86,15 @@ public actor PredictionService {
     public func runCluster(onRefused: @escaping @Sendable (QueueError) async -> Void = { _ in }) async {
         guard let cluster else { return }
         let worker = self.worker
-        await cluster.run(onReady: { await worker?.run() }, onRefused: onRefused)
+        let outbox = WebhookOutbox(queue: cluster.queue, sender: WebhookSender(http: http, configuration: configuration, traceHeaders: [],
+                                                                               metrics: metrics),
+                                   node: "\(ProcessInfo.processInfo.hostName):\(getpid())")
+        await cluster.run(onReady: {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await outbox.run() }
+                group.addTask { await worker?.run() }
+            }
+        }, onRefused: onRefused)
     }
 
     /// Why this node cannot take predictions now (its database is away), if so.
