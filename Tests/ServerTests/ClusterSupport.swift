@@ -34,7 +34,7 @@ final class NodeProcess: @unchecked Sendable {
     let logPath: String
     let port: Int?
 
-    init(_ arguments: [String], port: Int?) throws {
+    init(_ arguments: [String], port: Int?, environment: [String: String] = [:]) throws {
         self.port = port
         logPath = FileManager.default.temporaryDirectory.appendingPathComponent("vfx-node-\(UUID().uuidString).log").path
         var actions = posix_spawn_file_actions_t()
@@ -45,8 +45,10 @@ final class NodeProcess: @unchecked Sendable {
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
         let argv = ([builtBinary("vfx-server")] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
+        let env = (ProcessInfo.processInfo.environment.merging(environment) { _, given in given }).map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { env.forEach { free($0) } }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, builtBinary("vfx-server"), &actions, nil, argv, environ)
+        let rc = posix_spawn(&pid, builtBinary("vfx-server"), &actions, nil, argv, env)
         guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO) }
         self.pid = pid
     }
@@ -110,10 +112,15 @@ final class NodeProcess: @unchecked Sendable {
     }
 
     /// `vfx worker --database URL`, with /health-check on a free port.
-    static func worker(_ url: String, extra: [String] = []) throws -> NodeProcess {
+    /// `hangOn`: a job whose input URL holds this text hangs until stopped (the test fault switch
+    /// `VFX_TEST_JOB_FAULT`), so a test can stop a worker mid-job on any machine; `crashOn` crashes it.
+    static func worker(_ url: String, extra: [String] = [], hangOn: String? = nil, crashOn: String? = nil) throws -> NodeProcess {
         let port = freePort()
+        var env: [String: String] = [:]
+        if let hangOn { env["VFX_TEST_JOB_FAULT"] = "hang:" + hangOn }
+        if let crashOn { env["VFX_TEST_JOB_FAULT"] = "crash:" + crashOn }
         return try NodeProcess(["worker", "--host", "127.0.0.1", "--port", "\(port)", "--database", url, "--allow-private-urls"] + extra,
-                           port: port)
+                               port: port, environment: env)
     }
 }
 

@@ -51,21 +51,21 @@ struct ClusterTests {
     /// one output, attempt 2 recorded, one completed webhook.
     @Test func aKilledWorkersJobCompletesOnAnother() async throws {
         let db = try TestDatabase.create()
-        try await withFixture(files: ["long.mp4": try clip(seconds: 30, size: "640x360")]) { fixture, recorder in
+        try await withFixture(files: ["long.mp4": try clip(seconds: 5)]) { fixture, recorder in
             let api = try NodeProcess.api(db, extra: Self.leases)
-            let first = try NodeProcess.worker(db, extra: Self.leases)
+            // Its job hangs (the test fault switch) until the worker is killed.
+            let first = try NodeProcess.worker(db, extra: Self.leases, hangOn: "long.mp4")
             try await api.waitReady(); try await first.waitReady()
             let r = try await http(.POST, api.base + "/predictions", json: ["input": ["video": fixture + "/files/long.mp4", "output_codec": "libx264",
                                                                                         "preset": "slow"], "webhook": fixture + "/hook",
                                                                                         "webhook_events_filter": ["completed"]],
                                    headers: [("Prefer", "respond-async")])
             let id = try #require(r.object["id"] as? String, "\(r.object)")
-            try await waitUntil(30) { (try? TestDatabase.value(db, "SELECT state FROM vfx_tasks")) == "running" }
-            try await Task.sleep(for: .seconds(1))
+            try await waitUntil(30, every: 0.5) { (try? TestDatabase.value(db, "SELECT status FROM vfx_predictions WHERE id = '\(id)'")) == "processing" }
             first.signal(SIGKILL)
             let second = try NodeProcess.worker(db, extra: Self.leases)
             try await second.waitReady()
-            try await waitUntil(120) {
+            try await waitUntil(120, every: 0.5) {
                 let p = try await http(.GET, api.base + "/predictions/" + id)
                 return ["succeeded", "failed", "canceled"].contains(p.object["status"] as? String ?? "")
             }
@@ -74,8 +74,8 @@ struct ClusterTests {
             #expect(try TestDatabase.value(db, "SELECT attempts FROM vfx_tasks") == "2")
             #expect((p.object["logs"] as? String)?.contains("attempt 2 of 3") == true)
             let dir = try Scratch()
-            #expect(try decodeOutput(p.object["output"], in: dir).0.video?.nb_read_frames == "300")
-            try await waitUntil(10) { await recorder.hookCount >= 1 }
+            #expect(try decodeOutput(p.object["output"], in: dir).0.video?.nb_read_frames == "50")
+            try await waitUntil(10, every: 0.5) { await recorder.hookCount >= 1 }
             try await Task.sleep(for: .seconds(1))
             #expect(await recorder.statuses == ["succeeded"])
         }
@@ -85,23 +85,23 @@ struct ClusterTests {
     /// was rescued and finished by another worker, and that result stays.
     @Test func aStoppedWorkerThatResumesWritesNothing() async throws {
         let db = try TestDatabase.create()
-        try await withFixture(files: ["long.mp4": try clip(seconds: 20, size: "640x360")]) { fixture, _ in
+        try await withFixture(files: ["long.mp4": try clip(seconds: 5)]) { fixture, _ in
             let api = try NodeProcess.api(db, extra: Self.leases)
-            let paused = try NodeProcess.worker(db, extra: Self.leases)
+            let paused = try NodeProcess.worker(db, extra: Self.leases, hangOn: "long.mp4")
             try await api.waitReady(); try await paused.waitReady()
             let r = try await http(.POST, api.base + "/predictions", json: ["input": ["video": fixture + "/files/long.mp4", "output_codec": "libx264",
                                                                                         "preset": "slow"]],
                                    headers: [("Prefer", "respond-async")])
             let id = try #require(r.object["id"] as? String)
-            try await waitUntil(30) { (try? TestDatabase.value(db, "SELECT state FROM vfx_tasks")) == "running" }
+            try await waitUntil(30, every: 0.5) { (try? TestDatabase.value(db, "SELECT status FROM vfx_predictions WHERE id = '\(id)'")) == "processing" }
             paused.signal(SIGSTOP)
             let other = try NodeProcess.worker(db, extra: Self.leases)
             try await other.waitReady()
-            try await waitUntil(120) { (try? TestDatabase.value(db, "SELECT status FROM vfx_predictions")) == "succeeded" }
+            try await waitUntil(120, every: 0.5) { (try? TestDatabase.value(db, "SELECT status FROM vfx_predictions")) == "succeeded" }
             let done = try TestDatabase.value(db, "SELECT prediction::text || updated_at::text FROM vfx_predictions")
             paused.signal(SIGCONT)
             // Its next heartbeat finds the lease gone; it stops the job and writes nothing.
-            try await waitUntil(20) { paused.log.contains("lease of prediction \(id) lost") || paused.log.contains("nothing written") }
+            try await waitUntil(20, every: 0.5) { paused.log.contains("lease of prediction \(id) lost") || paused.log.contains("nothing written") }
             try await Task.sleep(for: .seconds(3))
             #expect(try TestDatabase.value(db, "SELECT prediction::text || updated_at::text FROM vfx_predictions") == done)
             #expect(try TestDatabase.value(db, "SELECT attempts FROM vfx_tasks") == "2")
@@ -113,7 +113,7 @@ struct ClusterTests {
     /// prediction never starts.
     @Test func cancelOnAnyNode() async throws {
         let db = try TestDatabase.create()
-        try await withFixture(files: ["long.mp4": try clip(seconds: 30, size: "640x360")]) { fixture, _ in
+        try await withFixture(files: ["long.mp4": try clip(seconds: 5)]) { fixture, _ in
             let api1 = try NodeProcess.api(db), api2 = try NodeProcess.api(db)
             try await api1.waitReady(); try await api2.waitReady()
             let body: [String: Any] = ["input": ["video": fixture + "/files/long.mp4", "output_codec": "libx264", "preset": "slow"]]
@@ -123,14 +123,15 @@ struct ClusterTests {
             #expect(try await http(.POST, api2.base + "/predictions/\(q)/cancel").status == 200)
             #expect(try await http(.GET, api1.base + "/predictions/" + q).object["status"] as? String == "canceled")
 
-            let worker = try NodeProcess.worker(db)
+            // Its job hangs (the test fault switch) until cancelled.
+            let worker = try NodeProcess.worker(db, hangOn: "long.mp4")
             try await worker.waitReady()
             let running = try await http(.POST, api1.base + "/predictions", json: body, headers: [("Prefer", "respond-async")])
             let id = try #require(running.object["id"] as? String)
-            try await waitUntil(30) { (try? TestDatabase.value(db, "SELECT status FROM vfx_predictions WHERE id = '\(id)'")) == "processing" }
+            try await waitUntil(30, every: 0.5) { (try? TestDatabase.value(db, "SELECT status FROM vfx_predictions WHERE id = '\(id)'")) == "processing" }
             let asked = Date()
             #expect(try await http(.POST, api2.base + "/predictions/\(id)/cancel").status == 200)
-            try await waitUntil(10) { (try? TestDatabase.value(db, "SELECT status FROM vfx_predictions WHERE id = '\(id)'")) == "canceled" }
+            try await waitUntil(10, every: 0.5) { (try? TestDatabase.value(db, "SELECT status FROM vfx_predictions WHERE id = '\(id)'")) == "canceled" }
             #expect(Date().timeIntervalSince(asked) < 4, "cancel took \(Date().timeIntervalSince(asked)) s")
             #expect(try TestDatabase.value(db, "SELECT state FROM vfx_tasks ORDER BY id") == "canceled\ncanceled")
         }
@@ -150,7 +151,7 @@ struct ClusterTests {
         // Nothing listens on the port yet: the node waits, UNHEALTHY, naming the database.
         let port = NodeProcess.freePort()
         let late = try NodeProcess.api("postgres://vfx@127.0.0.1:\(port)/postgres")
-        try await waitUntil(20) {
+        try await waitUntil(20, every: 0.5) {
             let h = try? await http(.GET, late.base + "/health-check", timeout: 2)
             return h?.object["status"] as? String == "UNHEALTHY" && (h?.object["reason"] as? String ?? "").contains("not usable")
         }
@@ -199,10 +200,10 @@ struct ClusterTests {
                                                                                         "preset": "slow"]],
                                    headers: [("Prefer", "respond-async")])
             let id = try #require(r.object["id"] as? String)
-            try await waitUntil(30) { (try? TestDatabase.value(db, "SELECT status FROM vfx_predictions")) == "processing" }
+            try await waitUntil(30, every: 0.5) { (try? TestDatabase.value(db, "SELECT status FROM vfx_predictions")) == "processing" }
             let restarted = try sh(env + ["restart"])
             try #require(restarted.status == 0, "\(restarted.err)")
-            try await waitUntil(120) {
+            try await waitUntil(120, every: 0.5) {
                 let p = try? await http(.GET, api.base + "/predictions/" + id, timeout: 5)
                 return ["succeeded", "failed", "canceled"].contains(p?.object["status"] as? String ?? "")
             }
@@ -210,6 +211,116 @@ struct ClusterTests {
             #expect(p.object["status"] as? String == "succeeded", "\(p.object["error"] ?? "") \(worker.log.suffix(1500))")
             #expect(try TestDatabase.value(db, "SELECT count(*) FROM vfx_tasks") == "1")
             try await api.waitReady(seconds: 10)
+        }
+    }
+
+    /// SIGTERM: a worker stops claiming, lets its job run for the grace period, hands it back uncounted
+    /// and exits 0; another worker runs it as its first attempt.
+    @Test func aWorkerStoppedWithSIGTERMHandsItsJobBack() async throws {
+        let db = try TestDatabase.create()
+        try await withFixture(files: ["long.mp4": try clip(seconds: 5)]) { fixture, _ in
+            let api = try NodeProcess.api(db)
+            let first = try NodeProcess.worker(db, extra: ["--shutdown-grace", "1"], hangOn: "long.mp4")
+            try await api.waitReady(); try await first.waitReady()
+            let r = try await http(.POST, api.base + "/predictions", json: ["input": ["video": fixture + "/files/long.mp4", "output_codec": "libx264",
+                                                                                        "preset": "slow"]],
+                                   headers: [("Prefer", "respond-async")])
+            let id = try #require(r.object["id"] as? String)
+            try await waitUntil(30, every: 0.5) { (try? TestDatabase.value(db, "SELECT status FROM vfx_predictions WHERE id = '\(id)'")) == "processing" }
+            first.signal(SIGTERM)
+            #expect(await first.wait(seconds: 20) == 0, "\(first.log.suffix(1000))")
+            let handedBack = try TestDatabase.value(db, "SELECT state || ' ' || attempts FROM vfx_tasks")
+            #expect(handedBack == "queued 0", "\(handedBack): \(first.log.suffix(1500))")
+            let second = try NodeProcess.worker(db)
+            try await second.waitReady()
+            try await waitUntil(120, every: 0.5) { (try? TestDatabase.value(db, "SELECT status FROM vfx_predictions")) == "succeeded" }
+            #expect(try TestDatabase.value(db, "SELECT attempts FROM vfx_tasks") == "1")
+            #expect(try await http(.GET, api.base + "/predictions/" + id).object["status"] as? String == "succeeded")
+        }
+    }
+
+    /// One API node and three workers through 30 mixed predictions: sync, async with webhooks, cancelled,
+    /// failing inputs and a `videos` batch each end in their right state, once, with one `completed`
+    /// webhook each.
+    @Test func thirtyMixedPredictionsEachEndOnce() async throws {
+        let db = try TestDatabase.create()
+        try await withFixture(files: ["a.mp4": try clip(seconds: 1), "b.mp4": try clip(seconds: 2),
+                                      "long.mp4": try clip(seconds: 5), "bad.mp4": Data("not a video".utf8)]) { fixture, recorder in
+            let api = try NodeProcess.api(db)
+            // The long ones hang until cancelled (the test fault switch).
+            let workers = try (0..<3).map { _ in try NodeProcess.worker(db, hangOn: "long.mp4") }
+            try await api.waitReady()
+            for w in workers { try await w.waitReady() }
+            var expected: [String: String] = [:]
+            let hook = fixture + "/hook"
+            try await withThrowingTaskGroup(of: (String, String, Int).self) { group in
+                for i in 0..<30 {
+                    let kind = i % 6
+                    group.addTask {
+                        let id = "mixed-\(i)"
+                        var input: [String: Any] = ["video": fixture + "/files/a.mp4", "output_codec": "libx264"]
+                        var want = "succeeded"
+                        switch kind {
+                        case 1: input["video"] = fixture + "/files/bad.mp4"; want = "failed"
+                        case 2: input["video"] = fixture + "/files/missing.mp4"; want = "failed"
+                        case 3: input.removeValue(forKey: "video"); input["videos"] = [fixture + "/files/a.mp4", fixture + "/files/b.mp4"]
+                        case 4: input["video"] = fixture + "/files/long.mp4"; input["preset"] = "slow"; want = "canceled"
+                        default: break
+                        }
+                        let body: [String: Any] = ["input": input, "webhook": hook, "webhook_events_filter": ["completed"]]
+                        if kind == 5 {
+                            // Sync: the API node waits for whichever worker runs it.
+                            let r = try await http(.PUT, api.base + "/predictions/" + id, json: body)
+                            return (id, want, r.status)
+                        }
+                        let r = try await http(.PUT, api.base + "/predictions/" + id, json: body, headers: [("Prefer", "respond-async")])
+                        if kind == 4 {
+                            // Queued or already running, it ends cancelled.
+                            try await Task.sleep(for: .milliseconds(200 * i))
+                            _ = try await http(.POST, api.base + "/predictions/\(id)/cancel")
+                        }
+                        return (id, want, r.status)
+                    }
+                }
+                for try await (id, want, status) in group {
+                    expected[id] = want
+                    #expect(status == 200 || status == 202, "\(id): HTTP \(status)")
+                }
+            }
+            try await waitUntil(180, every: 0.5) {
+                (try? TestDatabase.value(db, "SELECT count(*) FROM vfx_predictions WHERE finished_at IS NOT NULL")) == "30"
+            }
+            for (id, want) in expected {
+                let p = try await http(.GET, api.base + "/predictions/" + id)
+                #expect(p.object["status"] as? String == want, "\(id): \(p.object["status"] ?? "") \(p.object["error"] ?? "")")
+                if id.hasSuffix("-3") || id.hasSuffix("-9") {
+                    #expect((p.object["output"] as? [Any])?.count == 2, "\(id)")
+                }
+            }
+            // Exactly one completed webhook each.
+            try await waitUntil(60, every: 0.5) { await recorder.hookCount >= 30 }
+            try await Task.sleep(for: .seconds(2))
+            let ids = await recorder.hookIDs
+            #expect(ids.count == 30 && Set(ids).count == 30, "\(ids.sorted())")
+            #expect(try TestDatabase.value(db, "SELECT count(*) FROM vfx_tasks WHERE attempts > 1") == "0")
+        }
+    }
+
+    /// A job whose process crashes every time fails after --max-attempts with the reason, and the worker
+    /// goes on serving.
+    @Test func aJobThatCrashesEveryTimeFailsAfterItsAttempts() async throws {
+        let db = try TestDatabase.create()
+        try await withFixture(files: ["crash.mp4": try clip(seconds: 1), "a.mp4": try clip(seconds: 1)]) { fixture, _ in
+            let api = try NodeProcess.api(db, extra: ["--max-attempts", "2"])
+            let worker = try NodeProcess.worker(db, extra: ["--max-attempts", "2"], crashOn: "crash.mp4")
+            try await api.waitReady(); try await worker.waitReady()
+            let r = try await http(.POST, api.base + "/predictions", json: ["input": ["video": fixture + "/files/crash.mp4", "output_codec": "libx264"]])
+            #expect(r.object["status"] as? String == "failed", "\(r.object)")
+            let error = r.object["error"] as? String ?? ""
+            #expect(error.contains("crashed") && error.contains("attempt 2 of 2"), "\(error)")
+            #expect(try TestDatabase.value(db, "SELECT state || ' ' || attempts FROM vfx_tasks") == "failed 2")
+            let ok = try await http(.POST, api.base + "/predictions", json: ["input": ["video": fixture + "/files/a.mp4", "output_codec": "libx264"]])
+            #expect(ok.object["status"] as? String == "succeeded", "\(ok.object["error"] ?? "")")
         }
     }
 }

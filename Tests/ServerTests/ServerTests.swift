@@ -36,6 +36,8 @@ actor Recorder {
     var hookLogs: [String] { hooks.map { $0["logs"] as? String ?? "" } }
     var lastHookCompleted: Bool { hooks.last?["completed_at"] is String }
     var hookCount: Int { hooks.count }
+    /// The prediction id of each webhook received.
+    var hookIDs: [String] { hooks.compactMap { $0["id"] as? String } }
     var lastOutput: String? { hooks.last?["output"] as? String }
 }
 
@@ -189,11 +191,12 @@ func decodeOutput(_ output: Any?, in dir: Scratch) throws -> (Media.Probe, Strin
     return (try Media.probe(path), path)
 }
 
-func waitUntil(_ seconds: Double = 60, _ condition: @Sendable () async throws -> Bool) async throws {
+/// Polls `condition` every `every` seconds (a poll that spawns a process wants a longer interval).
+func waitUntil(_ seconds: Double = 60, every: Double = 0.05, _ condition: @Sendable () async throws -> Bool) async throws {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
         if try await condition() { return }
-        try await Task.sleep(nanoseconds: 50_000_000)
+        try await Task.sleep(nanoseconds: UInt64(every * 1_000_000_000))
     }
     Issue.record("timed out waiting")
 }

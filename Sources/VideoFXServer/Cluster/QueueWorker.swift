@@ -69,7 +69,10 @@ final class QueueWorker: Sendable {
                 }
             }
             // A notice wakes this sooner; the poll is the backstop for lost ones.
-            let timeout = Task { try? await Task.sleep(for: .seconds(1)); wake.continuation.yield() }
+            let timeout = Task {
+                // Only a sleep that ran its course wakes the loop (a cancelled one must not, or it spins).
+                if (try? await Task.sleep(for: .seconds(1))) != nil { wake.continuation.yield() }
+            }
             _ = await iterator.next()
             timeout.cancel()
         }
@@ -135,6 +138,14 @@ final class QueueWorker: Sendable {
 
     // MARK: - One task
 
+    /// The wait before a failed task runs again, or nil when it should not: transient errors (the
+    /// taxonomy's), and a job process that crashed (it may be this node's fault), within the attempts.
+    private func retryDelay(after error: any Error, lease: TaskLease) -> Double? {
+        if let wait = retry.delay(after: error, attempt: lease.attempt) { return wait }
+        guard let crash = error as? JobCrash, crash.category == .internal, lease.attempt < lease.maxAttempts else { return nil }
+        return 1
+    }
+
     /// Runs a write that must not be lost to a database that is briefly away (restarting, failing
     /// over): tried again every second for as long as a lease lasts; nil if it never got through.
     private func persist(_ write: @Sendable () async throws -> Bool) async -> Bool? {
@@ -187,7 +198,7 @@ final class QueueWorker: Sendable {
         prediction = await log.current
         let (status, output, produced, error) = outcome
         // A transient failure with attempts left goes back to the queue; the prediction stays running.
-        if status == .failed, let error, let wait = retry.delay(after: error, attempt: lease.attempt) {
+        if status == .failed, let error, let wait = retryDelay(after: error, lease: lease) {
             prediction.logs += "attempt \(lease.attempt) failed: \(error); trying again in \(wait)s\n"
             let encoded = PostgresPredictionStore.encode(prediction)
             _ = await persist { try await self.queue.retry(lease, after: wait, error: "\(error)", prediction: encoded) }
@@ -198,7 +209,7 @@ final class QueueWorker: Sendable {
         prediction.status = status
         prediction.output = output
         prediction.metrics = metrics
-        prediction.error = status == .failed ? error.map { "\($0)" } : nil
+        prediction.error = status == .failed ? error.map { lease.attempt > 1 ? "\($0) (attempt \(lease.attempt) of \(lease.maxAttempts))" : "\($0)" } : nil
         prediction.completed_at = Prediction.timestamp()
         let encoded = PostgresPredictionStore.encode(prediction), reason = prediction.error
         let events = (status == .succeeded ? hooks.events([.output], encoded) : []) + hooks.events([.completed], encoded)
