@@ -39,6 +39,10 @@ public enum QueueError: Error, CategorizedError, CustomStringConvertible {
 
     /// The server's message of a PostgreSQL error (`PSQLError` prints only a generic line).
     public static func message(of error: any Error) -> String {
+        if let t = error as? PostgresTransactionError {
+            if let inner = t.closureError ?? t.beginError ?? t.commitError { return message(of: inner) }
+            if let rollback = t.rollbackError { return message(of: rollback) }
+        }
         if let e = error as? PSQLError {
             if let m = e.serverInfo?[.message] { return m }
             return "\(e.code)"
@@ -49,6 +53,7 @@ public enum QueueError: Error, CategorizedError, CustomStringConvertible {
     /// Whether an error is the database refusing this node for good (no such database, a role or
     /// password it does not accept), as opposed to one that waiting can mend (down, starting, network).
     public static func isRefusal(_ error: any Error) -> Bool {
+        if let t = error as? PostgresTransactionError, let inner = t.beginError ?? t.closureError { return isRefusal(inner) }
         guard let e = error as? PSQLError, let state = e.serverInfo?[.sqlState] else { return false }
         return state.hasPrefix("28") || state.hasPrefix("3D")
     }

@@ -12,6 +12,8 @@ public struct QueueSettings: Sendable {
     public var maxAttempts = 3
     /// Most tasks waiting across the cluster; past it a new prediction is refused.
     public var maxQueued = 1000
+    /// Finished predictions are removed this many days after they ended.
+    public var retentionDays: Double = 7
 
     public init() {}
 }
@@ -42,7 +44,7 @@ public struct StoredPrediction: Sendable {
 public final class TaskQueue: Sendable {
     public let client: PostgresClient
     public let settings: QueueSettings
-    let logger: Logger
+    public let logger: Logger
     /// The one channel every node listens on; payloads: `task`, `prediction:ID`, `cancel:ID`.
     public static let channel = "vfx"
 

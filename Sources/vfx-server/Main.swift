@@ -13,6 +13,8 @@ enum Main {
         switch args.count > 1 ? args[1] : "" {
         case "worker": await Worker.main(Array(args.dropFirst(2)))
         case "db": await Database.main(Array(args.dropFirst(2)))
+        case "queue": await QueueCommand.main(Array(args.dropFirst(2)))
+        case "workers": await WorkersCommand.main(Array(args.dropFirst(2)))
         default: await Serve.main()
         }
     }

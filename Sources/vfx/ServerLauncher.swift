@@ -38,6 +38,27 @@ struct DatabaseCommand: ParsableCommand {
     func run() throws { ServerLauncher.exec(arguments: ["db"] + arguments) }
 }
 
+/// `vfx queue stats|list|inspect|retry|cancel|prune` (`vfx-server queue`).
+struct QueueCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "queue", abstract: "Inspect and manage the predictions queued in PostgreSQL: `vfx queue stats|list|inspect ID|retry ID|cancel ID|prune --older-than DAYS`.")
+
+    @Argument(parsing: .captureForPassthrough, help: "The queue command and its options.")
+    var arguments: [String] = []
+
+    func run() throws { ServerLauncher.exec(arguments: ["queue"] + arguments) }
+}
+
+/// `vfx workers` (`vfx-server workers`).
+struct WorkersCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "workers", abstract: "List the cluster's workers, their heartbeats and what they run.")
+
+    @Argument(parsing: .captureForPassthrough, help: "Options (--database, --json).")
+    var arguments: [String] = []
+
+    func run() throws { ServerLauncher.exec(arguments: ["workers"] + arguments) }
+}
+
 /// Replaces this process with `vfx-server`, so signals, exit status and the PID stay the server's.
 enum ServerLauncher {
     static let binaryName = "vfx-server"

@@ -12,6 +12,6 @@ struct VFX: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vfx",
         abstract: "VideoFX: stream a video through a chain of effects into H.264, HEVC, AV1 or VP9.",
-        subcommands: [ProcessCommand.self, BatchCommand.self, CompareCommand.self, EffectsCommand.self, PreviewCommand.self, Probe.self, Codecs.self, Serve.self, WorkerCommand.self, DatabaseCommand.self, BenchKernels.self]
+        subcommands: [ProcessCommand.self, BatchCommand.self, CompareCommand.self, EffectsCommand.self, PreviewCommand.self, Probe.self, Codecs.self, Serve.self, WorkerCommand.self, QueueCommand.self, WorkersCommand.self, DatabaseCommand.self, BenchKernels.self]
     )
 }

@@ -323,4 +323,41 @@ struct ClusterTests {
             #expect(ok.object["status"] as? String == "succeeded", "\(ok.object["error"] ?? "")")
         }
     }
+
+    /// `vfx queue` and `vfx workers`: stats, list, inspect, retry, cancel and prune, each with --json.
+    @Test func operatorsSeeAndSteerTheQueue() async throws {
+        let db = try TestDatabase.create()
+        try await withFixture(files: ["a.mp4": try clip(seconds: 1)]) { fixture, _ in
+            let api = try NodeProcess.api(db), worker = try NodeProcess.worker(db)
+            try await api.waitReady(); try await worker.waitReady()
+            let ok = try await http(.PUT, api.base + "/predictions/ops-ok", json: ["input": ["video": fixture + "/files/a.mp4", "output_codec": "libx264"]])
+            let bad = try await http(.PUT, api.base + "/predictions/ops-bad", json: ["input": ["video": fixture + "/files/missing.mp4"]])
+            #expect(ok.object["status"] as? String == "succeeded" && bad.object["status"] as? String == "failed")
+            func vfx(_ args: [String]) throws -> (status: Int32, json: Any?, out: String, err: String) {
+                let r = try sh([builtBinary("vfx")] + args + ["--database", db])
+                return (r.status, try? JSONSerialization.jsonObject(with: Data(r.out.utf8)), r.out, r.err)
+            }
+            let stats = try vfx(["queue", "stats", "--json"])
+            let tasks = (stats.json as? [String: Any])?["tasks"] as? [String: Int]
+            #expect(tasks?["succeeded"] == 1 && tasks?["failed"] == 1, "\(stats.out) \(stats.err)")
+            let list = try vfx(["queue", "list", "--json"])
+            #expect(Set(((list.json as? [[String: Any]]) ?? []).compactMap { $0["id"] as? String }) == ["ops-ok", "ops-bad"], "\(list.out)")
+            let inspect = try vfx(["queue", "inspect", "ops-bad", "--json"])
+            let rows = (inspect.json as? [String: Any])?["tasks"] as? [[String: Any]]
+            #expect(rows?.first?["attempts"] as? Int == 1 && (rows?.first?["worker"] as? String)?.isEmpty == false, "\(inspect.out)")
+            let workers = try vfx(["workers", "--json"])
+            #expect((workers.json as? [[String: Any]])?.count == 1, "\(workers.out) \(workers.err)")
+            // Retry queues the failed one again; it runs (and fails again: the file is still missing).
+            #expect(try vfx(["queue", "retry", "ops-bad"]).status == 0)
+            #expect(try vfx(["queue", "retry", "ops-ok"]).status != 0)
+            try await waitUntil(30, every: 0.5) {
+                (try? TestDatabase.value(db, "SELECT status || ' ' || (SELECT attempts FROM vfx_tasks WHERE prediction_id = 'ops-bad') FROM vfx_predictions WHERE id = 'ops-bad'")) == "failed 1"
+            }
+            let unknown = try vfx(["queue", "cancel", "nope"])
+            #expect(unknown.status != 0 && unknown.err.contains("nope"), "\(unknown.err)")
+            let pruned = try vfx(["queue", "prune", "--older-than", "0", "--json"])
+            #expect((pruned.json as? [String: Any])?["removed"] as? Int == 2, "\(pruned.out) \(pruned.err)")
+            #expect(try TestDatabase.value(db, "SELECT count(*) FROM vfx_tasks") == "0")
+        }
+    }
 }

@@ -94,6 +94,7 @@ final class QueueWorker: Sendable {
 
     /// Renews every held lease, records this worker, rescues expired leases cluster-wide.
     private func heartbeats() async {
+        var lastPrune = ContinuousClock.now - .seconds(3600)
         while !Task.isCancelled {
             // Leases first: they are what a slow beat would cost.
             for r in state.withLock({ Array($0.running.values) }) {
@@ -111,6 +112,11 @@ final class QueueWorker: Sendable {
                 for r in rescued {
                     logger.warning("rescued prediction \(r.predictionID) after \(r.attempts) attempt(s); \(r.failed ? "it failed" : "queued again")")
                 }
+            }
+            // Finished predictions go after the retention period (any node may sweep; a minute apart here).
+            if ContinuousClock.now - lastPrune > .seconds(60) {
+                lastPrune = .now
+                _ = try? await queue.prune(olderThanDays: queue.settings.retentionDays)
             }
             try? await Task.sleep(for: .milliseconds(Int64(queue.settings.heartbeatSeconds * 1000)))
         }
