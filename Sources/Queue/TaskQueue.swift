@@ -26,6 +26,18 @@ public struct TaskLease: Sendable, Hashable {
     /// 1 for the first claim.
     public let attempt: Int
     public let maxAttempts: Int
+    /// Seconds the task waited between its submit (or its last requeue) and this claim.
+    public var waited: Double = 0
+
+    public init(task: Int64, predictionID: String, worker: String, attempt: Int, maxAttempts: Int, waited: Double = 0) {
+        self.task = task; self.predictionID = predictionID; self.worker = worker; self.attempt = attempt
+        self.maxAttempts = maxAttempts; self.waited = waited
+    }
+
+    public static func == (a: TaskLease, b: TaskLease) -> Bool {
+        a.task == b.task && a.worker == b.worker && a.attempt == b.attempt
+    }
+    public func hash(into h: inout Hasher) { h.combine(task); h.combine(worker); h.combine(attempt) }
 }
 
 /// A prediction row: its Cog fields and its job, each as JSON.
@@ -109,10 +121,11 @@ public final class TaskQueue: Sendable {
                 FROM (SELECT id FROM vfx_tasks WHERE state = 'queued' AND run_after <= now()
                       ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED) q
                 WHERE t.id = q.id
-                RETURNING t.id, t.prediction_id, t.attempts, t.max_attempts
+                RETURNING t.id, t.prediction_id, t.attempts, t.max_attempts,
+                          extract(epoch FROM now() - greatest(t.created_at, t.run_after))::float8
                 """, logger: logger)
-            for try await (id, prediction, attempts, max) in rows.decode((Int64, String, Int, Int).self) {
-                return TaskLease(task: id, predictionID: prediction, worker: worker, attempt: attempts, maxAttempts: max)
+            for try await (id, prediction, attempts, most, waited) in rows.decode((Int64, String, Int, Int, Double).self) {
+                return TaskLease(task: id, predictionID: prediction, worker: worker, attempt: attempts, maxAttempts: most, waited: Swift.max(0, waited))
             }
             return nil
         }

@@ -48,12 +48,42 @@ public final class ServerMetrics: Sendable {
                              help: "Encoders asked for that fell back to another").increment()
     }
 
-    /// The text `/metrics` serves.
     /// A job whose process ended without a result (a signal, a trap, a limit), by reason.
     func jobCrashed(_ reason: String) {
         registry.makeCounter(name: "vfx_job_crashes_total", labels: [("reason", reason)],
                              help: "Jobs whose process crashed or passed a limit, by reason").increment()
     }
 
+    // MARK: - The cluster's queue (nodes with --database)
+
+    /// Tasks in each state across the cluster, as this node last counted them (every node reports the
+    /// same cluster-wide numbers: aggregate with max, not sum).
+    func queueTasks(_ counts: [String: Int]) {
+        for state in ["queued", "running", "succeeded", "failed", "canceled"] {
+            registry.makeGauge(name: "vfx_queue_tasks", labels: [("state", state)],
+                               help: "Tasks by state across the cluster (each node reports the same numbers)").set(Double(counts[state] ?? 0))
+        }
+    }
+
+    // Registered on first use, so a node without a database shows none of them.
+    /// How long a task waited in the queue before this node's worker claimed it.
+    var queueWait: DurationHistogram {
+        registry.makeDurationHistogram(name: "vfx_queue_wait_seconds",
+                                       buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 1800].map { .milliseconds(Int64($0 * 1000)) },
+                                       help: "Time from submit to claim of the tasks this node ran")
+    }
+    var queueRescues: Counter { registry.makeCounter(name: "vfx_queue_rescues_total", help: "Expired leases this node rescued") }
+    var queueRetries: Counter {
+        registry.makeCounter(name: "vfx_queue_retries_total", help: "Tasks this node queued again after a transient failure")
+    }
+    var listenerReconnects: Gauge {
+        registry.makeGauge(name: "vfx_queue_listener_reconnects", help: "Times this node's LISTEN connection was made again")
+    }
+    var heartbeatAge: Gauge {
+        registry.makeGauge(name: "vfx_worker_heartbeat_age_seconds", help: "Seconds since this worker last renewed its leases")
+    }
+    var outboxDepth: Gauge { registry.makeGauge(name: "vfx_webhook_outbox_depth", help: "Webhooks waiting in the cluster's outbox") }
+
+    /// The text `/metrics` serves.
     func exposition() -> String { registry.emitToString() }
 }

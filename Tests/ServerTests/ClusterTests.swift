@@ -14,7 +14,7 @@ struct ClusterTests {
         let video = try clip(seconds: 1)
         try await withFixture(files: ["a.mp4": video]) { fixture, _ in
             let api1 = try NodeProcess.api(db), api2 = try NodeProcess.api(db)
-            let worker = try NodeProcess.worker(db)
+            let worker = try NodeProcess.worker(db, extra: Self.leases)
             try await api1.waitReady(); try await api2.waitReady(); try await worker.waitReady()
             let input: [String: Any] = ["input": ["video": fixture + "/files/a.mp4", "output_codec": "libx264", "effects": "invert"]]
             let r = try await http(.PUT, api1.base + "/predictions/cluster-one", json: input)
@@ -28,6 +28,13 @@ struct ClusterTests {
             #expect(again.status == 200 && again.object["status"] as? String == "succeeded")
             #expect(try TestDatabase.value(db, "SELECT count(*) FROM vfx_tasks") == "1")
             #expect(try TestDatabase.value(db, "SELECT attempts FROM vfx_tasks") == "1")
+            // The worker's /metrics: the queue by state (after its next heartbeat) and its claim's wait.
+            try await waitUntil(20, every: 0.5) {
+                String(decoding: try await http(.GET, worker.base + "/metrics").body, as: UTF8.self).contains(#"vfx_queue_tasks{state="succeeded"} 1"#)
+            }
+            let metrics = String(decoding: try await http(.GET, worker.base + "/metrics").body, as: UTF8.self)
+            #expect(metrics.contains("vfx_queue_wait_seconds_count 1") && metrics.contains(#"vfx_predictions_total{status="succeeded"} 1"#),
+                    "\(metrics)")
         }
     }
 
@@ -358,6 +365,40 @@ struct ClusterTests {
             let pruned = try vfx(["queue", "prune", "--older-than", "0", "--json"])
             #expect((pruned.json as? [String: Any])?["removed"] as? Int == 2, "\(pruned.out) \(pruned.err)")
             #expect(try TestDatabase.value(db, "SELECT count(*) FROM vfx_tasks") == "0")
+        }
+    }
+
+    /// An API node restarted between an async submit and the prediction's end: the prediction completes on
+    /// its worker, its webhook arrives, and another API node sees it all along. SSE works from any node.
+    @Test func anAPINodeRestartLosesNothingAndAnyNodeStreams() async throws {
+        let db = try TestDatabase.create()
+        try await withFixture(files: ["long.mp4": try clip(seconds: 5), "a.mp4": try clip(seconds: 1)]) { fixture, recorder in
+            var api1: NodeProcess? = try NodeProcess.api(db)
+            let api2 = try NodeProcess.api(db)
+            try await api1!.waitReady(); try await api2.waitReady()
+            let r = try await http(.POST, api1!.base + "/predictions", json: ["input": ["video": fixture + "/files/long.mp4", "output_codec": "libx264"],
+                                                                            "webhook": fixture + "/hook", "webhook_events_filter": ["completed"]],
+                                   headers: [("Prefer", "respond-async")])
+            let id = try #require(r.object["id"] as? String)
+            api1!.signal(SIGKILL)
+            api1 = nil
+            #expect(try await http(.GET, api2.base + "/predictions/" + id).object["status"] as? String == "starting")
+            // Only now a worker starts: the prediction waited in the database, not in the dead node.
+            let worker = try NodeProcess.worker(db)
+            try await worker.waitReady()
+            try await waitUntil(60, every: 0.5) {
+                (try await http(.GET, api2.base + "/predictions/" + id)).object["status"] as? String == "succeeded"
+            }
+            try await waitUntil(20, every: 0.5) { await recorder.hookCount == 1 }
+            #expect(await recorder.statuses == ["succeeded"])
+            // Server-sent events from a node that did not take the request's work.
+            let sse = try await http(.POST, api2.base + "/predictions", json: ["input": ["video": fixture + "/files/a.mp4", "output_codec": "libx264"]],
+                                     headers: [("Accept", "text/event-stream")])
+            let text = String(decoding: sse.body, as: UTF8.self)
+            for event in ["event: start", "event: log", "event: output", "event: completed"] {
+                #expect(text.contains(event), "missing \(event): \(text.prefix(600))")
+            }
+            #expect(text.contains("\"status\":\"succeeded\""))
         }
     }
 }

@@ -16,6 +16,7 @@ final class QueueWorker: Sendable {
     private let queue: TaskQueue
     private let listener: QueueListener
     private let runner: PredictionRunner
+    private var metrics: ServerMetrics { runner.metrics }
     private let configuration: ServerConfiguration
     private let logger = Logger(label: "vfx.worker")
     private let retry: RetryPolicy
@@ -63,7 +64,11 @@ final class QueueWorker: Sendable {
         while !state.withLock({ $0.stopping }), !Task.isCancelled {
             if state.withLock({ $0.running.count }) < slots {
                 do {
-                    if let lease = try await queue.claim(worker: id) { start(lease); continue }
+                    if let lease = try await queue.claim(worker: id) {
+                        metrics.queueWait.record(.milliseconds(Int64(lease.waited * 1000)))
+                        start(lease)
+                        continue
+                    }
                 } catch {
                     logger.warning("claiming failed: \(error)")
                 }
@@ -95,7 +100,9 @@ final class QueueWorker: Sendable {
     /// Renews every held lease, records this worker, rescues expired leases cluster-wide.
     private func heartbeats() async {
         var lastPrune = ContinuousClock.now - .seconds(3600)
+        var lastBeat = ContinuousClock.now
         while !Task.isCancelled {
+            metrics.heartbeatAge.set((ContinuousClock.now - lastBeat) / .seconds(1))
             // Leases first: they are what a slow beat would cost.
             for r in state.withLock({ Array($0.running.values) }) {
                 switch try? await queue.heartbeat(r.lease) {
@@ -107,8 +114,14 @@ final class QueueWorker: Sendable {
                 case nil: break  // the database is away: the lease may still hold; try again next beat
                 }
             }
-            try? await queue.beat(worker: id, host: ProcessInfo.processInfo.hostName, pid: Int(getpid()), concurrency: slots)
+            if (try? await queue.beat(worker: id, host: ProcessInfo.processInfo.hostName, pid: Int(getpid()), concurrency: slots)) != nil {
+                lastBeat = .now
+            }
+            if let counts = try? await queue.counts() { metrics.queueTasks(counts) }
+            if let depth = try? await queue.outboxDepth() { metrics.outboxDepth.set(Double(depth)) }
+            metrics.listenerReconnects.set(Double(listener.reconnects.withLock { $0 }))
             if let rescued = try? await queue.rescue(), !rescued.isEmpty {
+                metrics.queueRescues.increment(by: Int64(rescued.count))
                 for r in rescued {
                     logger.warning("rescued prediction \(r.predictionID) after \(r.attempts) attempt(s); \(r.failed ? "it failed" : "queued again")")
                 }
@@ -208,6 +221,7 @@ final class QueueWorker: Sendable {
             prediction.logs += "attempt \(lease.attempt) failed: \(error); trying again in \(wait)s\n"
             let encoded = PostgresPredictionStore.encode(prediction)
             _ = await persist { try await self.queue.retry(lease, after: wait, error: "\(error)", prediction: encoded) }
+            metrics.queueRetries.increment()
             return
         }
         var metrics = produced
