@@ -8,6 +8,8 @@ public struct ServerConfiguration: Sendable {
     public var port = 5000
     /// Predictions that may run at once; further requests get 409.
     public var concurrency = 1
+    /// Codec threads per job (0: FFmpeg's choice), as `vfx batch --threads`.
+    public var threads = 0
     /// Where finished files are PUT (file name appended); nil returns data URLs.
     public var uploadURL: String?
 

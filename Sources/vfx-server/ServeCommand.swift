@@ -60,6 +60,9 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Predictions that may run at once; more get 409 (with --database: tasks this node runs at once, 0 for none; more wait in the queue).")
     var concurrency: Int = 1
 
+    @Option(help: "Codec threads per job (0: FFmpeg's choice; 1 per job suits several jobs per machine).")
+    var threads: Int = 0
+
     @Option(help: "PUT finished files to this URL plus the file name, and return that URL instead of a data URL.")
     var uploadURL: String?
 
@@ -150,6 +153,7 @@ struct ServerOptions: ParsableArguments {
         config.port = port ?? env["PORT"].flatMap(Int.init) ?? config.port
         config.concurrency = max(1, concurrency)
         config.uploadURL = uploadURL
+        config.threads = max(0, threads)
         config.authToken = authToken ?? env["VFX_AUTH_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         config.enableShutdown = enableShutdown
         config.allowPrivateURLs = allowPrivateURLs

@@ -178,6 +178,7 @@ final class PredictionRunner: Sendable {
         // Messages name what the client sent, never this server's temporary files.
         request.inputName = "input video " + PredictionService.elided(video)
         request.outputName = "the output video"
+        request.threads = configuration.threads
         request.limits = configuration.mediaLimits
         request.limits.maxOutputBytes = configuration.maxOutputBytes
         let result = try await runJob(request, resources: resources.files, folder: folder, work: work)
