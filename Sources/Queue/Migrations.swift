@@ -69,6 +69,12 @@ public enum Migrations {
             "CREATE UNIQUE INDEX vfx_outbox_one_terminal ON vfx_outbox (prediction_id) WHERE terminal",
             "CREATE INDEX vfx_outbox_pending ON vfx_outbox (id) WHERE sent_at IS NULL",
         ],
+        [
+            // A `videos` prediction fans out: one task per item, each with its own logs and result.
+            "ALTER TABLE vfx_tasks ADD COLUMN item int",
+            "ALTER TABLE vfx_tasks ADD COLUMN logs text NOT NULL DEFAULT ''",
+            "ALTER TABLE vfx_tasks ADD COLUMN result jsonb",
+        ],
     ]
 
     /// The newest version this binary knows.

@@ -401,4 +401,46 @@ struct ClusterTests {
             #expect(text.contains("\"status\":\"succeeded\""))
         }
     }
+
+    /// A `videos` prediction fans out: each item is a task any worker takes; the output list comes back in
+    /// input order with each item's metrics, logs in item order; a failed item fails it (naming the item)
+    /// unless continue_on_error, which leaves a null in its place.
+    @Test func videosFanOutAcrossWorkers() async throws {
+        let db = try TestDatabase.create()
+        try await withFixture(files: ["a.mp4": try clip(seconds: 1), "b.mp4": try clip(seconds: 2)]) { fixture, recorder in
+            let api = try NodeProcess.api(db)
+            let w1 = try NodeProcess.worker(db), w2 = try NodeProcess.worker(db)
+            try await api.waitReady(); try await w1.waitReady(); try await w2.waitReady()
+            let urls = ["a", "b", "a", "b"].map { fixture + "/files/\($0).mp4" }
+            let r = try await http(.PUT, api.base + "/predictions/fan", json: ["input": ["videos": urls, "output_codec": "libx264"],
+                                                                               "webhook": fixture + "/hook"])
+            #expect(r.object["status"] as? String == "succeeded", "\(r.object["error"] ?? "") \(w1.log.suffix(800))")
+            let outputs = try #require(r.object["output"] as? [Any])
+            let dir = try Scratch()
+            #expect(try outputs.map { try decodeOutput($0, in: dir).0.video?.nb_read_frames } == ["10", "20", "10", "20"])
+            let items = (r.object["metrics"] as? [String: Any])?["items"] as? [[String: Any]]
+            #expect(items?.map { $0["frames"] as? Int } == [10, 20, 10, 20], "\(String(describing: items))")
+            let logs = r.object["logs"] as? String ?? ""
+            let order = ["item 1/4", "item 2/4", "item 3/4", "item 4/4"].compactMap { logs.range(of: $0)?.lowerBound }
+            #expect(order.count == 4 && order == order.sorted(), "\(logs)")
+            #expect(try TestDatabase.value(db, "SELECT count(*) || ' ' || count(DISTINCT worker_id) FROM vfx_tasks WHERE state = 'succeeded'") == "4 2")
+            // Webhooks: start once, output and completed once, whichever items' workers wrote them.
+            try await waitUntil(20, every: 0.5) { await recorder.statuses.last == "succeeded" }
+            let statuses = await recorder.statuses
+            #expect(statuses.first == "processing" && statuses.filter { $0 == "succeeded" }.count == 2, "\(statuses)")
+
+            let failing = [fixture + "/files/a.mp4", fixture + "/files/missing.mp4", fixture + "/files/b.mp4"]
+            let strict = try await http(.POST, api.base + "/predictions", json: ["input": ["videos": failing, "output_codec": "libx264"]])
+            #expect(strict.object["status"] as? String == "failed")
+            #expect((strict.object["error"] as? String ?? "").contains("item 2/3") && (strict.object["error"] as? String ?? "").contains("missing.mp4"),
+                    "\(strict.object["error"] ?? "")")
+            let lenient = try await http(.POST, api.base + "/predictions", json: ["input": ["videos": failing, "output_codec": "libx264",
+                                                                                             "continue_on_error": true]])
+            #expect(lenient.object["status"] as? String == "succeeded", "\(lenient.object["error"] ?? "")")
+            let list = try #require(lenient.object["output"] as? [Any])
+            #expect(list.count == 3 && list[0] is String && list[1] is NSNull && list[2] is String)
+            let failed = ((lenient.object["metrics"] as? [String: Any])?["items"] as? [[String: Any]])?[1]
+            #expect(failed?["error_category"] as? String == "unavailable", "\(String(describing: failed))")
+        }
+    }
 }

@@ -26,7 +26,9 @@ public final class PostgresPredictionStore: PredictionStore {
         let encoder = JSONEncoder.cog
         let p = String(decoding: try encoder.encode(prediction), as: UTF8.self)
         let j = job.map { String(decoding: (try? JSONEncoder().encode($0)) ?? Data("{}".utf8), as: UTF8.self) } ?? "{}"
-        switch try await queue.submit(id: prediction.id, status: prediction.status.rawValue, prediction: p, job: j) {
+        // A `videos` prediction fans out: a task per item, which any workers take.
+        let items = job.flatMap { $0.isBatch ? $0.recipes.count : nil }
+        switch try await queue.submit(id: prediction.id, status: prediction.status.rawValue, prediction: p, job: j, items: items) {
         case .created: return nil
         case .exists(let row): return try Self.decode(row.prediction)
         case .full: throw QueueFull(limit: queue.settings.maxQueued)

@@ -13,12 +13,12 @@ import Synchronization
 final class QueueWorker: Sendable {
     let id: String
     let slots: Int
-    private let queue: TaskQueue
+    let queue: TaskQueue
     private let listener: QueueListener
-    private let runner: PredictionRunner
+    let runner: PredictionRunner
     private var metrics: ServerMetrics { runner.metrics }
     private let configuration: ServerConfiguration
-    private let logger = Logger(label: "vfx.worker")
+    let logger = Logger(label: "vfx.worker")
     private let retry: RetryPolicy
     private let state = Mutex(State())
 
@@ -87,7 +87,11 @@ final class QueueWorker: Sendable {
         let running = Running(lease: lease, cancellation: CancellationFlag(), lost: CancellationFlag())
         state.withLock { $0.running[lease.task] = running }
         let task = Task {
-            await execute(lease, cancellation: running.cancellation, lost: running.lost)
+            if let item = lease.item {
+                await executeItem(lease, index: item, cancellation: running.cancellation, lost: running.lost)
+            } else {
+                await execute(lease, cancellation: running.cancellation, lost: running.lost)
+            }
             _ = state.withLock { $0.running.removeValue(forKey: lease.task) }
         }
         state.withLock { $0.running[lease.task]?.task = task }
@@ -159,7 +163,7 @@ final class QueueWorker: Sendable {
 
     /// The wait before a failed task runs again, or nil when it should not: transient errors (the
     /// taxonomy's), and a job process that crashed (it may be this node's fault), within the attempts.
-    private func retryDelay(after error: any Error, lease: TaskLease) -> Double? {
+    func retryDelay(after error: any Error, lease: TaskLease) -> Double? {
         if let wait = retry.delay(after: error, attempt: lease.attempt) { return wait }
         guard let crash = error as? JobCrash, crash.category == .internal, lease.attempt < lease.maxAttempts else { return nil }
         return 1
@@ -167,7 +171,7 @@ final class QueueWorker: Sendable {
 
     /// Runs a write that must not be lost to a database that is briefly away (restarting, failing
     /// over): tried again every second for as long as a lease lasts; nil if it never got through.
-    private func persist(_ write: @Sendable () async throws -> Bool) async -> Bool? {
+    func persist(_ write: @Sendable () async throws -> Bool) async -> Bool? {
         let deadline = ContinuousClock.now + .milliseconds(Int64(queue.settings.leaseSeconds * 1000))
         while true {
             do { return try await write() } catch {

@@ -52,6 +52,17 @@ public struct Prediction: Codable, Sendable, Equatable {
     }
 
     /// ISO 8601 in UTC with microseconds, as Cog writes times.
+    /// The time a ``timestamp(_:)`` string stands for (nil for another shape).
+    static func date(from stamp: String) -> Date? {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
+        guard stamp.count >= 19, let whole = f.date(from: String(stamp.prefix(19))) else { return nil }
+        let fraction = stamp.dropFirst(19).prefix { $0 == "." || $0.isNumber }
+        return whole.addingTimeInterval(Double("0" + fraction) ?? 0)
+    }
+
     static func timestamp(_ date: Date = Date()) -> String {
         let seconds = date.timeIntervalSince1970
         let whole = floor(seconds)

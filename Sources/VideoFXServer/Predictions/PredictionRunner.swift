@@ -19,6 +19,14 @@ struct PredictionJob: Codable, Sendable {
     var continueOnError: Bool
     var outputPrefix: String?
 
+    /// One item of a `videos` job, run as a job of its own (a task of a fanned-out prediction).
+    func item(_ index: Int) -> PredictionJob {
+        var one = self
+        one.recipes = [recipes[index]]
+        one.isBatch = false
+        return one
+    }
+
     /// The job a validated input describes (`given`: the inputs the client named; the rest are defaults).
     init(input: [String: JSONValue], given: Set<String>, outputPrefix: String?) throws {
         let steps = try InputSchema.steps(input, given: given)
