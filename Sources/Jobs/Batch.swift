@@ -57,7 +57,7 @@ public struct RetryPolicy: Sendable {
 }
 
 /// Where a running batch stands.
-public struct BatchProgress: Sendable, Equatable {
+public struct BatchProgress: Sendable, Equatable, Codable {
     public var total: Int
     public var succeeded = 0
     public var failed = 0
@@ -67,6 +67,8 @@ public struct BatchProgress: Sendable, Equatable {
     public var frames = 0
     public var elapsed = 0.0
     public var done: Int { succeeded + failed + skipped }
+
+    public init(total: Int) { self.total = total }
     public var left: Int { total - done }
 
     /// Seconds left at the pace so far, once an item has finished.
@@ -85,7 +87,7 @@ public struct BatchProgress: Sendable, Equatable {
 }
 
 /// What a batch tells its caller while it runs (from worker threads; the caller serialises output).
-public enum BatchEvent: Sendable {
+public enum BatchEvent: Sendable, Codable {
     case started(index: Int, BatchItem)
     case finished(index: Int, ItemReport)
     case log(index: Int, String)
@@ -207,7 +209,7 @@ public final class Batch: Sendable {
 
     /// The frame count of an output that a finished run wrote (it was renamed into place only after
     /// its trailer and its timing check), or nil when there is none or it does not read as a video.
-    static func finishedOutput(_ path: String) -> Int? {
+    public static func finishedOutput(_ path: String) -> Int? {
         guard FileManager.default.fileExists(atPath: path), let info = try? MediaInfo.probe(path),
               let video = info.videoStream, (info.duration ?? 0) > 0 else { return nil }
         return info.streams.first { $0.index == video }?.frameCount ?? 0

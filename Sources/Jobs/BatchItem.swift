@@ -2,7 +2,7 @@ import ErrorTaxonomy
 import Recipe
 
 /// One video of a batch: its recipe (input, output, steps, settings) and where it came from.
-public struct BatchItem: Sendable, Equatable {
+public struct BatchItem: Sendable, Equatable, Codable {
     public var recipe: Recipe
     /// What messages call it: the argument or the manifest line it came from.
     public var origin: String

@@ -11,6 +11,7 @@ public struct ItemReport: Sendable, Codable, Equatable {
     public struct Failure: Sendable, Codable, Equatable {
         public var category: ErrorCategory
         public var message: String
+        public init(category: ErrorCategory, message: String) { self.category = category; self.message = message }
     }
     public var input: String
     public var output: String
@@ -20,6 +21,11 @@ public struct ItemReport: Sendable, Codable, Equatable {
     public var seconds: Double
     public var encoder: String?
     public var attempts: Int
+
+    public init(input: String, output: String, status: ItemStatus, error: Failure?, frames: Int, seconds: Double, encoder: String?, attempts: Int) {
+        self.input = input; self.output = output; self.status = status; self.error = error; self.frames = frames
+        self.seconds = seconds; self.encoder = encoder; self.attempts = attempts
+    }
 
     enum CodingKeys: String, CodingKey { case input, output, status, error, frames, seconds, encoder, attempts }
 

@@ -146,4 +146,14 @@ extension TaskQueue {
             return out
         }
     }
+
+    /// What item `item` of a fanned-out prediction gave (its output and metrics, or its error), as JSON.
+    public func itemResult(id: String, item: Int) async throws -> String? {
+        try await QueueError.wrap("reading item \(item + 1) of prediction \(id)") {
+            for try await r in try await client.query("""
+                SELECT result::text FROM vfx_tasks WHERE prediction_id = \(id) AND item = \(item)
+                """, logger: logger).decode(String?.self) { return r }
+            return nil
+        }
+    }
 }

@@ -15,6 +15,7 @@ enum Main {
         case "db": await Database.main(Array(args.dropFirst(2)))
         case "queue": await QueueCommand.main(Array(args.dropFirst(2)))
         case "workers": await WorkersCommand.main(Array(args.dropFirst(2)))
+        case "batch-queue": await BatchQueue.main(Array(args.dropFirst(2)))
         default: await Serve.main()
         }
     }

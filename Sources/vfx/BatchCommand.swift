@@ -61,6 +61,12 @@ struct BatchCommand: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Only the summary and errors.")
     var quiet = false
 
+    @Option(help: "Queue the items in this PostgreSQL cluster's database (postgres://...) for its workers, which must see the same files at the same paths, and follow them (the same progress, report and exit status).")
+    var database: String?
+
+    @Flag(help: "With --database: return once the items are queued (follow them with `vfx queue`).")
+    var detach = false
+
     func run() throws {
         FFmpegLog.configure(verbose: false)
         try reportingFailure {
@@ -79,6 +85,12 @@ struct BatchCommand: ParsableCommand {
             options.retries = retries
             options.maxFailures = maxFailures
             options.force = force
+            if detach && database == nil { throw RecipeError.badParameter(step: "batch", parameter: "--detach", value: "", reason: "needs --database") }
+            if let database {
+                let code = try QueuedBatchRunner.run(items: items, database: database, detach: detach, options: options, quiet: quiet, reportPath: report)
+                if code != 0 { throw ExitCode(code) }
+                return
+            }
             let code = BatchRunner.run(items: items, options: options, allowFallback: !encoding.noFallback, quiet: quiet, reportPath: report)
             if code != 0 { throw ExitCode(code) }
         }
@@ -101,16 +113,20 @@ enum BatchRunner {
         let report = batch.run()
         screen.finish()
         printSummary(report, interrupted: cancellation.isCancelled)
-        if let reportPath {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            do { try encoder.encode(report).write(to: URL(fileURLWithPath: reportPath)) } catch {
-                printError("error: cannot write the report \(reportPath): \(error)")
-                return 1
-            }
-        }
+        if let reportPath, !write(report, to: reportPath) { return 1 }
         if cancellation.isCancelled { return ErrorCategory.cancelled.exitCode }
         return report.failed > 0 || report.notStarted > 0 ? 1 : 0
+    }
+
+    /// Writes the JSON report; false (after saying why) when it cannot.
+    static func write(_ report: BatchReport, to path: String) -> Bool {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        do { try encoder.encode(report).write(to: URL(fileURLWithPath: path)) } catch {
+            printError("error: cannot write the report \(path): \(error)")
+            return false
+        }
+        return true
     }
 
     static func printSummary(_ report: BatchReport, interrupted: Bool) {

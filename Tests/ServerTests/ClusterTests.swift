@@ -443,4 +443,39 @@ struct ClusterTests {
             #expect(failed?["error_category"] as? String == "unavailable", "\(String(describing: failed))")
         }
     }
+
+    /// `vfx batch --database`: the items go to the cluster's workers (same files, same paths) and come back
+    /// with the same report, resume and exit status as a local batch; --detach returns once queued.
+    @Test func aBatchQueuedInTheDatabase() async throws {
+        let db = try TestDatabase.create()
+        let dir = try Scratch()
+        try FileManager.default.createDirectory(atPath: dir.path("in"), withIntermediateDirectories: true)
+        try Media.make(dir.path("in/a.mp4"), video: "testsrc2=size=160x120:rate=10", seconds: 1)
+        try Media.make(dir.path("in/b.mp4"), video: "testsrc2=size=160x120:rate=10", seconds: 2)
+        try Data("not a video".utf8).write(to: URL(fileURLWithPath: dir.path("in/bad.mp4")))
+        let w1 = try NodeProcess.worker(db), w2 = try NodeProcess.worker(db)
+        try await w1.waitReady(); try await w2.waitReady()
+        let inputs = ["a", "b", "bad"].map { dir.path("in/\($0).mp4") }
+        let args = [builtBinary("vfx"), "batch"] + inputs + ["-o", dir.path("out"), "--chain", "invert", "--output-codec", "libx264",
+                                                               "--database", db, "--report", dir.path("report.json")]
+        let first = try sh(args)
+        #expect(first.status == 1, "\(first.out) \(first.err)")
+        #expect(first.err.contains("2 succeeded, 1 failed, 0 skipped"), "\(first.err)")
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.path("report.json")))) as? [String: Any]
+        let items = report?["items"] as? [[String: Any]] ?? []
+        #expect(items.map { $0["status"] as? String } == ["succeeded", "succeeded", "failed"], "\(items)")
+        #expect(items.map { $0["frames"] as? Int } == [10, 20, 0])
+        let message = (items.last?["error"] as? [String: Any])?["message"] as? String ?? ""
+        #expect(message.contains("bad.mp4"), "\(items)")
+        let written = try #require(items[1]["output"] as? String)
+        let frames = try Media.probe(written).video?.nb_read_frames
+        #expect(written.hasPrefix(dir.path("out/")) && frames == "20", "\(written)")
+        // Again: the finished ones are skipped, the failed one is tried again (and fails again).
+        let again = try sh(args)
+        #expect(again.status == 1 && again.err.contains("0 succeeded, 1 failed, 2 skipped"), "\(again.err)")
+        // --detach returns once queued; the workers write the outputs.
+        let detached = try sh([builtBinary("vfx"), "batch", inputs[0], "-o", dir.path("later"), "--output-codec", "libx264", "--database", db, "--detach"])
+        #expect(detached.status == 0 && detached.out.hasPrefix("batch-"), "\(detached.out) \(detached.err)")
+        try await waitUntil(30, every: 0.5) { !((try? FileManager.default.contentsOfDirectory(atPath: dir.path("later"))) ?? []).isEmpty }
+    }
 }

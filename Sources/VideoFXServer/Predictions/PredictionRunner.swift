@@ -18,6 +18,18 @@ struct PredictionJob: Codable, Sendable {
     var isBatch: Bool
     var continueOnError: Bool
     var outputPrefix: String?
+    /// Files on the workers' own (shared) file system, queued by `vfx batch --database`: read and written
+    /// where the recipe says, not downloaded and delivered. Never set from the HTTP API.
+    var local: Bool?
+
+    /// A `vfx batch --database` job: each item's recipe with its input and output paths.
+    init(localItems recipes: [Recipe]) {
+        self.recipes = recipes
+        isBatch = true
+        continueOnError = true
+        outputPrefix = nil
+        local = true
+    }
 
     /// One item of a `videos` job, run as a job of its own (a task of a fanned-out prediction).
     func item(_ index: Int) -> PredictionJob {
@@ -97,6 +109,7 @@ final class PredictionRunner: Sendable {
             .appendingPathComponent("vfx-\(UUID().uuidString)").path  // never the client's id
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        if work.job.local == true { return try await runLocal(work, folder: folder) }
         let fetcher = InputFetcher(http: http, configuration: configuration)
         // Every video of a prediction runs the same steps: their LUTs are fetched once.
         let resources = try await fetchResources(work.recipes.first?.steps ?? [], into: folder, fetcher: fetcher)
@@ -108,6 +121,23 @@ final class PredictionRunner: Sendable {
         let (delivered, result) = try await processVideo(work.recipes[0], resources: resources,
                                                          folder: folder + "/item", work: work, fetcher: fetcher, downloaded: &downloaded)
         return (.string(delivered), Self.resultMetrics(result))
+    }
+
+    /// A local job (one item of `vfx batch --database`): the recipe's own paths, as `vfx batch` runs it.
+    private func runLocal(_ work: PredictionWork, folder: String) async throws -> (output: JSONValue, metrics: [String: JSONValue]) {
+        guard let recipe = work.recipes.first else { throw CancellationError() }
+        var request = ProcessRequest(recipe: recipe)
+        request.threads = configuration.threads
+        request.limits = configuration.mediaLimits
+        // LUTs named by a path are read by the job where the recipe says.
+        var files: [String: String] = [:]
+        for step in try Chain.resolve(recipe.steps) {
+            for spec in step.definition.parameters where spec.type == .url {
+                if let location = step.parameters.string(spec.name) { files[location] = location }
+            }
+        }
+        let result = try await runJob(request, resources: files, folder: folder, work: work)
+        return (.string(recipe.output), Self.resultMetrics(result))
     }
 
     /// Runs `body`, and again after the policy's wait while it fails for a transient reason.
