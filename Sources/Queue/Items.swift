@@ -47,8 +47,7 @@ extension TaskQueue {
     /// prediction from every item as it stands, in one transaction with the prediction's row locked, so
     /// items that end together assemble it once. False when the lease is gone (nothing written); a
     /// prediction that already ended (another item failed it, or it was cancelled) is left as it is.
-    public func writeItem(_ lease: TaskLease, state: String?, result: String?, logs: String,
-                          compose: @Sendable (_ prediction: String, _ status: String, _ items: [ItemState]) throws -> ItemComposition?)
+    public func writeItem(_ lease: TaskLease, state: String?, result: String?, logs: String, compose: Composer)
         async throws -> Bool {
         try await QueueError.wrap("saving item \((lease.item ?? 0) + 1) of prediction \(lease.predictionID)") {
             try await client.withTransaction(logger: logger) { c -> Bool in
@@ -64,35 +63,51 @@ extension TaskQueue {
                 var held = false
                 for try await _ in rows.decode(Int64.self) { held = true }
                 guard held else { return false }
+                try await Self.compose(lease.predictionID, c, logger, compose)
+                return true
+            }
+        }
+    }
+
+    public typealias Composer = @Sendable (_ prediction: String, _ status: String, _ items: [ItemState]) throws -> ItemComposition?
+
+    /// Makes prediction `id` again from its items (after the rescue failed one of them for good), as an
+    /// item's own write does.
+    public func recompose(_ id: String, compose: Composer) async throws {
+        try await QueueError.wrap("making prediction \(id) from its items") {
+            try await client.withTransaction(logger: logger) { c in try await Self.compose(id, c, logger, compose) }
+        }
+    }
+
+    /// With the prediction's row locked: its items as they stand, `compose`'s verdict written with its
+    /// webhooks, and the siblings stopped when it says so. Nothing when the prediction already ended.
+    static func compose(_ id: String, _ c: PostgresConnection, _ logger: Logger, _ compose: Composer) async throws {
                 var current: (String, String)?
                 for try await (status, prediction) in try await c.query("""
-                    SELECT status, prediction::text FROM vfx_predictions WHERE id = \(lease.predictionID) FOR UPDATE
+                    SELECT status, prediction::text FROM vfx_predictions WHERE id = \(id) FOR UPDATE
                     """, logger: logger).decode((String, String).self) { current = (status, prediction) }
-                guard let (status, prediction) = current, !["succeeded", "failed", "canceled"].contains(status) else { return true }
+                guard let (status, prediction) = current, !["succeeded", "failed", "canceled"].contains(status) else { return }
                 var items: [ItemState] = []
                 for try await (item, state, result, logs) in try await c.query("""
-                    SELECT item, state, result::text, logs FROM vfx_tasks WHERE prediction_id = \(lease.predictionID) ORDER BY item
+                    SELECT item, state, result::text, logs FROM vfx_tasks WHERE prediction_id = \(id) ORDER BY item
                     """, logger: logger).decode((Int, String, String?, String).self) {
                     items.append(ItemState(item: item, state: state, result: result, logs: logs))
                 }
-                guard let next = try compose(prediction, status, items) else { return true }
+                guard let next = try compose(prediction, status, items) else { return }
                 let terminal = ["succeeded", "failed", "canceled"].contains(next.status)
                 try await c.query("""
                     UPDATE vfx_predictions SET status = \(next.status), prediction = \(next.prediction)::jsonb, updated_at = now(),
                         finished_at = CASE WHEN \(terminal) THEN now() ELSE NULL END
-                    WHERE id = \(lease.predictionID)
+                    WHERE id = \(id)
                     """, logger: logger)
-                for event in next.events { try await Self.enqueue(event, for: lease.predictionID, c, logger) }
+                for event in next.events { try await Self.enqueue(event, for: id, c, logger) }
                 if next.stopSiblings {
                     try await c.query("""
-                        UPDATE vfx_tasks SET state = 'canceled', finished_at = now() WHERE prediction_id = \(lease.predictionID) AND state = 'queued'
+                        UPDATE vfx_tasks SET state = 'canceled', finished_at = now() WHERE prediction_id = \(id) AND state = 'queued'
                         """, logger: logger)
-                    try await c.query("UPDATE vfx_predictions SET cancel_requested = true WHERE id = \(lease.predictionID)", logger: logger)
-                    try await c.query("SELECT pg_notify(\(Self.channel), \("cancel:" + lease.predictionID))", logger: logger)
+                    try await c.query("UPDATE vfx_predictions SET cancel_requested = true WHERE id = \(id)", logger: logger)
+                    try await c.query("SELECT pg_notify(\(Self.channel), \("cancel:" + id))", logger: logger)
                 }
-                try await c.query("SELECT pg_notify(\(Self.channel), \("prediction:" + lease.predictionID))", logger: logger)
-                return true
-            }
-        }
+                try await c.query("SELECT pg_notify(\(Self.channel), \("prediction:" + id))", logger: logger)
     }
 }

@@ -245,9 +245,11 @@ public final class TaskQueue: Sendable {
         public let predictionID: String
         public let attempts: Int
         public let failed: Bool
+        /// The item of a fanned-out prediction the task ran (nil: the whole prediction).
+        public var item: Int?
 
-        public init(predictionID: String, attempts: Int, failed: Bool) {
-            self.predictionID = predictionID; self.attempts = attempts; self.failed = failed
+        public init(predictionID: String, attempts: Int, failed: Bool, item: Int? = nil) {
+            self.predictionID = predictionID; self.attempts = attempts; self.failed = failed; self.item = item
         }
     }
 
@@ -266,15 +268,23 @@ public final class TaskQueue: Sendable {
                         worker_id = NULL, lease_until = NULL, run_after = now(),
                         last_error = 'worker lost ' || attempts || CASE WHEN attempts = 1 THEN ' time' ELSE ' times' END
                     WHERE id IN (SELECT id FROM vfx_tasks WHERE state = 'running' AND lease_until < now() FOR UPDATE SKIP LOCKED)
-                    RETURNING prediction_id, attempts, state = 'failed'
+                    RETURNING prediction_id, attempts, state = 'failed', item
                     """, logger: logger)
                 var rescued: [Rescued] = []
-                for try await (id, attempts, failed) in rows.decode((String, Int, Bool).self) {
-                    rescued.append(Rescued(predictionID: id, attempts: attempts, failed: failed))
+                for try await (id, attempts, failed, item) in rows.decode((String, Int, Bool, Int?).self) {
+                    rescued.append(Rescued(predictionID: id, attempts: attempts, failed: failed, item: item))
                 }
                 for r in rescued where r.failed {
                     let reason = "worker lost \(r.attempts) " + (r.attempts == 1 ? "time" : "times")
-                    try await Self.end(r.predictionID, status: "failed", error: reason, c, logger)
+                    if let item = r.item {
+                        // An item fails alone; its prediction is made again from its items by the caller.
+                        try await c.query("""
+                            UPDATE vfx_tasks SET result = jsonb_build_object('error', \(reason)::text, 'error_category', 'internal')
+                            WHERE prediction_id = \(r.predictionID) AND item = \(item)
+                            """, logger: logger)
+                    } else {
+                        try await Self.end(r.predictionID, status: "failed", error: reason, c, logger)
+                    }
                 }
                 if !rescued.isEmpty { try await c.query("SELECT pg_notify(\(Self.channel), 'task')", logger: logger) }
                 return rescued

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import Queue
+import Synchronization
 import TestSupport
 import Testing
 
@@ -157,6 +158,32 @@ struct QueueTests {
             #expect(try await q.rescue().first?.failed == true)
             #expect(try TestDatabase.value(url, "SELECT count(*) FROM vfx_outbox WHERE prediction_id = 'p2' AND terminal") == "1")
             #expect(try TestDatabase.value(url, "SELECT body->>'error' FROM vfx_outbox WHERE prediction_id = 'p2'") == "worker lost 1 time")
+        }
+    }
+
+    /// A fanned-out item whose workers died too often fails alone (its result says why), and its prediction
+    /// is made again from its items, which may go on.
+    @Test func aLostItemFailsAloneAndItsPredictionIsRemade() async throws {
+        var settings = QueueSettings()
+        settings.maxAttempts = 1
+        try await withQueue(settings) { q, url in
+            guard case .created = try await q.submit(id: "fan", status: "starting", prediction: #"{"id":"fan","status":"starting"}"#,
+                                                     job: "{}", items: 2) else { return }
+            let first = try #require(try await q.claim(worker: "a"))
+            let second = try #require(try await q.claim(worker: "b"))
+            #expect(Set([first.item, second.item]) == [0, 1])
+            try TestDatabase.value(url, "UPDATE vfx_tasks SET lease_until = now() - interval '1 second' WHERE id = \(first.task)")
+            let rescued = try await q.rescue()
+            #expect(rescued == [TaskQueue.Rescued(predictionID: "fan", attempts: 1, failed: true, item: first.item)])
+            #expect(try await q.prediction(id: "fan")?.status == "starting", "the prediction goes on")
+            let seen = Mutex<[String]>([])
+            try await q.recompose("fan") { _, _, items in
+                seen.withLock { $0 = items.map { "\($0.item) \($0.state) \($0.result ?? "")" } }
+                return ItemComposition(status: "processing", prediction: #"{"id":"fan","status":"processing"}"#, events: [], stopSiblings: false)
+            }
+            let failed = seen.withLock { $0 }.first { $0.hasPrefix("\(first.item!) failed") } ?? ""
+            #expect(failed.contains("worker lost 1 time"), "\(seen.withLock { $0 })")
+            #expect(try await q.prediction(id: "fan")?.status == "processing")
         }
     }
 }

@@ -57,6 +57,15 @@ extension QueueWorker {
         if !written { logger.warning("item \(index + 1) of prediction \(lease.predictionID) ended here, but its lease had moved on: nothing written") }
     }
 
+    /// Makes a fanned-out prediction again from its items after the rescue failed one for good (its
+    /// workers died too often): with continue_on_error the others go on, else the prediction fails.
+    func recomposeItems(_ id: String) async {
+        guard let row = try? await queue.prediction(id: id), let prediction = try? PostgresPredictionStore.decode(row.prediction),
+              let job = try? JSONDecoder().decode(PredictionJob.self, from: Data(row.job.utf8)) else { return }
+        let composer = ItemComposer(job: job, hooks: Webhooks(url: prediction.webhook, selected: WebhookEvent.selected(by: prediction.webhook_events_filter)))
+        _ = await persist { try await self.queue.recompose(id, compose: composer.compose); return true }
+    }
+
     static func json(_ object: [String: JSONValue]) -> String {
         String(decoding: (try? JSONEncoder.cog.encode(JSONValue.object(object))) ?? Data("{}".utf8), as: UTF8.self)
     }
@@ -91,6 +100,8 @@ struct ItemComposer: Sendable {
             return finished(p, events: events + [.completed], stop: true)
         }
         guard items.allSatisfy({ ["succeeded", "failed", "canceled"].contains($0.state) }) else {
+            // Each item writes at most every half second: a `logs` webhook goes with each write.
+            events.append(.logs)
             let body = PostgresPredictionStore.encode(p)
             return ItemComposition(status: p.status.rawValue, prediction: body, events: hooks.events(events, body), stopSiblings: false)
         }

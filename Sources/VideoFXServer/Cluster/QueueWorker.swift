@@ -128,6 +128,7 @@ final class QueueWorker: Sendable {
                 metrics.queueRescues.increment(by: Int64(rescued.count))
                 for r in rescued {
                     logger.warning("rescued prediction \(r.predictionID) after \(r.attempts) attempt(s); \(r.failed ? "it failed" : "queued again")")
+                    if r.failed, r.item != nil { await recomposeItems(r.predictionID) }
                 }
             }
             // Finished predictions go after the retention period (any node may sweep; a minute apart here).
