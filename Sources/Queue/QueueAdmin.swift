@@ -156,4 +156,17 @@ extension TaskQueue {
             return nil
         }
     }
+
+    /// Whether `worker` is the one that reports cluster-wide numbers: the oldest worker whose heartbeat
+    /// is fresh (so exactly one does, and another takes over when it goes).
+    public func isReporter(worker: String) async throws -> Bool {
+        let fresh = settings.leaseSeconds
+        return try await QueueError.wrap("choosing the reporting worker") {
+            for try await first in try await client.query("""
+                SELECT id FROM vfx_workers WHERE heartbeat_at > now() - make_interval(secs => \(fresh))
+                ORDER BY started_at, id LIMIT 1
+                """, logger: logger).decode(String.self) { return first == worker }
+            return false
+        }
+    }
 }

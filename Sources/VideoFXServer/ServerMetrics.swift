@@ -56,12 +56,13 @@ public final class ServerMetrics: Sendable {
 
     // MARK: - The cluster's queue (nodes with --database)
 
-    /// Tasks in each state across the cluster, as this node last counted them (every node reports the
-    /// same cluster-wide numbers: aggregate with max, not sum).
-    func queueTasks(_ counts: [String: Int]) {
+    /// Tasks in each state across the cluster, on the one worker that reports them (nil: this worker does
+    /// not, and shows none, so a sum over nodes counts each task once).
+    func queueTasks(_ counts: [String: Int]?) {
         for state in ["queued", "running", "succeeded", "failed", "canceled"] {
-            registry.makeGauge(name: "vfx_queue_tasks", labels: [("state", state)],
-                               help: "Tasks by state across the cluster (each node reports the same numbers)").set(Double(counts[state] ?? 0))
+            let gauge = registry.makeGauge(name: "vfx_queue_tasks", labels: [("state", state)],
+                                           help: "Tasks by state across the cluster (reported by one worker only)")
+            if let counts { gauge.set(Double(counts[state] ?? 0)) } else { registry.unregisterGauge(gauge) }
         }
     }
 

@@ -134,6 +134,11 @@ func withFixture(files: [String: Data], _ body: @Sendable @escaping (_ base: Str
         await recorder.hook(Data(b.readableBytesView))
         return Response(status: .ok)
     }
+    router.put("/upload/:name") { req, ctx in
+        let b = try await req.body.collect(upTo: 1 << 28)
+        await recorder.upload(ctx.parameters.get("name") ?? "", Data(b.readableBytesView))
+        return Response(status: .created)
+    }
     try await withLiveServer({ running in
         Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: running)
     }) { base in try await body(base, recorder) }

@@ -478,4 +478,35 @@ struct ClusterTests {
         #expect(detached.status == 0 && detached.out.hasPrefix("batch-"), "\(detached.out) \(detached.err)")
         try await waitUntil(30, every: 0.5) { !((try? FileManager.default.contentsOfDirectory(atPath: dir.path("later"))) ?? []).isEmpty }
     }
+
+    /// A full queue answers 409 naming the limit; a sync client that hangs up cancels its prediction on
+    /// whichever worker runs it; an upload is named by its attempt, so a lost attempt's late upload
+    /// never replaces the real one.
+    @Test func queueLimitHangUpAndUploadNames() async throws {
+        let db = try TestDatabase.create()
+        try await withFixture(files: ["a.mp4": try clip(seconds: 1), "long.mp4": try clip(seconds: 5)]) { fixture, recorder in
+            let full = try NodeProcess.api(db, extra: ["--max-queued", "1"])
+            try await full.waitReady()
+            let body: [String: Any] = ["input": ["video": fixture + "/files/a.mp4", "output_codec": "libx264"]]
+            #expect(try await http(.POST, full.base + "/predictions", json: body, headers: [("Prefer", "respond-async")]).status == 202)
+            let refused = try await http(.POST, full.base + "/predictions", json: body, headers: [("Prefer", "respond-async")])
+            #expect(refused.status == 409 && (refused.object["error"] as? String ?? "").contains("--max-queued"), "\(refused.object)")
+
+            let uploading = ["--upload-url", fixture + "/upload/"]
+            let api = try NodeProcess.api(db, extra: uploading)
+            let worker = try NodeProcess.worker(db, extra: uploading, hangOn: "long.mp4")
+            try await api.waitReady(); try await worker.waitReady()
+            // The queued one runs now; its upload carries its attempt in its name.
+            try await waitUntil(30, every: 0.5) { (try? TestDatabase.value(db, "SELECT count(*) FROM vfx_predictions WHERE status = 'succeeded'")) == "1" }
+            let output = try TestDatabase.value(db, "SELECT prediction->>'output' FROM vfx_predictions WHERE status = 'succeeded'")
+            #expect(output.hasPrefix(fixture + "/upload/output-") && output.hasSuffix("-a1.mp4"), "\(output)")
+            #expect(await recorder.uploads.keys.contains { $0.hasSuffix("-a1.mp4") })
+
+            // A sync client gives up after a second: its prediction is cancelled on the worker.
+            _ = try? await http(.PUT, api.base + "/predictions/hangs-up", json: ["input": ["video": fixture + "/files/long.mp4"]], timeout: 1)
+            try await waitUntil(20, every: 0.5) {
+                (try? TestDatabase.value(db, "SELECT status FROM vfx_predictions WHERE id = 'hangs-up'")) == "canceled"
+            }
+        }
+    }
 }

@@ -25,7 +25,8 @@ extension QueueWorker {
 
         let (lines, continuation) = AsyncStream<String>.makeStream()
         let logging = Task { for await line in lines { await log.append(line) } }
-        let work = PredictionWork(id: lease.predictionID, job: job.item(index), cancellation: cancellation, log: continuation)
+        var work = PredictionWork(id: lease.predictionID, job: job.item(index), cancellation: cancellation, log: continuation)
+        work.attempt = "\(lease.predictionID)-i\(index + 1)-a\(lease.attempt)"
         var state = "succeeded", result = "{}"
         do {
             let (output, metrics) = try await runner.run(work)

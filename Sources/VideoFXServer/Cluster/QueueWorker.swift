@@ -121,7 +121,11 @@ final class QueueWorker: Sendable {
             if (try? await queue.beat(worker: id, host: ProcessInfo.processInfo.hostName, pid: Int(getpid()), concurrency: slots)) != nil {
                 lastBeat = .now
             }
-            if let counts = try? await queue.counts() { metrics.queueTasks(counts) }
+            if (try? await queue.isReporter(worker: id)) == true {
+                if let counts = try? await queue.counts() { metrics.queueTasks(counts) }
+            } else {
+                metrics.queueTasks(nil)
+            }
             if let depth = try? await queue.outboxDepth() { metrics.outboxDepth.set(Double(depth)) }
             metrics.listenerReconnects.set(Double(listener.reconnects.withLock { $0 }))
             if let rescued = try? await queue.rescue(), !rescued.isEmpty {
@@ -206,7 +210,8 @@ final class QueueWorker: Sendable {
 
         let (lines, continuation) = AsyncStream<String>.makeStream()
         let logging = Task { for await line in lines { await log.append(line) } }
-        let work = PredictionWork(id: lease.predictionID, job: job, cancellation: cancellation, log: continuation)
+        var work = PredictionWork(id: lease.predictionID, job: job, cancellation: cancellation, log: continuation)
+        work.attempt = "\(lease.predictionID)-a\(lease.attempt)"
         var outcome: (Prediction.Status, JSONValue?, [String: JSONValue], (any Error)?)
         do {
             let (output, metrics) = try await runner.run(work)
@@ -246,6 +251,7 @@ final class QueueWorker: Sendable {
             return
         }
         runner.metrics.predictions(status.rawValue).increment()
+        runner.metrics.duration.record(.milliseconds(Int64(Date().timeIntervalSince(started) * 1000)))
     }
 }
 

@@ -59,6 +59,9 @@ struct PredictionWork: Sendable {
     let cancellation: CancellationFlag
     /// Log lines, in the order the engine writes them.
     let log: AsyncStream<String>.Continuation
+    /// Set on a cluster's attempt (`ID-a2`, `ID-i3-a1`): its output file, and so its upload, is named
+    /// apart, so a late upload from a lost attempt never replaces the real one.
+    var attempt: String?
 
     var recipes: [Recipe] { job.recipes }
     var isBatch: Bool { job.isBatch }
@@ -208,7 +211,7 @@ final class PredictionRunner: Sendable {
         // The recipe as it runs here: read from the download, written into this folder.
         var local = recipe
         local.input = source
-        local.output = folder + "/" + recipe.output
+        local.output = folder + "/" + Self.fileName(recipe.output, attempt: work.attempt)
         let output = local.output
         var request = ProcessRequest(recipe: local)
         request.resources = resources.read
@@ -230,6 +233,12 @@ final class PredictionRunner: Sendable {
             .deliver(file: output, mimeType: try request.recipe.outputContainer().mimeType, prefix: work.outputPrefix)
         try Task.checkCancellation()
         return (delivered, result)
+    }
+
+    /// `output.mp4`, or `output-ID-a2.mp4` for a cluster's attempt.
+    static func fileName(_ name: String, attempt: String?) -> String {
+        guard let attempt, let dot = name.lastIndex(of: ".") else { return name }
+        return name[..<dot] + "-" + attempt + name[dot...]
     }
 
     /// A finished job's metrics as the response shows them.
