@@ -251,7 +251,8 @@ import Testing
 /// A plain TCP connection to a test server's base URL (http://127.0.0.1:PORT).
 func rawConnect(_ base: String) throws -> Int32 {
     let port = Int(base.split(separator: ":").last!)!
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    // Close-on-exec: a job process spawned meanwhile must not keep the connection open after close().
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = in_port_t(UInt16(port).bigEndian)
