@@ -4,7 +4,10 @@ import Synchronization
 /// blocking I/O checks it through its interrupt callback.
 public final class CancellationFlag: Sendable {
     private let flag = Atomic<Bool>(false)
-    public init() {}
+    private let parent: CancellationFlag?
+    public init() { parent = nil }
+    /// A flag that is also set whenever `parent` is (cancelling it leaves the parent as it is).
+    public init(parent: CancellationFlag) { self.parent = parent }
     public func cancel() { flag.store(true, ordering: .relaxed) }
-    public var isCancelled: Bool { flag.load(ordering: .relaxed) }
+    public var isCancelled: Bool { flag.load(ordering: .relaxed) || parent?.isCancelled == true }
 }

@@ -151,6 +151,31 @@ public final class InputFile {
                   "av_seek_frame", path: name)
     }
 
+    /// One video packet as an index scan sees it: its presentation time (nil when unknown) and whether
+    /// decoding can start there.
+    public struct PacketTime: Sendable, Equatable {
+        public var pts: Int64?
+        public var isKeyframe: Bool
+    }
+
+    /// Reads every packet of stream `index` from the current position to the end (demuxing only, no
+    /// decoding), skipping those the demuxer marks as not shown; the reader is left at the end.
+    public func packetTimes(stream index: Int) throws -> [PacketTime] {
+        let packet = try Packet()
+        var times: [PacketTime] = []
+        reading: while true {
+            switch try read(into: packet) {
+            case .endOfFile, .corrupt: break reading
+            case .packet: break
+            }
+            defer { packet.unref() }
+            if cancellation.isCancelled { throw MediaError.cancelled }
+            guard packet.streamIndex == index, !packet.isDiscarded else { continue }
+            times.append(PacketTime(pts: packet.pts, isKeyframe: packet.isKeyframe))
+        }
+        return times
+    }
+
     /// Indices of the audio streams.
     public var audioStreams: [Int] {
         (0..<streamCount).filter { stream($0).parameters.pointee.codec_type == AVMEDIA_TYPE_AUDIO }

@@ -96,15 +96,18 @@ public final class OutputFile {
         st.pointee.sample_aspect_ratio = encoder.pointer.pointee.sample_aspect_ratio
     }
 
-    /// Adds a stream that copies `input`'s stream `index` packet for packet; returns its index.
-    public func addCopiedStream(from input: InputFile, stream index: Int) throws -> Int {
+    /// Adds a stream that copies `input`'s stream `index` packet for packet; returns its index. Its
+    /// time base is the input stream's unless `timeBase` is given.
+    public func addCopiedStream(from input: InputFile, stream index: Int, timeBase: Rational? = nil) throws -> Int {
         let src = input.stream(index)
         guard let st = avformat_new_stream(context, nil) else {
             throw FFmpegError(call: "avformat_new_stream", path: name, code: vfx_averror_enomem())
         }
         try check(avcodec_parameters_copy(st.parameters, src.parameters), "avcodec_parameters_copy", path: name)
         st.parameters.pointee.codec_tag = 0
-        st.pointee.time_base = src.pointee.time_base
+        st.pointee.time_base = timeBase?.av ?? src.pointee.time_base
+        // Matroska writes a video track's default frame duration from it (an encoder's stream has it too).
+        st.pointee.avg_frame_rate = src.pointee.avg_frame_rate
         st.pointee.disposition = src.pointee.disposition
         copyLanguage(from: src, to: st)
         return Int(st.pointee.index)
@@ -135,7 +138,9 @@ public final class OutputFile {
     package func timeBase(ofStream index: Int) -> AVRational { stream(index).pointee.time_base }
 
     /// Opens the file and writes the container header; `fastStart` moves MP4/MOV indexes to the front.
-    public func writeHeader(fastStart: Bool) throws {
+    /// Without `editList`, MP4/MOV write none: the timestamps read back start at zero, and every
+    /// sample's duration reads back (a reader drops them when an edit list shifts the track).
+    public func writeHeader(fastStart: Bool, editList: Bool = true) throws {
         if context.pointee.oformat.pointee.flags & AVFMT_NOFILE == 0 {
             try check(avio_open(&context.pointee.pb, path, AVIO_FLAG_WRITE), "avio_open", path: name)
             ioOpen = true
@@ -143,6 +148,7 @@ public final class OutputFile {
         var dict: OpaquePointer? = nil
         defer { av_dict_free(&dict) }
         if fastStart { av_dict_set(&dict, "movflags", "+faststart", 0) }
+        if !editList { av_dict_set(&dict, "use_editlist", "0", 0) }
         try check(avformat_write_header(context, &dict), "avformat_write_header", path: name)
         headerWritten = true
         let queued = waiting

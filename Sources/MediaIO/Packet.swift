@@ -38,7 +38,17 @@ public final class Packet {
 
     /// Presentation time and duration, in the stream's time base (nil when unknown).
     public var pts: Int64? { pointer.pointee.pts == vfx_nopts() ? nil : pointer.pointee.pts }
-    public var duration: Int64 { pointer.pointee.duration }
+    public var duration: Int64 {
+        get { pointer.pointee.duration }
+        set { pointer.pointee.duration = newValue }
+    }
+    /// Decoding time, in the stream's time base (nil when unknown).
+    public var dts: Int64? { pointer.pointee.dts == vfx_nopts() ? nil : pointer.pointee.dts }
+    /// Forgets the decoding time, so the muxer derives it from the presentation times and the stream's
+    /// reorder delay (as it does for any packet without one).
+    public func clearDecodingTime() { pointer.pointee.dts = vfx_nopts() }
+    /// Whether decoding can start here.
+    public var isKeyframe: Bool { pointer.pointee.flags & AV_PKT_FLAG_KEY != 0 }
 
     /// Whether the demuxer marked the packet as outside what a player shows (before an edit list's
     /// start: the frames a stream-copy cut keeps for decoding, audio priming); decoders drop its output.

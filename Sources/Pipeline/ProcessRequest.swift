@@ -40,6 +40,8 @@ public struct ProcessRequest: Sendable {
     public var limits = MediaLimits.none
     /// Reads what steps' `url` parameters name (LUT files): local files and data: URLs by default.
     public var resources: ResourceReader = LocalResources.read
+    /// One chunk of a split job: only the frames in the window, video only (the stitch adds the audio).
+    public var window: FrameWindow?
 
     public init(recipe: Recipe) { self.recipe = recipe }
 
@@ -65,6 +67,16 @@ public struct ProcessRequest: Sendable {
     /// The output pixel format; nil: yuv420p, or yuv420p10le for HDR sources where the encoder takes it.
     public var pixelFormat: String? { get { recipe.settings.pixelFormat } set { recipe.settings.pixelFormat = newValue } }
     public var keepAudio: Bool { get { recipe.settings.audio == .keep } set { recipe.settings.audio = newValue ? .keep : .drop } }
+}
+
+/// The stretch of the timeline one chunk of a split job makes: the frames with `start <= pts < end`, in
+/// the input video stream's time base, on the job's timeline (the input's timestamps less the common
+/// start offset every stream is shifted by); nil ends are open. Frames keep their timeline timestamps,
+/// so a chunk's frames carry exactly the times an unsplit run gives them.
+public struct FrameWindow: Sendable, Codable, Equatable {
+    public var start: Int64?
+    public var end: Int64?
+    public init(start: Int64?, end: Int64?) { self.start = start; self.end = end }
 }
 
 /// How one output stream was made: which decoder and encoder, on which device ("cpu", "nvidia"), or a copy.

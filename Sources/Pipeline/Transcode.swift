@@ -36,6 +36,7 @@ final class Transcode {
     private var readUntil: Double?
     private var beyondEnd = Set<Int>()
     private var seekMissed = false
+    private var windowEnded = false
 
     // Decode.
     private let decoder: Decoder
@@ -101,20 +102,12 @@ final class Transcode {
         try output.copyDisplayMatrix(from: input, stream: videoIndex, to: videoOut)
         if let timecode = input.tag("timecode") { output.setTag("timecode", timecode, stream: videoOut) }
 
-        // Every stream is shifted by the same offset so the output starts at zero, as ffmpeg's does,
-        // with the offset between audio and video at the start kept exactly.
-        var audioIndices: [Int] = []
-        var skipped: [String] = []
-        if request.keepAudio {
-            for index in input.audioStreams {
-                if AudioRoute.isUsable(input, index) { audioIndices.append(index) } else {
-                    skipped.append("\(AudioRoute.describe(input, index)) carries no decodable audio; left out")
-                }
-            }
-        }
-        let startTime = input.startTime(of: [videoIndex] + audioIndices)
+        let (startTime, kept, skipped) = input.timeline(video: videoIndex, keepAudio: request.keepAudio)
+        var audioIndices = kept
         videoOffset = Rational.microseconds.rescale(startTime, to: video.timeBase)
         startSeconds = Rational.microseconds.seconds(startTime)
+        // A chunk shares the whole job's timeline (the offset above) but writes video only.
+        if request.window != nil { audioIndices = [] }
         readStreams = Set([videoIndex] + audioIndices)
         for index in audioIndices {
             audio[index] = try AudioRoute(input: input, stream: index, output: output, container: container,
@@ -133,8 +126,14 @@ final class Transcode {
             corruptReports += 1
             if corruptReports <= 3 { warn("\(inputName): corrupt video data skipped (\(message))") }
         }))
-        for line in skipped { warn(line) }
+        if request.window == nil { for line in skipped { warn(line) } }
         try planLeadingTrim(steps.first, seek: seek)
+        if let start = request.window?.start, seek {
+            // The window starts on a keyframe: land on it (a quarter frame past, against rounding).
+            let at = video.timeBase.seconds(start) + 0.25 * sourceRate.inverse.value
+            guard (try? input.seek(to: at)) != nil else { seekMissed = true; return }
+            seekedTo = video.timeBase.seconds(start)
+        }
     }
 
     private func warn(_ s: String) { warnings.append(s); runner.onLog("warning: " + s) }
@@ -175,7 +174,8 @@ final class Transcode {
         if let hdr { runner.reportHDR(hdr, format: config.pixelFormat, encoder: enc.name, container: container, metadata: config.hdr, warn: warn) }
         try output.attach(enc, toStream: videoOut)
         if let metadata = config.hdr { try output.attach(metadata, toStream: videoOut) }
-        try output.writeHeader(fastStart: container.fastStart)
+        // A chunk is read back by the stitch, which puts it in its place on the timeline (see Stitch).
+        try output.writeHeader(fastStart: container.fastStart && request.window == nil, editList: request.window == nil)
         encoder = enc; fallbackFrom = from
         encode = try Link(EncodeStage(enc))
         encoderTimeBase = timeBase
@@ -221,6 +221,10 @@ final class Transcode {
             if let start = seekedTo, video.timeBase.seconds(pts) > start + 1e-6 { seekMissed = true; return }
         }
         lastPts = pts; lastDuration = duration
+        if let window = request.window {
+            if let start = window.start, pts < start { return }
+            if let end = window.end, pts >= end { windowEnded = true; return }
+        }
         // Headers can lie: the limits hold for what really decodes.
         try runner.checkLimits(duration: video.timeBase.seconds(pts - firstPts), frames: decodedCount + 1, name: inputName)
         if decodedCount % 16 == 0, let max = request.limits.maxOutputBytes, output.bytesWritten > max {
@@ -261,7 +265,7 @@ final class Transcode {
             if packet.streamIndex == videoIndex {
                 packet.shift(by: videoOffset)
                 try decode.push(packet, next: decoded)
-                if pastEnd(packet, timeBase: video.timeBase, shifted: true) { break reading }
+                if windowEnded || pastEnd(packet, timeBase: video.timeBase, shifted: true) { break reading }
             } else if let route = audio[packet.streamIndex] {
                 let ended = pastEnd(packet, timeBase: route.inputTimeBase, shifted: false)
                 try route.handle(packet, write: output.write)
@@ -282,7 +286,7 @@ final class Transcode {
         guard let encoder, sent > 0 else { throw MediaError.noFramesFromSteps(input: inputName, steps: Chain.text(request.steps)) }
         try output.finish()
         guard written == sent else { throw MediaError.frameCountMismatch(output: outputName, decoded: sent, written: written) }
-        if seekedTo == nil, !beyondEnd.isSuperset(of: readStreams), let announced = input.info(stream: videoIndex).frameCount,
+        if seekedTo == nil, request.window == nil, !beyondEnd.isSuperset(of: readStreams), let announced = input.info(stream: videoIndex).frameCount,
            abs(announced - decodedCount) > max(2, announced / 20) {
             warn("\(inputName): decoded \(decodedCount) frames where the container announced \(announced)")
         }
@@ -303,6 +307,21 @@ final class Transcode {
 }
 
 extension InputFile {
+    /// The job's timeline: every stream is shifted by the same offset so the output starts at zero, as
+    /// ffmpeg's does, with the offset between audio and video at the start kept exactly. Returns that
+    /// offset (microseconds), the audio streams kept, and a warning for each one left out.
+    func timeline(video: Int, keepAudio: Bool) -> (start: Int64, audio: [Int], skipped: [String]) {
+        var audio: [Int] = [], skipped: [String] = []
+        if keepAudio {
+            for index in audioStreams {
+                if AudioRoute.isUsable(self, index) { audio.append(index) } else {
+                    skipped.append("\(AudioRoute.describe(self, index)) carries no decodable audio; left out")
+                }
+            }
+        }
+        return (startTime(of: [video] + audio), audio, skipped)
+    }
+
     /// What the steps are planned against, as the input says it (the one reading of it that the job and
     /// the preview share): size, pixel aspect, rate (25 when it says none) and duration; with the rate
     /// and sample aspect ratio as FFmpeg guesses them.

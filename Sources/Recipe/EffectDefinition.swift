@@ -73,6 +73,16 @@ public enum ReadHint: Sendable, Equatable {
     case window(start: Double, end: Double?)
 }
 
+/// Whether a step can run on a stretch of the video (a chunk of a split job) and give the frames an
+/// unsplit run gives there. Chunks keep the whole timeline's timestamps, so steps that read a frame's
+/// time (fade) run on chunks as they are.
+public enum Chunking: Sendable, Equatable {
+    /// Each frame's result depends on that frame and its time only.
+    case anyChunk
+    /// The job runs unsplit; the reason is logged.
+    case wholeOnly(String)
+}
+
 /// One catalogue entry: the single description from which parsing, help, `vfx effects`, the
 /// server's validation and `/openapi.json` are all derived.
 public struct EffectDefinition: Sendable {
@@ -87,12 +97,15 @@ public struct EffectDefinition: Sendable {
     public let readHint: (@Sendable (Parameters) -> ReadHint)?
     /// Whether the step moves frames in time, so an output time maps to another source time (trim, speed).
     public let movesTime: Bool
+    /// Whether the step runs on chunks of a split job.
+    public let chunking: Chunking
 
     public init(name: String, summary: String, kind: EffectKind, parameters: [ParameterSpec] = [],
                 rules: [ParameterRule] = [], lowering: Lowering, readHint: (@Sendable (Parameters) -> ReadHint)? = nil,
-                movesTime: Bool = false) {
+                movesTime: Bool = false, chunking: Chunking = .anyChunk) {
         self.name = name; self.summary = summary; self.kind = kind; self.parameters = parameters
         self.rules = rules; self.lowering = lowering; self.readHint = readHint; self.movesTime = movesTime
+        self.chunking = movesTime ? .wholeOnly("it moves frames in time (split jobs do not plan timing steps yet)") : chunking
     }
 
     /// Applies every rule to resolved parameters (defaults filled in).

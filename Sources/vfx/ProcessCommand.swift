@@ -27,10 +27,18 @@ struct ProcessCommand: ParsableCommand {
 
     func validate() throws {
         guard !inputs.isEmpty else { throw ValidationError("give an input") }
+        guard SplitSetting(split) != nil else { throw ValidationError("--split: '\(split)' is not valid; it takes \(SplitSetting.valuesText)") }
+        if let jobs, jobs < 1 { throw ValidationError("--jobs: '\(jobs)' is not valid; it takes a whole number of at least 1") }
     }
 
     /// Several inputs, or a folder as the output: run them as a batch.
     private var isBatch: Bool { inputs.count > 1 || output.hasSuffix("/") || InputDiscovery.isDirectory(output) }
+
+    @Option(help: ArgumentHelp("Split the video into chunks encoded side by side and joined frame-exactly: \(SplitSetting.valuesText). auto splits into \(Int(SplitSetting.autoChunkSeconds)) s chunks when the video is longer than \(Int(SplitSetting.autoAboveSeconds)) s and more than one job can run.", valueName: "auto|off|seconds"))
+    var split = "auto"
+
+    @Option(help: "Chunks encoded at once when split (default: as `vfx batch`); --threads is then per chunk.")
+    var jobs: Int?
 
     @Flag(name: .shortAndLong, help: "No progress output.")
     var quiet = false
@@ -58,10 +66,12 @@ struct ProcessCommand: ParsableCommand {
 
         let bar = ProgressReporter(quiet: quiet)
         let fault = JobChild.testFault(for: input)
-        let runner = Runner(request: request, cancellation: cancellation,
-                            onProgress: { if $0.framesDone == 1 { JobChild.injectFault(fault) }; bar.update($0) }, onLog: { bar.log($0) })
+        let job = SplitJob(request: request, setting: SplitSetting(split) ?? .off, jobs: jobs,
+                           threadsPerChunk: encoding.threads > 0 ? encoding.threads : nil)
         do {
-            let result = try runner.run()
+            let result = try job.run(cancellation: cancellation,
+                                     onProgress: { if $0.framesDone == 1 { JobChild.injectFault(fault) }; bar.update($0) },
+                                     onLog: { bar.log($0) })
             bar.finish()
             if !quiet {
                 printError("wrote \(result.output): \(result.framesWritten) frames with \(result.encoder) in "

@@ -7,5 +7,6 @@ extension EffectCatalogue {
             let rate = p.double("rate")!
             shape.frameRate = rate
             return FilterFragment(video: [FilterNode("fps", [("fps", rate.filterText)])])
-        })
+        },
+        chunking: .wholeOnly("it drops and repeats frames by their neighbours (split jobs do not plan timing steps yet)"))
 }

@@ -6,5 +6,6 @@ extension EffectCatalogue {
         lowering: .filter { p, _ in
             let s = Int((p.double("strength")! * 60).rounded())
             return FilterFragment(video: [FilterNode("noise", [("alls", "\(s)"), ("allf", "t+u"), ("all_seed", "20261125")])])
-        })
+        },
+        chunking: .wholeOnly("its noise follows the sequence of frames from the first (libavfilter's noise filter keeps one random state)"))
 }

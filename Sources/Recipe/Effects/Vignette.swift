@@ -6,6 +6,8 @@ extension EffectCatalogue {
         lowering: .filter { p, _ in
             // The filter's lens angle: 0 (no falloff) to pi/2 (strongest).
             let angle = p.double("strength")! * Double.pi / 2
-            return FilterFragment(video: [FilterNode("vignette", [("angle", angle.filterText)])])
+            // Without dither: libavfilter's dither draws from one random sequence across frames, so a
+            // frame's result would depend on every frame before it (and a chunk of a split job would differ).
+            return FilterFragment(video: [FilterNode("vignette", [("angle", angle.filterText), ("dither", "0")])])
         })
 }
