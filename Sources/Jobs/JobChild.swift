@@ -34,6 +34,7 @@ public enum JobChild {
         }
         limit(spec.processLimits)
         FFmpegLog.configure(verbose: false)
+        if let preview = spec.preview { return renderPreview(spec, preview) }
         let fault = testFault(for: spec.inputName ?? spec.recipe.input)
         var lastProgress = -1.0
         let runner = Runner(request: spec.request, onProgress: { p in
@@ -46,6 +47,18 @@ public enum JobChild {
         }, onLog: { emit(.log($0)) })
         do {
             emit(.result(try runner.run()))
+            return 0
+        } catch {
+            let category = ErrorCategory.of(error)
+            emit(.failure(message: "\(error)", category: category))
+            return category.exitCode
+        }
+    }
+
+    /// A preview: one PNG, reported as a one-frame result.
+    static func renderPreview(_ spec: JobSpec, _ p: PreviewSpec) -> Int32 {
+        do {
+            emit(.result(try spec.renderPreview(p)))
             return 0
         } catch {
             let category = ErrorCategory.of(error)

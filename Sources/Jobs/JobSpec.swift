@@ -6,6 +6,14 @@ import Foundation
 import MediaIO
 import Pipeline
 
+/// Which frame a preview shows, and whether beside the original.
+public struct PreviewSpec: Sendable, Codable, Equatable {
+    /// Seconds into the output's timeline.
+    public var at: Double
+    public var compare: Bool
+    public init(at: Double, compare: Bool) { self.at = at; self.compare = compare }
+}
+
 /// One job as a child process receives it on its standard input: the ``ProcessRequest`` less its
 /// closures (resources are files the parent already fetched), plus the limits the child puts on itself.
 public struct JobSpec: Sendable, Codable, Equatable {
@@ -21,6 +29,8 @@ public struct JobSpec: Sendable, Codable, Equatable {
     /// What steps' `url` parameters name, mapped to the local files holding those bytes.
     public var resources: [String: String] = [:]
     public var processLimits = ProcessLimits()
+    /// Set for a preview: one frame of the recipe written to its output as a PNG instead of a video.
+    public var preview: PreviewSpec?
 
     public init(_ request: ProcessRequest, resources: [String: String] = [:], processLimits: ProcessLimits = ProcessLimits()) {
         recipe = request.recipe
@@ -138,5 +148,25 @@ public enum JobCrash: Error, CategorizedError, CustomStringConvertible, Equatabl
         case .stalled(let s): return "the job made no progress for \(Int(s)) s (a codec stuck on this input) and was stopped"
         case .noResult(let status): return "the engine exited with status \(status) without a result"
         }
+    }
+}
+
+extension JobSpec {
+    /// Renders the preview `p` of this job's recipe to its output (a PNG); the result counts one frame
+    /// and says the size and time shown in its one line of `warnings`.
+    public func renderPreview(_ p: PreviewSpec) throws -> ProcessResult {
+        let request = self.request
+        var preview = Preview(input: request.input, output: request.output, steps: request.steps)
+        preview.at = p.at
+        preview.sideBySide = p.compare
+        preview.resources = request.resources
+        preview.limits = request.limits
+        preview.inputOptions = request.inputOptions
+        preview.inputName = request.inputName
+        let started = Date()
+        let shown = try preview.render()
+        return ProcessResult(output: request.output, framesDecoded: 1, framesWritten: 1, encoder: "png", fallbackFrom: nil,
+                             audioStreams: 0, seconds: Date().timeIntervalSince(started), framesPerSecond: 0,
+                             warnings: ["\(shown.width)x\(shown.height) at \(shown.time.fixed(3)) s"])
     }
 }

@@ -20,6 +20,11 @@ public struct Preview {
     /// The original (left) beside the result (right).
     public var sideBySide = false
     public var resources: ResourceReader = LocalResources.read
+    /// Bounds on the input (the server's); checked before any frame is decoded.
+    public var limits = MediaLimits.none
+    public var inputOptions = InputOptions()
+    /// What messages call the input (default: `input` as given).
+    public var inputName: String?
 
     public init(input: String, output: String, steps: [ChainStep]) {
         self.input = input; self.output = output; self.steps = steps
@@ -35,16 +40,19 @@ public struct Preview {
 
     /// Writes the PNG; errors name the input or output as the user gave them.
     public func render() throws -> Result {
-        do { return try renderUnlabelled() } catch { throw JobFailure(input: input, output: output, underlying: error) }
+        do { return try renderUnlabelled() } catch { throw JobFailure(input: inputName ?? input, output: output, underlying: error) }
     }
 
     private func renderUnlabelled() throws -> Result {
         guard output.lowercased().hasSuffix(".png") else { throw MediaError.unsupportedPreviewFormat(output) }
         guard at.isFinite, at >= 0 else { throw RecipeError.badParameter(step: "preview", parameter: "at", value: "\(at)", reason: "must be 0 or more seconds") }
         let resolved = try Chain.resolve(steps)
-        let file = try InputFile(url: try InputLocation.resolve(input), name: input)
+        let name = inputName ?? input
+        let file = try InputFile(url: try InputLocation.resolve(input), name: name, options: inputOptions)
         let index = try file.bestVideoStream()
         let video = file.videoParameters(stream: index)
+        try limits.check(width: video.width, height: video.height, duration: file.info(stream: index).duration ?? file.duration,
+                         frames: nil, name: name)
         let (shape, sourceRate, _) = file.plannedShape(stream: index)
         let plan = try Planner.plan(resolved, shape: shape, resources: resources)
         // Steps that move frames in time map output times to other source times: read from the start for them.
@@ -53,7 +61,7 @@ public struct Preview {
         let color = video.outputColor(height: video.height).fullRange
         var tb = video.timeBase
         let stages = try VideoStages(plan: plan, inputTimeBase: video.timeBase, inputFrameRate: sourceRate,
-                                     intermediateFormat: .yuv444p, intermediateColor: color, name: input, onLog: { _ in },
+                                     intermediateFormat: .yuv444p, intermediateColor: color, name: name, onLog: { _ in },
                                      prepare: { _, _, timeBase, _ in tb = timeBase; return (.yuv444p, color) })
         let offset = Rational.microseconds.rescale(file.startTime(of: [index]), to: video.timeBase)
         let before = try Frame(), after = try Frame()

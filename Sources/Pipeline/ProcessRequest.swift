@@ -108,6 +108,13 @@ public struct ProcessResult: Sendable, Codable, Equatable {
     public var warnings: [String]
     /// Every output stream, video first, with what decoded and encoded it.
     public var streams: [StreamReport] = []
+
+    public init(output: String, framesDecoded: Int, framesWritten: Int, encoder: String, fallbackFrom: String?, audioStreams: Int,
+                seconds: Double, framesPerSecond: Double, warnings: [String], streams: [StreamReport] = []) {
+        self.output = output; self.framesDecoded = framesDecoded; self.framesWritten = framesWritten; self.encoder = encoder
+        self.fallbackFrom = fallbackFrom; self.audioStreams = audioStreams; self.seconds = seconds
+        self.framesPerSecond = framesPerSecond; self.warnings = warnings; self.streams = streams
+    }
 }
 
 /// JobProgress of a running job.

@@ -23,17 +23,7 @@ extension Runner {
 
     /// Throws when a known size, length or frame count is over the request's limits.
     func checkLimits(width: Int? = nil, height: Int? = nil, duration: Double?, frames: Int?, name: String) throws {
-        let l = request.limits
-        func over(_ limit: String, _ value: String, _ maximum: String) -> MediaError {
-            .limitExceeded(input: name, limit: limit, value: value, maximum: maximum)
-        }
-        if let w = width, let m = l.maxWidth, w > m { throw over("max_width", "a width of \(w) pixels", "\(m)") }
-        if let h = height, let m = l.maxHeight, h > m { throw over("max_height", "a height of \(h) pixels", "\(m)") }
-        if let w = width, let h = height, let m = l.maxPixels, w * h > m {
-            throw over("max_pixels", "\(w)x\(h) (\(w * h) pixels a frame)", "\(m)")
-        }
-        if let d = duration, let m = l.maxDuration, d > m { throw over("max_duration", "a duration of \(d.fixed(1)) s", "\(m.fixed(0)) s") }
-        if let f = frames, let m = l.maxFrames, f > m { throw over("max_frames", "\(f) frames", "\(m)") }
+        try request.limits.check(width: width, height: height, duration: duration, frames: frames, name: name)
     }
 
     // MARK: - HDR
@@ -70,5 +60,21 @@ extension Runner {
             warn("HDR (\(transfer)) source written as 8-bit \(name): \(encoder) cannot write 10-bit video; the \(transfer) tags are "
                  + "kept; pick libx265 (or libsvtav1) as the output codec to keep 10 bits")
         }
+    }
+}
+
+extension MediaLimits {
+    /// Throws naming the limit when a known size, length or frame count is over it.
+    public func check(width: Int? = nil, height: Int? = nil, duration: Double?, frames: Int?, name: String) throws {
+        func over(_ limit: String, _ value: String, _ maximum: String) -> MediaError {
+            .limitExceeded(input: name, limit: limit, value: value, maximum: maximum)
+        }
+        if let w = width, let m = maxWidth, w > m { throw over("max_width", "a width of \(w) pixels", "\(m)") }
+        if let h = height, let m = maxHeight, h > m { throw over("max_height", "a height of \(h) pixels", "\(m)") }
+        if let w = width, let h = height, let m = maxPixels, w * h > m {
+            throw over("max_pixels", "\(w)x\(h) (\(w * h) pixels a frame)", "\(m)")
+        }
+        if let d = duration, let m = maxDuration, d > m { throw over("max_duration", "a duration of \(d.fixed(1)) s", "\(m.fixed(0)) s") }
+        if let f = frames, let m = maxFrames, f > m { throw over("max_frames", "\(f) frames", "\(m)") }
     }
 }

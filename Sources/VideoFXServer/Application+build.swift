@@ -40,6 +40,8 @@ public func buildApplication(configuration: ServerConfiguration, service: Predic
     if let token = configuration.authToken, !token.isEmpty { router.add(middleware: BearerTokenMiddleware(token: token)) }
     OperationsRoutes(service: service).register(on: router)
     PredictionRoutes(service: service, configuration: configuration, shutdown: shutdown).register(on: router)
+    FileRoutes(files: service.files, cluster: service.cluster != nil).register(on: router)
+    PreviewRoutes(runner: service.runner, configuration: configuration).register(on: router)
     let headerTimeout = configuration.headerTimeout
     return Application(router: router,
                        server: .http1(configuration: .init(additionalChannelHandlers: [HangUpDetector(headerTimeout: headerTimeout)],

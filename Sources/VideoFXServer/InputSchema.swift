@@ -129,8 +129,7 @@ public enum InputSchema {
                 } else { out[field.name] = .double(d) }
             case .steps:
                 do {
-                    let steps = try Self.steps(from: value)
-                    for (i, step) in try Chain.resolve(steps).enumerated() { try checkLocations(step, index: i) }
+                    _ = try checkedSteps(value)
                     out[field.name] = value
                 } catch {
                     problems.append(Problem(loc: loc, msg: "\(error)", type: "value_error.effects"))
@@ -251,6 +250,13 @@ public enum InputSchema {
             }
         default: throw RecipeError.syntax("must be a string in the chain grammar or an array of steps")
         }
+    }
+
+    /// `effects` as steps, resolved against the catalogue, with every file they name an http(s) or data: URL.
+    static func checkedSteps(_ value: JSONValue) throws -> [ChainStep] {
+        let steps = try Self.steps(from: value)
+        for (i, step) in try Chain.resolve(steps).enumerated() { try checkLocations(step, index: i) }
+        return steps
     }
 
     /// The API takes files only by http(s) or data: URL (never a path on this server).

@@ -190,7 +190,70 @@ enum OpenAPIDocument {
             "detail": .object(["title": "Detail", "type": "array", "items": .object(["$ref": "#/components/schemas/ValidationError"])]),
         ])])
 
+        schemas["File"] = .object(["title": "File", "type": "object",
+            "required": ["id", "name", "content_type", "size", "created_at", "expires_at", "urls"],
+            "properties": .object([
+                "id": .object(["type": "string"]), "name": .object(["type": "string"]), "content_type": .object(["type": "string"]),
+                "size": .object(["type": "integer", "minimum": 0]),
+                "created_at": .object(["type": "string", "format": "date-time"]), "expires_at": .object(["type": "string", "format": "date-time"]),
+                "urls": .object(["type": "object", "required": ["get"], "properties": .object(["get": .object(["type": "string", "format": "uri"])])]),
+            ])])
         return schemas
+    }
+
+    /// The files API's operations.
+    static func filePaths(op: (String, String, [String: JSONValue], [String]) -> JSONValue, reply: (String, String?) -> JSONValue) -> [String: JSONValue] {
+        var upload = op("Upload File", "upload_file_files_post", [
+            "201": reply("Stored", "File"),
+            "400": reply("A multipart body that cannot be read", "Detail"),
+            "413": reply("Over --max-input-mib for one file or --max-files-mib for all", "Detail"),
+            "415": reply("Not multipart/form-data with a boundary", "Detail"),
+            "422": reply("No field 'content'", "Detail"),
+            "501": reply("A cluster node keeps no uploads", "Detail"),
+        ], [])
+        if case .object(var o) = upload {
+            o["requestBody"] = .object(["required": true, "content": .object(["multipart/form-data": .object(["schema": .object([
+                "type": "object", "required": ["content"],
+                "properties": .object(["content": .object(["type": "string", "format": "binary"])]),
+            ])])])])
+            upload = .object(o)
+        }
+        var download = op("Download File", "download_file_files__file_id__download_get",
+                          ["200": reply("The file's bytes", nil), "404": reply("No such file (or it expired)", "Detail")], ["file_id"])
+        if case .object(var o) = download, case .object(var r) = o["responses"] {
+            r["200"] = .object(["description": "The file's bytes", "content": .object(["application/octet-stream": .object(["schema": .object(["type": "string", "format": "binary"])])])])
+            o["responses"] = .object(r)
+            download = .object(o)
+        }
+        var preview = op("Preview", "preview_previews_post", [
+            "200": .object(["description": "One frame as a PNG (the original on the left with compare)",
+                            "content": .object(["image/png": .object(["schema": .object(["type": "string", "format": "binary"])])])]),
+            "403": reply("The video's address is refused by policy", "Detail"),
+            "413": reply("Body over max_body_bytes", "Detail"),
+            "422": reply("Validation Error, or a video that cannot be previewed (the reason in detail)", "HTTPValidationError"),
+        ], [])
+        if case .object(var o) = preview {
+            o["requestBody"] = .object(["required": true, "content": .object(["application/json": .object(["schema": .object([
+                "type": "object", "required": ["video"], "additionalProperties": false,
+                "properties": .object([
+                    "video": .object(["$ref": "#/components/schemas/Input/properties/video"]),
+                    "effects": .object(["$ref": "#/components/schemas/Input/properties/effects"]),
+                    "at": .object(["type": "number", "minimum": 0, "maximum": 86400, "description": "Seconds into the output's timeline."]),
+                    "compare": .object(["type": "boolean", "description": "The original beside the result."]),
+                ]),
+            ])])])])
+            preview = .object(o)
+        }
+        return [
+            "/previews": .object(["post": preview]),
+            "/files": .object(["post": upload]),
+            "/files/{file_id}": .object([
+                "get": op("Get File", "get_file_files__file_id__get", ["200": reply("The file's record", "File"), "404": reply("No such file (or it expired)", "Detail")], ["file_id"]),
+                "delete": op("Delete File", "delete_file_files__file_id__delete",
+                             ["204": .object(["description": "Deleted"]), "404": reply("No such file (or it expired)", "Detail")], ["file_id"]),
+            ]),
+            "/files/{file_id}/download": .object(["get": download]),
+        ]
     }
 
     /// Every operation with every answer it can give.
@@ -249,7 +312,7 @@ enum OpenAPIDocument {
                                              responses: ["200": reply("Shutting down", nil),
                                                          "403": reply("Shutdown over HTTP is disabled (--enable-shutdown)", "Detail")])]),
         ]
-        return paths
+        return paths.merging(filePaths(op: { op($0, $1, responses: $2, params: $3) }, reply: reply)) { a, _ in a }
     }
 }
 

@@ -25,6 +25,10 @@ public struct ServerConfiguration: Sendable {
     public var maxConcurrentDownloads = 4
     /// Largest request body accepted, in bytes (data: URLs travel in the body).
     public var maxBodyBytes = 128 << 20
+    /// How long an upload to `/files` is kept (seconds).
+    public var fileTTL: Double = 3600
+    /// The most bytes all uploads to `/files` may hold together.
+    public var maxFilesBytes = 4096 << 20
     /// Most JSON values (objects, arrays, strings, numbers...) a request body may hold.
     public var maxJSONElements = 10_000
     /// What a video may be: checked after probing, before decoding, and again while decoding.

@@ -103,6 +103,12 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Largest request body, in MiB; data: URL inputs travel in it (default \(defaults.maxBodyBytes >> 20)).")
     var maxBodyMib: Int?
 
+    @Option(help: "Minutes an upload to /files is kept (default \(Int(defaults.fileTTL / 60))).")
+    var fileTtlMinutes: Int?
+
+    @Option(help: "Most MiB all uploads to /files may hold together (default \(defaults.maxFilesBytes >> 20)).")
+    var maxFilesMib: Int?
+
     @Option(help: "Most JSON values a request body may hold (default \(defaults.maxJSONElements)).")
     var maxJsonElements: Int?
 
@@ -167,6 +173,8 @@ struct ServerOptions: ParsableArguments {
         if let v = maxBatchInputMib { config.maxBatchInputBytes = v << 20 }
         if let v = maxBodyMib { config.maxBodyBytes = v << 20 }
         if let v = maxJsonElements { config.maxJSONElements = v }
+        if let v = fileTtlMinutes { config.fileTTL = Double(max(1, v)) * 60 }
+        if let v = maxFilesMib { config.maxFilesBytes = max(0, v) << 20 }
         if let v = maxWidth { config.mediaLimits.maxWidth = v }
         if let v = maxHeight { config.mediaLimits.maxHeight = v }
         if let v = maxPixels { config.mediaLimits.maxPixels = v }

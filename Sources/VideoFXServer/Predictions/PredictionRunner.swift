@@ -75,6 +75,8 @@ struct PredictionWork: Sendable {
 final class PredictionRunner: Sendable {
     let configuration: ServerConfiguration
     let metrics: ServerMetrics
+    let files: FileStore?
+    private let previews: AsyncSemaphore
     let http: OutboundHTTP
     let logger = Logger(label: "vfx.predictions")
     private let downloads: AsyncSemaphore
@@ -82,13 +84,15 @@ final class PredictionRunner: Sendable {
     /// How `videos` items that fail for a transient reason are tried again (the batch's rule).
     let retry: RetryPolicy
 
-    init(configuration: ServerConfiguration, metrics: ServerMetrics, retry: RetryPolicy = RetryPolicy()) {
+    init(configuration: ServerConfiguration, metrics: ServerMetrics, retry: RetryPolicy = RetryPolicy(), files: FileStore? = nil) {
+        self.files = files
         self.configuration = configuration
         self.metrics = metrics
         self.retry = retry
         http = OutboundHTTP(policy: OutboundPolicy(allowPrivate: configuration.allowPrivateURLs),
                             maxRedirects: configuration.maxRedirects)
         downloads = AsyncSemaphore(configuration.maxConcurrentDownloads, waiting: metrics.downloadsWaiting)
+        previews = AsyncSemaphore(Self.previewSlots)
     }
 
     /// Whether every slot is taken.
@@ -113,7 +117,7 @@ final class PredictionRunner: Sendable {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         if work.job.local == true { return try await runLocal(work, folder: folder) }
-        let fetcher = InputFetcher(http: http, configuration: configuration)
+        let fetcher = InputFetcher(http: http, configuration: configuration, files: files)
         // Every video of a prediction runs the same steps: their LUTs are fetched once.
         let resources = try await fetchResources(work.recipes.first?.steps ?? [], into: folder, fetcher: fetcher)
         if work.isBatch {
@@ -235,6 +239,34 @@ final class PredictionRunner: Sendable {
         return (delivered, result)
     }
 
+    /// Renders one frame of `steps` on `video` (fetched as a prediction's is) to PNG bytes, in a job
+    /// process, at most ``previewSlots`` at once beside the predictions.
+    func preview(video: String, steps: [ChainStep], at: Double, compare: Bool) async throws -> Data {
+        try await previews.withPermit {
+            let folder = URL(fileURLWithPath: configuration.temporaryDirectory).appendingPathComponent("vfx-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let fetcher = InputFetcher(http: http, configuration: configuration, files: files)
+            let resources = try await fetchResources(steps, into: folder, fetcher: fetcher)
+            let source = folder + "/input"
+            _ = try await downloads.withPermit { try await fetcher.fetch(video, to: source) }
+            var request = ProcessRequest(recipe: Recipe(input: source, output: folder + "/preview.png", steps: steps))
+            request.resources = resources.read
+            request.inputOptions = .untrustedLocalFile
+            request.inputName = "input video " + PredictionService.elided(video)
+            request.outputName = "the preview"
+            request.limits = configuration.mediaLimits
+            let (_, log) = AsyncStream<String>.makeStream()
+            defer { log.finish() }
+            _ = try await runJob(request, resources: resources.files, folder: folder, id: "preview", cancellation: CancellationFlag(), log: log,
+                                 preview: PreviewSpec(at: at, compare: compare))
+            return try Data(contentsOf: URL(fileURLWithPath: request.output))
+        }
+    }
+
+    /// Previews rendered at once: a few, so they answer quickly and never hold the predictions' slots.
+    static let previewSlots = 2
+
     /// `output.mp4`, or `output-ID-a2.mp4` for a cluster's attempt.
     static func fileName(_ name: String, attempt: String?) -> String {
         guard let attempt, let dot = name.lastIndex(of: ".") else { return name }
@@ -288,15 +320,21 @@ final class PredictionRunner: Sendable {
 
     /// Runs the blocking engine off the server's threads: in a child process of its own when the
     /// configuration names the binary (a crash or a limit then ends this job alone), else on a thread.
-    private func runJob(_ request: ProcessRequest, resources: [String: String], folder: String, work: PredictionWork) async throws -> ProcessResult {
-        let flag = work.cancellation
+    private func runJob(_ request: ProcessRequest, resources: [String: String], folder: String, work: PredictionWork,
+                        preview: PreviewSpec? = nil) async throws -> ProcessResult {
+        try await runJob(request, resources: resources, folder: folder, id: work.id, cancellation: work.cancellation, log: work.log,
+                         preview: preview)
+    }
+
+    private func runJob(_ request: ProcessRequest, resources: [String: String], folder: String, id: String,
+                        cancellation flag: CancellationFlag, log lines: AsyncStream<String>.Continuation,
+                        preview: PreviewSpec? = nil) async throws -> ProcessResult {
         // One ordered stream per prediction: a task per line would let lines overtake each other.
-        let lines = work.log
         let log: @Sendable (String) -> Void = { line in lines.yield(line) }
         let throttle = ProgressThrottle()
         let progress: @Sendable (JobProgress) -> Void = { p in if throttle.due(final: p.framesDone == p.totalFrames) { log(p.line) } }
         // What a crashed job wrote on standard error goes to the operator's log, not to the client.
-        let logger = self.logger, id = work.id
+        let logger = self.logger
         let crashLog: @Sendable (String) -> Void = { stderr in
             guard !stderr.isEmpty else { return }
             logger.error("job process output before it ended: \(stderr.suffix(4096))", metadata: ["prediction_id": "\(id)"])
@@ -304,7 +342,11 @@ final class PredictionRunner: Sendable {
         let isolated = configuration.jobExecutable.map { exe in
             IsolatedJob(executable: exe, environment: configuration.jobEnvironment.merging(["TMPDIR": folder]) { _, own in own })
         }
-        let spec = JobSpec(request, resources: resources, processLimits: configuration.jobLimits)
+        let spec = {
+            var spec = JobSpec(request, resources: resources, processLimits: configuration.jobLimits)
+            spec.preview = preview
+            return spec
+        }()
         do {
             return try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ProcessResult, Error>) in
@@ -313,6 +355,8 @@ final class PredictionRunner: Sendable {
                             if let isolated {
                                 continuation.resume(returning: try isolated.run(spec, cancellation: flag, onProgress: progress, onLog: log,
                                                                                 onCrash: crashLog))
+                            } else if let preview {
+                                continuation.resume(returning: try spec.renderPreview(preview))
                             } else {
                                 let runner = Runner(request: request, cancellation: flag, onProgress: progress, onLog: log)
                                 continuation.resume(returning: try runner.run())
@@ -323,7 +367,7 @@ final class PredictionRunner: Sendable {
             } onCancel: { flag.cancel() }
         } catch let crash as JobCrash {
             metrics.jobCrashed(crash.reason)
-            logger.error("job process ended: \(crash)", metadata: ["prediction_id": "\(work.id)"])
+            logger.error("job process ended: \(crash)", metadata: ["prediction_id": "\(id)"])
             throw crash
         }
     }

@@ -15,6 +15,8 @@ public actor PredictionService {
     public let metrics: ServerMetrics
     public let store: any PredictionStore
     let runner: PredictionRunner
+    /// Uploads to `/files` (a prediction may name one as its video).
+    let files: FileStore
     /// Set when the predictions live in PostgreSQL (`--database`): any node takes them, any worker runs them.
     public let cluster: ClusterNode?
     /// This node's worker in a cluster (none with `--concurrency 0`).
@@ -71,7 +73,9 @@ public actor PredictionService {
         self.cluster = cluster
         self.store = cluster?.store ?? store ?? MemoryPredictionStore(keepFinished: configuration.keepFinished,
                                                                       keepFinishedBytes: configuration.keepFinishedBytes)
-        let runner = PredictionRunner(configuration: configuration, metrics: metrics)
+        files = FileStore(folder: URL(fileURLWithPath: configuration.temporaryDirectory).appendingPathComponent("vfx-files-\(UUID().uuidString)").path,
+                          ttl: configuration.fileTTL, maxFileBytes: configuration.maxInputBytes, maxTotalBytes: configuration.maxFilesBytes)
+        let runner = PredictionRunner(configuration: configuration, metrics: metrics, files: files)
         self.runner = runner
         if let cluster, configuration.concurrency > 0 {
             worker = QueueWorker(queue: cluster.queue, listener: cluster.listener, runner: runner, configuration: configuration,
@@ -244,6 +248,7 @@ public actor PredictionService {
             try? await Task.sleep(for: .milliseconds(50))
         }
         await cancelAll()
+        await files.removeAll()
     }
 
     private func delivered(_ key: UUID) { deliveries[key] = nil }

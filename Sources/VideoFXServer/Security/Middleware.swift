@@ -33,6 +33,7 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
     static let routes: [([String], [String])] = [
         ([], ["GET"]), (["health-check"], ["GET"]), (["openapi.json"], ["GET"]), (["metrics"], ["GET"]), (["predictions"], ["POST"]),
         (["predictions", "*"], ["GET", "PUT"]), (["predictions", "*", "cancel"], ["POST"]), (["shutdown"], ["POST"]),
+        (["files"], ["POST"]), (["files", "*"], ["GET", "DELETE"]), (["files", "*", "download"], ["GET"]), (["previews"], ["POST"]),
     ]
 
     static func allowed(for path: String) -> [String]? {
