@@ -42,6 +42,7 @@ public func buildApplication(configuration: ServerConfiguration, service: Predic
     PredictionRoutes(service: service, configuration: configuration, shutdown: shutdown).register(on: router)
     FileRoutes(files: service.files, cluster: service.cluster != nil).register(on: router)
     PreviewRoutes(runner: service.runner, configuration: configuration).register(on: router)
+    if configuration.playground { PlaygroundRoutes().register(on: router) }
     let headerTimeout = configuration.headerTimeout
     return Application(router: router,
                        server: .http1(configuration: .init(additionalChannelHandlers: [HangUpDetector(headerTimeout: headerTimeout)],
@@ -92,7 +93,10 @@ struct PredictionRoutes: Sendable {
     let shutdown: ShutdownController
 
     func register(on router: Router<ServerRequestContext>) {
-        router.get("/") { _, _ in
+        router.get("/") { request, _ in
+            if configuration.playground, PlaygroundRoutes.wantsPage(request) {
+                return Response(status: .found, headers: [.location: "/playground"])
+            }
             var links: [String: JSONValue] = [
                 "cog_version": "0.14.0", "openapi_url": "/openapi.json",
                 "healthcheck_url": "/health-check", "predictions_url": "/predictions",

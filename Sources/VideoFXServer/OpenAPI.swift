@@ -28,7 +28,8 @@ enum OpenAPIDocument {
             if !required.isEmpty { paramsSchema["required"] = .array(required) }
             if !d.rules.isEmpty { paramsSchema["allOf"] = .array(d.rules.map(ruleSchema)) }
             var step: [String: JSONValue] = [
-                "title": .string(d.name), "description": .string(d.summary), "type": "object", "additionalProperties": false,
+                "title": .string(d.name), "description": .string(d.summary), "x-kind": .string(d.kind.rawValue),
+                "type": "object", "additionalProperties": false,
                 "properties": .object(["name": .object(["type": "string", "enum": .array([.string(d.name)])]), "params": .object(paramsSchema)]),
             ]
             let needsParams = !required.isEmpty || d.rules.contains { if case .anyOf = $0 { return true } else { return false } }
@@ -230,7 +231,10 @@ enum OpenAPIDocument {
                             "content": .object(["image/png": .object(["schema": .object(["type": "string", "format": "binary"])])])]),
             "403": reply("The video's address is refused by policy", "Detail"),
             "413": reply("Body over max_body_bytes", "Detail"),
-            "422": reply("Validation Error, or a video that cannot be previewed (the reason in detail)", "HTTPValidationError"),
+            "422": .object(["description": "Validation Error (a list), or a video that cannot be previewed (the reason as text)",
+                            "content": .object(["application/json": .object(["schema": .object(["anyOf": [
+                                .object(["$ref": "#/components/schemas/HTTPValidationError"]), .object(["$ref": "#/components/schemas/Detail"]),
+                            ]])])])]),
         ], [])
         if case .object(var o) = preview {
             o["requestBody"] = .object(["required": true, "content": .object(["application/json": .object(["schema": .object([

@@ -25,6 +25,8 @@ public struct ServerConfiguration: Sendable {
     public var maxConcurrentDownloads = 4
     /// Largest request body accepted, in bytes (data: URLs travel in the body).
     public var maxBodyBytes = 128 << 20
+    /// Serve the playground page at `/playground` (and send browsers there from `/`).
+    public var playground = true
     /// How long an upload to `/files` is kept (seconds).
     public var fileTTL: Double = 3600
     /// The most bytes all uploads to `/files` may hold together.

@@ -103,6 +103,9 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Largest request body, in MiB; data: URL inputs travel in it (default \(defaults.maxBodyBytes >> 20)).")
     var maxBodyMib: Int?
 
+    @Flag(help: "Serve no playground page at /playground.")
+    var noPlayground = false
+
     @Option(help: "Minutes an upload to /files is kept (default \(Int(defaults.fileTTL / 60))).")
     var fileTtlMinutes: Int?
 
@@ -173,6 +176,7 @@ struct ServerOptions: ParsableArguments {
         if let v = maxBatchInputMib { config.maxBatchInputBytes = v << 20 }
         if let v = maxBodyMib { config.maxBodyBytes = v << 20 }
         if let v = maxJsonElements { config.maxJSONElements = v }
+        config.playground = !noPlayground
         if let v = fileTtlMinutes { config.fileTTL = Double(max(1, v)) * 60 }
         if let v = maxFilesMib { config.maxFilesBytes = max(0, v) << 20 }
         if let v = maxWidth { config.mediaLimits.maxWidth = v }

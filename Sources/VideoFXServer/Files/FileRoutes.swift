@@ -57,7 +57,11 @@ struct FileRoutes: Sendable {
         let upload = try await files.begin()
         do {
             for try await buffer in request.body {
-                try parser.execute(buffer)
+                do { try parser.execute(buffer) } catch {
+                    // The parser's own errors are private to it: all of them mean a body that is not multipart.
+                    await files.abandon(upload)
+                    return refuse(.badRequest, "the multipart body cannot be read (it does not follow its boundary's syntax)")
+                }
                 let chunk = part.take()
                 if !chunk.isEmpty { try await files.write(chunk, to: upload) }
             }
@@ -76,9 +80,6 @@ struct FileRoutes: Sendable {
         } catch let refusal as FileStoreError {
             await files.abandon(upload)
             return refuse(.contentTooLarge, refusal.description)
-        } catch let error as MultipartError {
-            await files.abandon(upload)
-            return refuse(.badRequest, "the multipart body cannot be read: \(error)")
         } catch {
             await files.abandon(upload)
             throw error

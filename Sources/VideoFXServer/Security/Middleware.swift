@@ -8,7 +8,9 @@ struct BearerTokenMiddleware: RouterMiddleware {
     let token: String
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if request.uri.path == "/health-check" { return try await next(request, context) }
+        if request.uri.path == "/health-check" || PlaygroundRoutes.publicPaths.contains(request.uri.path) {
+            return try await next(request, context)
+        }
         let given = request.headers[.authorization] ?? ""
         guard given.hasPrefix("Bearer "), Self.equal(Array(given.utf8.dropFirst(7)), Array(token.utf8)) else {
             var response = json(.unauthorized, JSONValue.object(["detail": "missing or wrong bearer token (Authorization: Bearer ...)"]))
@@ -33,7 +35,8 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
     static let routes: [([String], [String])] = [
         ([], ["GET"]), (["health-check"], ["GET"]), (["openapi.json"], ["GET"]), (["metrics"], ["GET"]), (["predictions"], ["POST"]),
         (["predictions", "*"], ["GET", "PUT"]), (["predictions", "*", "cancel"], ["POST"]), (["shutdown"], ["POST"]),
-        (["files"], ["POST"]), (["files", "*"], ["GET", "DELETE"]), (["files", "*", "download"], ["GET"]), (["previews"], ["POST"]),
+        (["files"], ["POST"]), (["files", "*"], ["GET", "DELETE"]), (["files", "*", "download"], ["GET"]), (["previews"], ["POST"]), (["playground"], ["GET"]),
+        (["playground", "app.js"], ["GET"]), (["playground", "app.css"], ["GET"]),
     ]
 
     static func allowed(for path: String) -> [String]? {
