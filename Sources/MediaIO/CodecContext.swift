@@ -50,6 +50,13 @@ public final class Decoder {
     public var codecName: String { context.name }
     package var pointer: UnsafeMutablePointer<AVCodecContext> { context.pointer }
 
+    /// Whether frames no other frame refers to are skipped (not decoded at all) from the next packet on:
+    /// a reader looking for one frame far past a keyframe needs only the ones the frames after refer to.
+    public var skipsNonReferenceFrames: Bool {
+        get { pointer.pointee.skip_frame == AVDISCARD_NONREF }
+        set { pointer.pointee.skip_frame = newValue ? AVDISCARD_NONREF : AVDISCARD_DEFAULT }
+    }
+
     /// What sending a packet did.
     public enum SendResult { case accepted, full, corrupt(String) }
 

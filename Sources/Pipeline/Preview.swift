@@ -73,12 +73,23 @@ public struct Preview {
             shownTime = tb.seconds(f.pts)
             if shownTime + 1e-6 >= at { found = true }
         }
-        let decode = try Link(DecodeStage(try Decoder(input: file, stream: index), onCorrupt: { _ in }))
+        let decoder = try Decoder(input: file, stream: index)
+        let decode = try Link(DecodeStage(decoder, onCorrupt: { _ in }))
+        // Steps that keep time see only the frame shown: the ones before it, from the keyframe on, change
+        // nothing on screen (a 4K frame seconds after a keyframe then costs decoding alone).
+        var held = false, pushed = false
         func decoded(_ frame: Frame?) throws {
             guard !found else { return }
             if let frame {
                 frame.pts = (frame.bestEffortTimestamp ?? offset) - offset
                 try before.reference(frame)
+                if !retimed, video.timeBase.seconds(frame.pts) + 1e-6 < at { held = true; return }
+                pushed = true
+            } else if held && !pushed {
+                // `at` lies past the last frame: the last one is shown.
+                let last = try Frame()
+                try last.reference(before)
+                try stages.push(last, emit: shown)
             }
             try stages.push(frame, emit: shown)
         }
@@ -86,7 +97,11 @@ public struct Preview {
         reading: while !found {
             switch try file.read(into: packet) {
             case .packet:
-                if packet.streamIndex == index { try decode.push(packet, next: decoded) }
+                if packet.streamIndex == index {
+                    // Frames well before `at` that nothing refers to are not even decoded.
+                    if !retimed, let pts = packet.pts { decoder.skipsNonReferenceFrames = video.timeBase.seconds(pts - offset) < at - 0.25 }
+                    try decode.push(packet, next: decoded)
+                }
                 packet.unref()
             case .endOfFile, .corrupt:
                 try decode.push(nil, next: decoded)

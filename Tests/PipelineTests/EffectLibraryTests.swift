@@ -184,6 +184,28 @@ import Testing
         preview.output = dir.path("t.png")
         #expect(abs(try preview.render().time - 2) < 0.05)
     }
+
+    /// Far from a keyframe, with B-frames, the preview skips what it can (frames nothing refers to are not
+    /// decoded, earlier frames skip the steps) and still shows exactly the frame at that time.
+    @Test func previewFarFromAKeyframeShowsThatFrame() throws {
+        let dir = try Scratch()
+        let input = dir.path("b.mp4")
+        try Media.make(input, video: "testsrc2=size=160x120:rate=25", seconds: 4,
+                       args: ["-c:v", "libx264", "-preset", "veryfast", "-bf", "3", "-g", "100", "-pix_fmt", "yuv420p"])
+        for (at, index) in [(2.0, 50), (3.0, 75), (0.52, 13)] {
+            var preview = Preview(input: input, output: dir.path("p\(index).png"), steps: [])
+            preview.at = at
+            #expect(abs(try preview.render().time - at) < 0.02)
+            // Closest to that frame, not to its neighbours (testsrc2 moves); the colour conversions to RGB
+            // (ours and ffmpeg's) differ by a few code values.
+            let shown = try Media.rgbFrame(dir.path("p\(index).png"))
+            let distances = try [index - 1, index, index + 1].map { i -> Double in
+                let decoded = try Media.rgbFrame(input, index: i)
+                return Double(zip(shown, decoded).reduce(0) { $0 + abs(Int($1.0) - Int($1.1)) }) / Double(max(1, shown.count))
+            }
+            #expect(distances[1] < 8 && distances[1] + 1 < min(distances[0], distances[2]), "at \(at): \(distances)")
+        }
+    }
 }
 
 extension ChainStep {
