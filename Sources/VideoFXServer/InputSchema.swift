@@ -53,6 +53,8 @@ public enum InputSchema {
                    kind: .integer(OutputCatalogue.qualityBounds), defaultValue: .int(OutputCatalogue.defaultQuality)),
         InputField(name: "preset", title: "Preset", description: "Encoder preset; empty for the encoder's default.",
                    kind: .string, defaultValue: .string("")),
+        InputField(name: "audio", title: "Audio", description: "Keep the input's audio (false: the output has none).",
+                   kind: .boolean, defaultValue: .bool(true)),
     ] }
 
     /// The 422 body: every problem found.
@@ -201,6 +203,7 @@ public enum InputSchema {
         var settings = OutputSettings(codec: input["output_codec"]?.string ?? OutputCatalogue.defaultCodec)
         if case .int(let crf)? = input["crf"] { settings.quality = crf }
         if let preset = input["preset"]?.string, !preset.isEmpty { settings.preset = preset }
+        if input["audio"] == .bool(false) { settings.audio = .drop }
         return Recipe(input: video, output: output, steps: steps, settings: settings)
     }
 

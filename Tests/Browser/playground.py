@@ -164,8 +164,18 @@ def main():
         tab_to(driver, "add-button").send_keys(Keys.ENTER)
         if value(driver, "chain") != "invert":
             fail(f"the keyboard added {value(driver, 'chain')!r}")
+        tab_to(driver, "audio").send_keys(Keys.SPACE)
+        if driver.execute_script("return document.getElementById('audio').checked"):
+            fail("the space bar did not turn audio off")
         tab_to(driver, "run").send_keys(Keys.ENTER)
         wait(driver, "the keyboard's run to finish", lambda d: d.find_element(By.ID, "download").is_displayed(), 120)
+        out = os.path.join(args.out, "keyboard.mp4")
+        with open(out, "wb") as f:
+            f.write(base64.b64decode(driver.find_element(By.ID, "download").get_attribute("href").split(",", 1)[1]))
+        streams = json.loads(subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-of", "json", out],
+                                            capture_output=True, text=True, check=True).stdout)["streams"]
+        if any(s["codec_type"] == "audio" for s in streams):
+            fail("audio was turned off but the output has audio")
         print("playground: all checks passed")
     finally:
         driver.quit()

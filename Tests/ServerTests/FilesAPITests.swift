@@ -69,8 +69,11 @@ func post(_ url: String, body: Data, contentType: String) async throws -> (statu
             #expect(probe.streams.contains { $0.codec_type == "audio" })
             #expect(probe.streams.first { $0.codec_type == "video" }?.nb_read_frames == "10")
             // The download form of the URL works too.
-            let r2 = try await http(.POST, vfx + "/predictions", json: ["input": ["video": url + "/download", "effect": "none"]])
+            // ... and `audio: false` leaves the audio out.
+            let r2 = try await http(.POST, vfx + "/predictions", json: ["input": ["video": url + "/download", "effect": "none", "audio": false]])
             #expect(r2.object["status"] as? String == "succeeded", "\(r2.object["error"] ?? "")")
+            let (silent, _) = try decodeOutput(r2.object["output"], in: tmp)
+            #expect(!silent.streams.contains { $0.codec_type == "audio" } && silent.streams.contains { $0.codec_type == "video" })
         }
     }
 

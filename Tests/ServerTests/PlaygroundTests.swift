@@ -26,7 +26,7 @@ enum Browser {
             // No inline script or style: every script has a src, no style attributes or blocks.
             #expect(html.components(separatedBy: "<script").count == 2 && html.contains("<script src=\"/playground/app.js\""))
             #expect(!html.contains("style=") && !html.contains("<style") && !html.contains("onclick"))
-            for label in ["Video file", "Video URL", "Add effect", "Effects", "Time", "Codec", "Quality"] {
+            for label in ["Video file", "Video URL", "Add effect", "Effects", "Time", "Codec", "Quality", "Audio"] {
                 #expect(html.contains(">\(label)</label>"), "no label \(label)")
             }
             for (path, type) in [("/playground/app.js", "text/javascript"), ("/playground/app.css", "text/css")] {
@@ -59,7 +59,7 @@ enum Browser {
         let clipPath = dir.path("clip.mp4"), textPath = dir.path("notes.txt")
         try clip(seconds: 2, audio: true).write(to: URL(fileURLWithPath: clipPath))
         try Data("a text file, not a video\n".utf8).write(to: URL(fileURLWithPath: textPath))
-        try await withServers(files: ["a.mp4": try clip(seconds: 1)]) { vfx, fixture, _, _ in
+        try await withServers(files: ["a.mp4": try clip(seconds: 1, audio: true)]) { vfx, fixture, _, _ in
             let r = try sh([TestTools.path("python"), Browser.script, vfx, "--clip", clipPath, "--text", textPath,
                             "--fixture-url", fixture + "/files/a.mp4", "--out", dir.path("")])
             #expect(r.status == 0, "\(r.out)\n\(r.err)")

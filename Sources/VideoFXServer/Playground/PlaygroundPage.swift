@@ -68,6 +68,8 @@ enum PlaygroundPage {
     <select id="codec"></select>
     <label for="quality">Quality</label>
     <input id="quality" type="number" min="0" max="63" step="1">
+    <input id="audio" type="checkbox" checked>
+    <label for="audio">Audio</label>
   </div>
   <div class="row">
     <button id="run" type="button">Run</button>

@@ -278,7 +278,7 @@ async function run() {
   const li = document.createElement("li");
   li.id = "recent-" + id; li.textContent = id + ": running";
   $("recent").prepend(li);
-  const input = { video: state.video, output_codec: $("codec").value, crf: Number($("quality").value) };
+  const input = { video: state.video, output_codec: $("codec").value, crf: Number($("quality").value), audio: $("audio").checked };
   if (effects()) input.effects = effects(); else input.effect = "none";
   try {
     const r = await api("/predictions/" + id, { method: "PUT", headers: { "Content-Type": "application/json", "Accept": "text/event-stream" },
