@@ -42,7 +42,7 @@ public func buildApplication(configuration: ServerConfiguration, service: Predic
     PredictionRoutes(service: service, configuration: configuration, shutdown: shutdown).register(on: router)
     FileRoutes(files: service.files, cluster: service.cluster != nil).register(on: router)
     PreviewRoutes(runner: service.runner, configuration: configuration).register(on: router)
-    if configuration.playground { PlaygroundRoutes().register(on: router) }
+    PlaygroundRoutes(playground: configuration.playground).register(on: router)
     let headerTimeout = configuration.headerTimeout
     return Application(router: router,
                        server: .http1(configuration: .init(additionalChannelHandlers: [HangUpDetector(headerTimeout: headerTimeout)],

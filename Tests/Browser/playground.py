@@ -176,6 +176,10 @@ def main():
                                             capture_output=True, text=True, check=True).stdout)["streams"]
         if any(s["codec_type"] == "audio" for s in streams):
             fail("audio was turned off but the output has audio")
+        # The API reference, rendered from /openapi.json.
+        driver.get(args.base + "/docs")
+        wait(driver, "the API reference", lambda d: "POST /predictions" in d.find_element(By.ID, "operations").text
+             and "posterize" in d.find_element(By.ID, "catalogue").text and "num_levels" in d.find_element(By.ID, "inputs").text)
         print("playground: all checks passed")
     finally:
         driver.quit()

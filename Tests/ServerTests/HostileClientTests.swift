@@ -243,7 +243,7 @@ import Testing
                 #expect(r.status.code == 405, "\(method) \(path)")
                 #expect(r.headers.first(name: "allow") == allow)
             }
-            #expect(try await http(.GET, vfx + "/docs").status == 404)
+            #expect(try await http(.GET, vfx + "/nothing-here").status == 404)
         }
     }
 }

@@ -29,9 +29,11 @@ enum Browser {
             for label in ["Video file", "Video URL", "Add effect", "Effects", "Time", "Codec", "Quality", "Audio"] {
                 #expect(html.contains(">\(label)</label>"), "no label \(label)")
             }
-            for (path, type) in [("/playground/app.js", "text/javascript"), ("/playground/app.css", "text/css")] {
+            for (path, type) in [("/playground/app.js", "text/javascript"), ("/playground/app.css", "text/css"), ("/docs", "text/html"),
+                                 ("/docs/app.js", "text/javascript")] {
                 let asset = try await rawGET(vfx + path)
                 #expect(asset.status == 200 && asset.headers["content-type"]?.hasPrefix(type) == true, "\(path)")
+                #expect(asset.headers["content-security-policy"] == csp, "\(path)")
             }
             // A browser at / goes to the page; a Cog client still gets the index.
             let browser = try await rawGET(vfx + "/", accept: "text/html,application/xhtml+xml")

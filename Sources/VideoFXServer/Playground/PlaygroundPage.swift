@@ -12,7 +12,7 @@ enum PlaygroundPage {
 <script src="/playground/app.js" defer></script>
 </head>
 <body>
-<header><h1>VideoFX playground</h1><a href="/openapi.json">API schema</a></header>
+<header><h1>VideoFX playground</h1><a href="/docs">API reference</a></header>
 <main>
 <section id="auth" hidden aria-labelledby="auth-title">
   <h2 id="auth-title">Access</h2>

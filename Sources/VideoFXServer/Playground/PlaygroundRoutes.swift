@@ -2,7 +2,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 
-/// `/playground`: the page, its script and its style, public (every request the page makes for data
+/// `/playground` (and `/docs`, the API reference): the pages, their script and style, public (every request the page makes for data
 /// carries the token when the server has one); `/` sends a browser there.
 struct PlaygroundRoutes: Sendable {
     /// Only this origin, in every fetch directive; no inline script or style, no eval, no plugins.
@@ -11,12 +11,19 @@ struct PlaygroundRoutes: Sendable {
         + "form-action 'self'; frame-ancestors 'none'"
 
     /// The paths anyone may read (the token guards the data, not the page).
-    static let publicPaths: Set<String> = ["/playground", "/playground/app.js", "/playground/app.css"]
+    static let publicPaths: Set<String> = ["/playground", "/playground/app.js", "/playground/app.css", "/docs", "/docs/app.js"]
+
+    /// Whether `/playground` is served (`/docs` always is; it shares the style).
+    let playground: Bool
 
     func register(on router: Router<ServerRequestContext>) {
-        router.get("/playground") { _, _ in Self.asset(PlaygroundPage.html, type: "text/html; charset=utf-8") }
-        router.get("/playground/app.js") { _, _ in Self.asset(PlaygroundScript.js, type: "text/javascript; charset=utf-8") }
+        if playground {
+            router.get("/playground") { _, _ in Self.asset(PlaygroundPage.html, type: "text/html; charset=utf-8") }
+            router.get("/playground/app.js") { _, _ in Self.asset(PlaygroundScript.js, type: "text/javascript; charset=utf-8") }
+        }
         router.get("/playground/app.css") { _, _ in Self.asset(PlaygroundStyle.css, type: "text/css; charset=utf-8") }
+        router.get("/docs") { _, _ in Self.asset(DocsPage.html, type: "text/html; charset=utf-8") }
+        router.get("/docs/app.js") { _, _ in Self.asset(DocsPage.js, type: "text/javascript; charset=utf-8") }
     }
 
     static func asset(_ text: String, type: String) -> Response {

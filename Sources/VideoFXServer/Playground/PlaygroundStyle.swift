@@ -31,6 +31,12 @@ figure { margin: 0.5rem 0 0; }
 #log { max-height: 10rem; overflow: auto; white-space: pre-wrap; background: #f4f4f4; padding: 0.4rem; font-size: 0.8rem; }
 button { padding: 0.35rem 0.8rem; }
 button:focus, input:focus, select:focus, a:focus { outline: 3px solid #0a66c2; outline-offset: 1px; }
+main.docs { display: block; }
+main.docs section { margin-bottom: 1rem; overflow-x: auto; }
+table { border-collapse: collapse; margin: 0.3rem 0; }
+th, td { border: 1px solid #ddd; padding: 0.2rem 0.4rem; text-align: left; vertical-align: top; }
+article { margin-bottom: 0.8rem; }
+h3 { font-size: 1rem; margin: 0.4rem 0; font-family: ui-monospace, monospace; }
 @media (max-width: 30rem) { .param { grid-template-columns: 1fr; } main { padding: 0.5rem; } }
 """#
 }

@@ -36,7 +36,7 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
         ([], ["GET"]), (["health-check"], ["GET"]), (["openapi.json"], ["GET"]), (["metrics"], ["GET"]), (["predictions"], ["POST"]),
         (["predictions", "*"], ["GET", "PUT"]), (["predictions", "*", "cancel"], ["POST"]), (["shutdown"], ["POST"]),
         (["files"], ["POST"]), (["files", "*"], ["GET", "DELETE"]), (["files", "*", "download"], ["GET"]), (["previews"], ["POST"]), (["playground"], ["GET"]),
-        (["playground", "app.js"], ["GET"]), (["playground", "app.css"], ["GET"]),
+        (["playground", "app.js"], ["GET"]), (["playground", "app.css"], ["GET"]), (["docs"], ["GET"]), (["docs", "app.js"], ["GET"]),
     ]
 
     static func allowed(for path: String) -> [String]? {
