@@ -43,6 +43,7 @@ public func buildApplication(configuration: ServerConfiguration, service: Predic
     FileRoutes(files: service.files, cluster: service.cluster != nil).register(on: router)
     PreviewRoutes(runner: service.runner, configuration: configuration).register(on: router)
     PlaygroundRoutes(playground: configuration.playground).register(on: router)
+    QueueRoutes(cluster: service.cluster).register(on: router)
     let headerTimeout = configuration.headerTimeout
     return Application(router: router,
                        server: .http1(configuration: .init(additionalChannelHandlers: [HangUpDetector(headerTimeout: headerTimeout)],

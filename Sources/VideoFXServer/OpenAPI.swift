@@ -248,7 +248,13 @@ enum OpenAPIDocument {
             ])])])])
             preview = .object(o)
         }
+        let queue = op("Queue", "queue_queue_get", [
+            "200": reply("A cluster's tasks by state, the oldest queued task's wait, webhooks waiting, and each worker", nil),
+            "404": reply("Not a cluster node (no --database)", "Detail"),
+            "503": reply("The database cannot be read now", "Detail"),
+        ], [])
         return [
+            "/queue": .object(["get": queue]),
             "/previews": .object(["post": preview]),
             "/files": .object(["post": upload]),
             "/files/{file_id}": .object([

@@ -118,6 +118,31 @@ struct ClusterTests {
 
     /// Cancel on another node than the one that took it: the worker stops within seconds; a queued
     /// prediction never starts.
+    /// `GET /queue` on an API node: tasks by state and each worker with the prediction it runs (what the
+    /// playground's queue panel shows); a server without a database answers 404.
+    @Test func theQueueCanBeAskedOverHTTP() async throws {
+        let db = try TestDatabase.create()
+        try await withFixture(files: ["long.mp4": try clip(seconds: 5)]) { fixture, _ in
+            let api = try NodeProcess.api(db), worker = try NodeProcess.worker(db, hangOn: "long.mp4")
+            try await api.waitReady(); try await worker.waitReady()
+            let body: [String: Any] = ["input": ["video": fixture + "/files/long.mp4", "output_codec": "libx264"]]
+            let running = try await http(.POST, api.base + "/predictions", json: body, headers: [("Prefer", "respond-async")])
+            let id = try #require(running.object["id"] as? String)
+            try await waitUntil(30, every: 0.5) { (try? TestDatabase.value(db, "SELECT status FROM vfx_predictions WHERE id = '\(id)'")) == "processing" }
+            let q = try await http(.GET, api.base + "/queue")
+            #expect(q.status == 200)
+            #expect((q.object["tasks"] as? [String: Any])?["running"] as? Int == 1, "\(q.object)")
+            let workers = try #require(q.object["workers"] as? [[String: Any]])
+            #expect(workers.count == 1 && (workers.first?["running"] as? [String]) == [id], "\(workers)")
+            #expect((workers.first?["heartbeat_age_seconds"] as? Double ?? 99) < 15)
+            #expect(try await http(.POST, api.base + "/predictions/\(id)/cancel").status == 200)
+        }
+        try await withServers { vfx, _, _, _ in
+            let none = try await http(.GET, vfx + "/queue")
+            #expect(none.status == 404)
+        }
+    }
+
     @Test func cancelOnAnyNode() async throws {
         let db = try TestDatabase.create()
         try await withFixture(files: ["long.mp4": try clip(seconds: 5)]) { fixture, _ in

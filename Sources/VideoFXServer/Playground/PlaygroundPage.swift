@@ -83,6 +83,13 @@ enum PlaygroundPage {
   <dl id="metrics"></dl>
 </section>
 
+<section id="queue" hidden aria-labelledby="queue-title">
+  <h2 id="queue-title">Queue</h2>
+  <p id="queue-summary"></p>
+  <table><thead><tr><th scope="col">Worker</th><th scope="col">Heartbeat age</th><th scope="col">Running</th></tr></thead>
+  <tbody id="workers"></tbody></table>
+</section>
+
 <section aria-labelledby="recent-title">
   <h2 id="recent-title">Recent predictions</h2>
   <ul id="recent"></ul>

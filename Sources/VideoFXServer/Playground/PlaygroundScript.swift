@@ -316,6 +316,29 @@ async function cancel() {
   await api("/predictions/" + state.running + "/cancel", { method: "POST" });
 }
 
+// ---- A cluster's queue (GET /queue answers on cluster nodes only), every two seconds.
+async function queue() {
+  let r;
+  try { r = await api("/queue"); } catch (e) { return; }
+  if (r.status === 404) return;
+  if (!r.ok) { $("queue-summary").textContent = await message(r); return; }
+  const q = await r.json();
+  $("queue").hidden = false;
+  const states = Object.entries(q.tasks).map(([k, v]) => k + " " + v).join(", ") || "no tasks";
+  const oldest = q.oldest_queued_seconds == null ? "" : "; the oldest queued has waited " + q.oldest_queued_seconds.toFixed(1) + " s";
+  $("queue-summary").textContent = "Tasks: " + states + oldest + "; webhooks waiting: " + q.webhooks_waiting;
+  const body = $("workers");
+  body.textContent = "";
+  for (const w of q.workers) {
+    const tr = document.createElement("tr");
+    for (const v of [w.id + " (" + w.host + ")", w.heartbeat_age_seconds.toFixed(1) + " s", w.running.join(", ") || "idle"]) {
+      const td = document.createElement("td"); td.textContent = v; tr.appendChild(td);
+    }
+    body.appendChild(tr);
+  }
+  setTimeout(queue, 2000);
+}
+
 // ---- Wiring.
 document.addEventListener("DOMContentLoaded", async () => {
   $("auth-form").addEventListener("submit", async (e) => {
@@ -323,7 +346,7 @@ document.addEventListener("DOMContentLoaded", async () => {
     state.token = $("token").value;
     sessionStorage.setItem("vfx-token", state.token);
     $("auth").hidden = true;
-    try { await loadCatalogue(); } catch (err) { $("auth-error").textContent = err.message; }
+    try { await loadCatalogue(); queue(); } catch (err) { $("auth-error").textContent = err.message; }
   });
   $("file").addEventListener("change", () => { if ($("file").files[0]) upload($("file").files[0]); });
   const drop = $("drop");
@@ -336,7 +359,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("time").addEventListener("input", () => { $("time-value").textContent = Number($("time").value).toFixed(1) + " s"; changed(); });
   $("run").addEventListener("click", run);
   $("cancel").addEventListener("click", cancel);
-  try { await loadCatalogue(); } catch (e) { /* asked for a token */ }
+  try { await loadCatalogue(); queue(); } catch (e) { /* asked for a token */ }
 });
 """#
 }

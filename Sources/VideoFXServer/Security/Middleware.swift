@@ -37,6 +37,7 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
         (["predictions", "*"], ["GET", "PUT"]), (["predictions", "*", "cancel"], ["POST"]), (["shutdown"], ["POST"]),
         (["files"], ["POST"]), (["files", "*"], ["GET", "DELETE"]), (["files", "*", "download"], ["GET"]), (["previews"], ["POST"]), (["playground"], ["GET"]),
         (["playground", "app.js"], ["GET"]), (["playground", "app.css"], ["GET"]), (["docs"], ["GET"]), (["docs", "app.js"], ["GET"]),
+        (["queue"], ["GET"]),
     ]
 
     static func allowed(for path: String) -> [String]? {
