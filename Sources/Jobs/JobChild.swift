@@ -34,7 +34,6 @@ public enum JobChild {
         }
         limit(spec.processLimits)
         FFmpegLog.configure(verbose: false)
-        if let preview = spec.preview { return renderPreview(spec, preview) }
         let fault = testFault(for: spec.inputName ?? spec.recipe.input)
         var lastProgress = -1.0
         let runner = Runner(request: spec.request, onProgress: { p in
@@ -46,19 +45,8 @@ public enum JobChild {
             emit(.progress(framesDone: p.framesDone, totalFrames: p.totalFrames, elapsed: p.elapsed))
         }, onLog: { emit(.log($0)) })
         do {
-            emit(.result(try runner.run()))
-            return 0
-        } catch {
-            let category = ErrorCategory.of(error)
-            emit(.failure(message: "\(error)", category: category))
-            return category.exitCode
-        }
-    }
-
-    /// A preview: one PNG, reported as a one-frame result.
-    static func renderPreview(_ spec: JobSpec, _ p: PreviewSpec) -> Int32 {
-        do {
-            emit(.result(try spec.renderPreview(p)))
+            // A preview writes one PNG instead of the video.
+            emit(.result(try spec.preview.map(spec.renderPreview) ?? runner.run()))
             return 0
         } catch {
             let category = ErrorCategory.of(error)

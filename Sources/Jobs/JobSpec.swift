@@ -152,8 +152,7 @@ public enum JobCrash: Error, CategorizedError, CustomStringConvertible, Equatabl
 }
 
 extension JobSpec {
-    /// Renders the preview `p` of this job's recipe to its output (a PNG); the result counts one frame
-    /// and says the size and time shown in its one line of `warnings`.
+    /// Renders the preview `p` of this job's recipe to its output (a PNG); the result counts one frame.
     public func renderPreview(_ p: PreviewSpec) throws -> ProcessResult {
         let request = self.request
         var preview = Preview(input: request.input, output: request.output, steps: request.steps)
@@ -164,9 +163,8 @@ extension JobSpec {
         preview.inputOptions = request.inputOptions
         preview.inputName = request.inputName
         let started = Date()
-        let shown = try preview.render()
+        _ = try preview.render()
         return ProcessResult(output: request.output, framesDecoded: 1, framesWritten: 1, encoder: "png", fallbackFrom: nil,
-                             audioStreams: 0, seconds: Date().timeIntervalSince(started), framesPerSecond: 0,
-                             warnings: ["\(shown.width)x\(shown.height) at \(shown.time.fixed(3)) s"])
+                             audioStreams: 0, seconds: Date().timeIntervalSince(started), framesPerSecond: 0, warnings: [])
     }
 }

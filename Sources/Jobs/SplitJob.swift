@@ -13,7 +13,7 @@ import Recipe
 import Synchronization
 
 /// Whether a job is split into chunks encoded side by side (`vfx process --split`).
-public enum SplitSetting: Sendable, Equatable, CustomStringConvertible {
+public enum SplitSetting: Sendable, Equatable {
     /// Chunks of ``autoChunkSeconds`` when the video is longer than ``autoAboveSeconds`` and more than one job can run.
     case auto
     case off
@@ -33,14 +33,6 @@ public enum SplitSetting: Sendable, Equatable, CustomStringConvertible {
         default:
             guard let s = Double(text), s.isFinite, s > 0 else { return nil }
             self = .seconds(s)
-        }
-    }
-
-    public var description: String {
-        switch self {
-        case .auto: return "auto"
-        case .off: return "off"
-        case .seconds(let s): return s.fixed(3)
         }
     }
 }
@@ -93,15 +85,14 @@ public struct SplitJob: Sendable {
         self.threadsPerChunk = max(0, threadsPerChunk ?? defaults.threadsPerJob)
     }
 
-    /// The chunk length this setting gives for a video of `duration` seconds, or nil (unsplit) with the reason.
-    func chunkSeconds(duration: Double?) -> (Double?, String?) {
+    /// The chunk length this setting gives for a video of `duration` seconds, or nil: unsplit.
+    func chunkSeconds(duration: Double?) -> Double? {
         switch setting {
-        case .off: return (nil, nil)
-        case .seconds(let s): return (s, nil)
+        case .off: return nil
+        case .seconds(let s): return s
         case .auto:
-            guard jobs > 1 else { return (nil, nil) }
-            guard let duration, duration > SplitSetting.autoAboveSeconds else { return (nil, nil) }
-            return (SplitSetting.autoChunkSeconds, nil)
+            guard jobs > 1, let duration, duration > SplitSetting.autoAboveSeconds else { return nil }
+            return SplitSetting.autoChunkSeconds
         }
     }
 
@@ -114,7 +105,7 @@ public struct SplitJob: Sendable {
         let plan: SplitPlan
         do {
             let duration = setting == .auto ? try MediaInfo.probe(try InputLocation.resolve(request.input)).duration : nil
-            guard let seconds = chunkSeconds(duration: duration).0 else { return try unsplit().run() }
+            guard let seconds = chunkSeconds(duration: duration) else { return try unsplit().run() }
             switch try SplitPlan.make(request, seconds: seconds, cancellation: cancellation) {
             case .unsplit(let reason):
                 onLog("note: running unsplit: \(reason)")

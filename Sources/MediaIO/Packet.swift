@@ -42,8 +42,6 @@ public final class Packet {
         get { pointer.pointee.duration }
         set { pointer.pointee.duration = newValue }
     }
-    /// Decoding time, in the stream's time base (nil when unknown).
-    public var dts: Int64? { pointer.pointee.dts == vfx_nopts() ? nil : pointer.pointee.dts }
     /// Forgets the decoding time, so the muxer derives it from the presentation times and the stream's
     /// reorder delay (as it does for any packet without one).
     public func clearDecodingTime() { pointer.pointee.dts = vfx_nopts() }

@@ -172,16 +172,13 @@ struct PredictionRoutes: Sendable {
         var existing = false
         if let pathID { existing = try await service.prediction(id: pathID) != nil }
         if await service.busy, !existing { return atCapacity() }
-        let body: ByteBuffer
-        do { body = try await request.body.collect(upTo: configuration.maxBodyBytes) } catch {
-            return json(.contentTooLarge, JSONValue.object(["detail": .string("request body larger than \(configuration.maxBodyBytes) bytes (max_body_bytes)")]))
-        }
-        let count = JSONBudget.valueCount(body.readableBytesView)
-        guard count <= configuration.maxJSONElements else {
-            return json(.contentTooLarge, JSONValue.object(["detail": .string("request body holds more than \(configuration.maxJSONElements) JSON values (max_json_elements)")]))
+        let body: Data
+        switch await readJSONBody(request, configuration) {
+        case .refused(let response): return response
+        case .body(let b): body = b
         }
         let parsed: PredictionRequest
-        switch PredictionRequest.parse(Data(body.readableBytesView)) {
+        switch PredictionRequest.parse(body) {
         case .failure(let failure): return json(Self.refused, failure)
         case .success(let p): parsed = p
         }
@@ -283,6 +280,25 @@ private func frame(_ event: String, _ data: [String: JSONValue]) -> String { fra
 private func frameEncodable<T: Encodable>(_ event: String, _ data: T) -> String {
     let text = (try? JSONEncoder.cog.encode(data)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     return "event: \(event)\ndata: \(text)\n\n"
+}
+
+/// What reading a JSON request's body gave: the bytes, or the 413 naming the limit they passed.
+enum JSONBodyRead {
+    case body(Data)
+    case refused(Response)
+}
+
+/// Reads a JSON request's body within `max_body_bytes`, refusing one that holds more than
+/// `max_json_elements` values before anything parses it.
+func readJSONBody(_ request: Request, _ configuration: ServerConfiguration) async -> JSONBodyRead {
+    let body: ByteBuffer
+    do { body = try await request.body.collect(upTo: configuration.maxBodyBytes) } catch {
+        return .refused(json(.contentTooLarge, JSONValue.object(["detail": .string("request body larger than \(configuration.maxBodyBytes) bytes (max_body_bytes)")])))
+    }
+    guard JSONBudget.valueCount(body.readableBytesView) <= configuration.maxJSONElements else {
+        return .refused(json(.contentTooLarge, JSONValue.object(["detail": .string("request body holds more than \(configuration.maxJSONElements) JSON values (max_json_elements)")])))
+    }
+    return .body(Data(body.readableBytesView))
 }
 
 /// A JSON response.

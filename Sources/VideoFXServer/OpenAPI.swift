@@ -230,7 +230,7 @@ enum OpenAPIDocument {
             "200": .object(["description": "One frame as a PNG (the original on the left with compare)",
                             "content": .object(["image/png": .object(["schema": .object(["type": "string", "format": "binary"])])])]),
             "403": reply("The video's address is refused by policy", "Detail"),
-            "413": reply("Body over max_body_bytes", "Detail"),
+            "413": reply("Body over max_body_bytes or max_json_elements", "Detail"),
             "422": .object(["description": "Validation Error (a list), or a video that cannot be previewed (the reason as text)",
                             "content": .object(["application/json": .object(["schema": .object(["anyOf": [
                                 .object(["$ref": "#/components/schemas/HTTPValidationError"]), .object(["$ref": "#/components/schemas/Detail"]),

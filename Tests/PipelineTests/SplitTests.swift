@@ -138,10 +138,10 @@ import TestSupport
     /// `auto` splits only long videos and only with more than one job.
     @Test func autoSplitsLongVideosOnly() {
         let request = ProcessRequest(input: "in.mp4", output: "out.mp4")
-        #expect(SplitJob(request: request, setting: .auto, jobs: 2).chunkSeconds(duration: 121).0 == 30)
-        #expect(SplitJob(request: request, setting: .auto, jobs: 2).chunkSeconds(duration: 120).0 == nil)
-        #expect(SplitJob(request: request, setting: .auto, jobs: 1).chunkSeconds(duration: 600).0 == nil)
-        #expect(SplitJob(request: request, setting: .seconds(7), jobs: 1).chunkSeconds(duration: 10).0 == 7)
+        #expect(SplitJob(request: request, setting: .auto, jobs: 2).chunkSeconds(duration: 121) == 30)
+        #expect(SplitJob(request: request, setting: .auto, jobs: 2).chunkSeconds(duration: 120) == nil)
+        #expect(SplitJob(request: request, setting: .auto, jobs: 1).chunkSeconds(duration: 600) == nil)
+        #expect(SplitJob(request: request, setting: .seconds(7), jobs: 1).chunkSeconds(duration: 10) == 7)
         #expect(SplitSetting("0") == nil && SplitSetting("-3") == nil && SplitSetting("abc") == nil && SplitSetting("nan") == nil)
         #expect(SplitSetting("2.5") == .seconds(2.5) && SplitSetting("AUTO") == .auto)
     }

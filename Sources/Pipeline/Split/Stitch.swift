@@ -70,7 +70,7 @@ public enum Stitch {
         guard let firstPart = parts.first else { throw Mismatch(description: "no chunks") }
 
         // Video: the first chunk's stream parameters (every chunk's encoder had the same settings), in
-        // the time base the encoders worked in: the input's, as chunked steps keep it (NUT may refine it).
+        // the time base the encoders worked in: the input's, as chunked steps keep it.
         var reader = try ChunkReader(firstPart)
         let videoOut = try output.addCopiedStream(from: reader.input, stream: reader.stream,
                                                   timeBase: source.timeBase(of: sourceVideo))
@@ -162,39 +162,45 @@ public enum Stitch {
     }
 }
 
-/// Reads one chunk's video packets in order, one ahead, so the stitch knows the next one's time.
+/// Reads one chunk's video packets in order, one ahead, so the stitch knows the next one's time. Two
+/// packets take turns: the one handed out stays whole until the call after next reuses it.
 private struct ChunkReader {
     let input: InputFile
     let stream: Int
     let timeBase: Rational
-    private var ahead: Packet?
+    private var ahead: Packet
+    private var spare: Packet
+    private var hasAhead = false
     private(set) var count = 0
 
     init(_ part: Stitch.Part) throws {
         input = try InputFile(url: part.path, name: part.label, options: InputOptions(protocolWhitelist: "file"))
         stream = try input.bestVideoStream()
         timeBase = input.timeBase(of: stream)
-        ahead = try read()
+        ahead = try Packet()
+        spare = try Packet()
+        hasAhead = try read(into: ahead)
     }
 
     /// The next packet's presentation time in seconds on the timeline, or nil at the chunk's end.
-    var nextTime: Double? { ahead?.pts.map { timeBase.seconds($0) } }
+    var nextTime: Double? { hasAhead ? ahead.pts.map { timeBase.seconds($0) } : nil }
 
     mutating func next() throws -> Packet? {
-        guard let packet = ahead else { return nil }
-        ahead = try read()
+        guard hasAhead else { return nil }
+        swap(&ahead, &spare)
+        hasAhead = try read(into: ahead)
         count += 1
-        return packet
+        return spare
     }
 
-    private func read() throws -> Packet? {
-        let packet = try Packet()
+    private func read(into packet: Packet) throws -> Bool {
+        packet.unref()
         while true {
             switch try input.read(into: packet) {
-            case .endOfFile: return nil
+            case .endOfFile: return false
             case .corrupt(let message): throw Stitch.Mismatch(description: "\(input.name) cannot be read back: \(message)")
             case .packet:
-                if packet.streamIndex == stream { return packet }
+                if packet.streamIndex == stream { return true }
                 packet.unref()
             }
         }

@@ -49,60 +49,53 @@ struct FileRoutes: Sendable {
         guard contentType.lowercased().hasPrefix("multipart/form-data"), let boundary = Self.boundary(contentType) else {
             return refuse(.unsupportedMediaType, "POST /files takes multipart/form-data with the file in the field 'content'")
         }
+        let upload = try await files.begin()
+        do {
+            let response = try await receive(request, boundary: boundary, into: upload)
+            if response.status != .created { await files.abandon(upload) }
+            return response
+        } catch {
+            await files.abandon(upload)
+            if let refusal = error as? FileStoreError { return refuse(.contentTooLarge, refusal.description) }
+            throw error
+        }
+    }
+
+    /// Writes the body's `content` part into `upload` and keeps it (201), or answers why not (the caller
+    /// drops the upload then).
+    private func receive(_ request: Request, boundary: String, into upload: FileStore.Upload) async throws -> Response {
         let part = PartReader()
         let parser = MultipartParser(boundary: boundary)
         parser.onHeader = { name, value in part.header(name, value) }
         parser.onBody = { buffer in part.body(&buffer) }
         parser.onPartComplete = { part.complete() }
-        let upload = try await files.begin()
-        do {
-            for try await buffer in request.body {
-                do { try parser.execute(buffer) } catch {
-                    // The parser's own errors are private to it: all of them mean a body that is not multipart.
-                    await files.abandon(upload)
-                    return refuse(.badRequest, "the multipart body cannot be read (it does not follow its boundary's syntax)")
-                }
-                let chunk = part.take()
-                if !chunk.isEmpty { try await files.write(chunk, to: upload) }
+        for try await buffer in request.body {
+            do { try parser.execute(buffer) } catch {
+                // The parser's own errors are private to it: all of them mean a body that is not multipart.
+                return refuse(.badRequest, "the multipart body cannot be read (it does not follow its boundary's syntax)")
             }
-            guard part.found else {
-                await files.abandon(upload)
-                return refuse(Self.invalid, "the multipart body has no field 'content' (the file to store)")
-            }
-            guard part.done else {
-                await files.abandon(upload)
-                return refuse(.badRequest, "the multipart body ended before its closing boundary")
-            }
-            let host = request.head.authority ?? "localhost"
-            let file = try await files.commit(upload, name: part.filename ?? "content", contentType: part.contentType ?? "application/octet-stream",
-                                              baseURL: "http://" + host)
-            return json(.created, file)
-        } catch let refusal as FileStoreError {
-            await files.abandon(upload)
-            return refuse(.contentTooLarge, refusal.description)
-        } catch {
-            await files.abandon(upload)
-            throw error
+            let chunk = part.take()
+            if !chunk.isEmpty { try await files.write(chunk, to: upload) }
         }
+        guard part.found else { return refuse(Self.invalid, "the multipart body has no field 'content' (the file to store)") }
+        guard part.done else { return refuse(.badRequest, "the multipart body ended before its closing boundary") }
+        let file = try await files.commit(upload, name: part.filename ?? "content", contentType: part.contentType ?? "application/octet-stream",
+                                          baseURL: "http://" + (request.head.authority ?? "localhost"))
+        return json(.created, file)
     }
 
     static let invalid = HTTPResponse.Status(code: 422)
 
-    /// The boundary parameter of a multipart Content-Type (quoted or not).
+    /// The boundary parameter of a multipart Content-Type (quoted or not; RFC 2046 allows 1 to 70 characters).
     static func boundary(_ contentType: String) -> String? {
-        for parameter in contentType.split(separator: ";").dropFirst() {
-            let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard pair.count == 2, pair[0].lowercased() == "boundary" else { continue }
-            let value = pair[1].hasPrefix("\"") && pair[1].hasSuffix("\"") && pair[1].count >= 2 ? String(pair[1].dropFirst().dropLast()) : pair[1]
-            return value.isEmpty || value.count > 70 ? nil : value
-        }
-        return nil
+        guard let value = PartReader.parameter("boundary", in: contentType), !value.isEmpty, value.count <= 70 else { return nil }
+        return value
     }
 }
 
 /// Follows the parts of a multipart body as the parser finds them, keeping the bytes of the `content`
 /// part until they are written.
-private final class PartReader: @unchecked Sendable {
+final class PartReader: @unchecked Sendable {
     // Sendable: used by one request handler, one chunk of the body after another.
     private var headers: [(String, String)] = []
     private var pending = Data()
@@ -142,7 +135,7 @@ private final class PartReader: @unchecked Sendable {
         return pending
     }
 
-    /// A parameter of a Content-Disposition value (`name="content"`).
+    /// A parameter of a header value such as Content-Disposition or Content-Type (`name="content"`).
     static func parameter(_ key: String, in value: String) -> String? {
         for item in value.split(separator: ";").dropFirst() {
             let pair = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }

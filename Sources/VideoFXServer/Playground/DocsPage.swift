@@ -1,34 +1,12 @@
 /// `/docs`: the API reference, rendered in the browser from `/openapi.json` (every operation with its
 /// answers, the prediction's inputs and the effect catalogue), self-contained like the playground.
 enum DocsPage {
-    static let html = #"""
-<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>VideoFX API reference</title>
-<link rel="stylesheet" href="/playground/app.css">
-<script src="/docs/app.js" defer></script>
-</head>
-<body>
-<header><h1>VideoFX API reference</h1><a href="/playground">Playground</a></header>
-<main class="docs">
-<section id="auth" hidden aria-labelledby="auth-title">
-  <h2 id="auth-title">Access</h2>
-  <form id="auth-form">
-    <label for="token">Access token</label>
-    <input id="token" type="password" autocomplete="off" required>
-    <button type="submit">Use token</button>
-  </form>
-</section>
+    static let html = PageShell.page(title: "VideoFX API reference", script: "/docs/app.js", link: ("/playground", "Playground"),
+                                     mainClass: "docs", body: #"""
 <section aria-labelledby="ops-title"><h2 id="ops-title">Operations</h2><div id="operations">Loading /openapi.json…</div></section>
 <section aria-labelledby="inputs-title"><h2 id="inputs-title">Prediction inputs</h2><div id="inputs"></div></section>
 <section aria-labelledby="steps-title"><h2 id="steps-title">Effects</h2><div id="catalogue"></div></section>
-</main>
-</body>
-</html>
-"""#
+"""#)
 
     static let js = #"""
 "use strict";

@@ -1,29 +1,8 @@
 /// The playground's page: one HTML document; its script and style are served beside it from the same
 /// binary (no CDN, no build step), under a Content-Security-Policy that allows only this origin.
 enum PlaygroundPage {
-    static let html = #"""
-<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>VideoFX playground</title>
-<link rel="stylesheet" href="/playground/app.css">
-<script src="/playground/app.js" defer></script>
-</head>
-<body>
-<header><h1>VideoFX playground</h1><a href="/docs">API reference</a></header>
-<main>
-<section id="auth" hidden aria-labelledby="auth-title">
-  <h2 id="auth-title">Access</h2>
-  <form id="auth-form">
-    <label for="token">Access token</label>
-    <input id="token" type="password" autocomplete="off" required>
-    <button type="submit">Use token</button>
-  </form>
-  <p id="auth-error" class="error" role="alert"></p>
-</section>
-
+    static let html = PageShell.page(title: "VideoFX playground", script: "/playground/app.js", link: ("/docs", "API reference"),
+                                     body: #"""
 <section aria-labelledby="source-title">
   <h2 id="source-title">Source</h2>
   <div id="drop" class="drop">
@@ -94,8 +73,42 @@ enum PlaygroundPage {
   <h2 id="recent-title">Recent predictions</h2>
   <ul id="recent"></ul>
 </section>
-</main>
-</body>
-</html>
+"""#)
+}
+
+/// What the playground and `/docs` share: the document's head (their own script, the one style sheet),
+/// the header with a link to the other page, and the form that asks for the access token.
+enum PageShell {
+    static func page(title: String, script: String, link: (href: String, text: String), mainClass: String? = nil, body: String) -> String {
+        """
+        <!doctype html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>\(title)</title>
+        <link rel="stylesheet" href="/playground/app.css">
+        <script src="\(script)" defer></script>
+        </head>
+        <body>
+        <header><h1>\(title)</h1><a href="\(link.href)">\(link.text)</a></header>
+        <main\(mainClass.map { " class=\"\($0)\"" } ?? "")>
+        \(tokenForm)
+        \(body)</main>
+        </body>
+        </html>
+        """
+    }
+
+    static let tokenForm = #"""
+<section id="auth" hidden aria-labelledby="auth-title">
+  <h2 id="auth-title">Access</h2>
+  <form id="auth-form">
+    <label for="token">Access token</label>
+    <input id="token" type="password" autocomplete="off" required>
+    <button type="submit">Use token</button>
+  </form>
+  <p id="auth-error" class="error" role="alert"></p>
+</section>
 """#
 }

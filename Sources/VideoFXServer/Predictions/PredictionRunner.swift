@@ -112,10 +112,19 @@ final class PredictionRunner: Sendable {
     /// Runs one prediction from its input to its output (a URL, or one per item of `videos`) and the
     /// metrics the response shows; in a folder of its own, removed at the end.
     func run(_ work: PredictionWork) async throws -> (output: JSONValue, metrics: [String: JSONValue]) {
-        let folder = URL(fileURLWithPath: configuration.temporaryDirectory)
-            .appendingPathComponent("vfx-\(UUID().uuidString)").path  // never the client's id
+        try await inJobFolder { folder in try await run(work, folder: folder) }
+    }
+
+    /// Runs `body` with a folder of its own under the server's temporary directory, named by a random
+    /// token (never by the client's id), removed when it ends.
+    private func inJobFolder<T>(_ body: (String) async throws -> T) async throws -> T {
+        let folder = URL(fileURLWithPath: configuration.temporaryDirectory).appendingPathComponent("vfx-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        return try await body(folder)
+    }
+
+    private func run(_ work: PredictionWork, folder: String) async throws -> (output: JSONValue, metrics: [String: JSONValue]) {
         if work.job.local == true { return try await runLocal(work, folder: folder) }
         let fetcher = InputFetcher(http: http, configuration: configuration, files: files)
         // Every video of a prediction runs the same steps: their LUTs are fetched once.
@@ -217,14 +226,9 @@ final class PredictionRunner: Sendable {
         local.input = source
         local.output = folder + "/" + Self.fileName(recipe.output, attempt: work.attempt)
         let output = local.output
-        var request = ProcessRequest(recipe: local)
-        request.resources = resources.read
-        request.inputOptions = .untrustedLocalFile
-        // Messages name what the client sent, never this server's temporary files.
-        request.inputName = "input video " + PredictionService.elided(video)
+        var request = localRequest(local, video: video, resources: resources)
         request.outputName = "the output video"
         request.threads = configuration.threads
-        request.limits = configuration.mediaLimits
         request.limits.maxOutputBytes = configuration.maxOutputBytes
         let result = try await runJob(request, resources: resources.files, folder: folder, work: work)
         if let f = result.fallbackFrom { metrics.fallback(requested: f, used: result.encoder) }
@@ -242,26 +246,31 @@ final class PredictionRunner: Sendable {
     /// Renders one frame of `steps` on `video` (fetched as a prediction's is) to PNG bytes, in a job
     /// process, at most ``previewSlots`` at once beside the predictions.
     func preview(video: String, steps: [ChainStep], at: Double, compare: Bool) async throws -> Data {
-        try await previews.withPermit {
-            let folder = URL(fileURLWithPath: configuration.temporaryDirectory).appendingPathComponent("vfx-\(UUID().uuidString)").path
-            defer { try? FileManager.default.removeItem(atPath: folder) }
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try await previews.withPermit { try await inJobFolder { folder in
             let fetcher = InputFetcher(http: http, configuration: configuration, files: files)
             let resources = try await fetchResources(steps, into: folder, fetcher: fetcher)
             let source = folder + "/input"
             _ = try await downloads.withPermit { try await fetcher.fetch(video, to: source) }
-            var request = ProcessRequest(recipe: Recipe(input: source, output: folder + "/preview.png", steps: steps))
-            request.resources = resources.read
-            request.inputOptions = .untrustedLocalFile
-            request.inputName = "input video " + PredictionService.elided(video)
+            var request = localRequest(Recipe(input: source, output: folder + "/preview.png", steps: steps), video: video, resources: resources)
             request.outputName = "the preview"
-            request.limits = configuration.mediaLimits
             let (_, log) = AsyncStream<String>.makeStream()
             defer { log.finish() }
             _ = try await runJob(request, resources: resources.files, folder: folder, id: "preview", cancellation: CancellationFlag(), log: log,
                                  preview: PreviewSpec(at: at, compare: compare))
             return try Data(contentsOf: URL(fileURLWithPath: request.output))
-        }
+        } }
+    }
+
+    /// The request a job runs here on a download of the client's `video`: the fetched resources, only
+    /// the media demuxers, the server's limits, and messages that name what the client sent (never this
+    /// server's temporary files).
+    private func localRequest(_ recipe: Recipe, video: String, resources: FetchedResources) -> ProcessRequest {
+        var request = ProcessRequest(recipe: recipe)
+        request.resources = resources.read
+        request.inputOptions = .untrustedLocalFile
+        request.inputName = "input video " + PredictionService.elided(video)
+        request.limits = configuration.mediaLimits
+        return request
     }
 
     /// Previews rendered at once: a few, so they answer quickly and never hold the predictions' slots.

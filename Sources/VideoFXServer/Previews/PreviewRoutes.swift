@@ -58,12 +58,12 @@ struct PreviewRoutes: Sendable {
     }
 
     private func preview(_ request: Request) async throws -> Response {
-        let bytes: ByteBuffer
-        do { bytes = try await request.body.collect(upTo: configuration.maxBodyBytes) } catch {
-            return json(.contentTooLarge, JSONValue.object(["detail": .string("request body larger than \(configuration.maxBodyBytes) bytes (max_body_bytes)")]))
+        let bytes: Data
+        switch await readJSONBody(request, configuration) {
+        case .refused(let response): return response
+        case .body(let b): bytes = b
         }
-        guard JSONBudget.valueCount(bytes.readableBytesView) <= configuration.maxJSONElements,
-              case .object(let body)? = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes.readableBytesView)) else {
+        guard case .object(let body)? = try? JSONDecoder().decode(JSONValue.self, from: bytes) else {
             return json(PredictionRoutes.refused, InputSchema.ValidationFailure(detail: [
                 InputSchema.Problem(loc: ["body"], msg: "the body must be a JSON object", type: "value_error.jsondecode")]))
         }
