@@ -80,3 +80,10 @@ extension ChannelMap {
         isa.kernels.apply(self, to: plane)
     }
 }
+
+extension GrainNoise {
+    /// Adds the grain of `frame` to plane number `planeIndex` with the SIMD kernel.
+    public func apply(to plane: Plane, frame: Int64, planeIndex: Int, using isa: InstructionSet = .preferred) {
+        isa.kernels.grain(self, frame: frame, planeIndex: planeIndex, to: plane)
+    }
+}

@@ -7,6 +7,8 @@ enum VideoSegment {
     case filters([FilterSpec])
     /// nil: only conversion to the encoder's format.
     case color(PixelMap?, steps: [String])
+    /// A kernel applied to each frame in place (grain).
+    case frame(FrameOp, step: String)
 }
 
 /// How a recipe's steps run for one input: the video segments (the last always a colour pass that
@@ -22,6 +24,7 @@ struct StepPlan {
             switch segment {
             case .filters(let specs): return "libavfilter (\(specs.map(\.name).joined(separator: ", ")))"
             case .color(_, let steps): return steps.isEmpty ? nil : "fused colour pass (\(steps.joined(separator: ", ")))"
+            case .frame(_, let step): return "frame kernel (\(step))"
             }
         }.joined(separator: " | ")
     }
@@ -51,6 +54,9 @@ enum Planner {
                     video.append(.filters(specs))
                 }
                 audio += fragment.audio.map(Self.spec)
+            case .frame(let lower):
+                flushColor()
+                video.append(.frame(try lower(step.parameters), step: step.name))
             }
         }
         flushColor()

@@ -44,6 +44,10 @@ final class VideoStages {
                 let stage = FilterStage(specs: specs, inputTimeBase: tb, inputFrameRate: rate, name: name)
                 stages.append(stage)
                 links.append(try Link(stage))
+            case .frame(let op, _):
+                let stage = try FrameOpStage(op, inputTimeBase: tb, inputFrameRate: rate)
+                stages.append(stage)
+                links.append(try Link(stage))
             case .color(let map, _):
                 let last = i == plan.video.count - 1
                 let stage = try ColorStage(map: map, inputTimeBase: tb, inputFrameRate: rate, onLog: onLog,

@@ -108,6 +108,8 @@ public protocol KernelSet {
     /// Maps `source` into `destination` through RGB (see ``SIMDKernels/fusedYUV(_:_:_:into:scratch:)``).
     static func fusedYUV(_ map: PixelMap?, _ colorSpace: YUVColorSpace,
                          _ source: YUVImage, into destination: YUVImage, scratch: FusedYUVScratch)
+    /// Adds `grain` for `frame` to plane number `planeIndex` (see ``GrainNoise``).
+    static func grain(_ grain: GrainNoise, frame: Int64, planeIndex: Int, to plane: Plane)
 }
 
 /// The kernels compiled for the build's default target; every CPU the build runs on can run them.
@@ -119,5 +121,9 @@ public enum PortableKernels: KernelSet {
     public static func fusedYUV(_ map: PixelMap?, _ colorSpace: YUVColorSpace,
                                 _ source: YUVImage, into destination: YUVImage, scratch: FusedYUVScratch) {
         SIMDKernels<PortableCopy>.fusedYUV(map, colorSpace, source, into: destination, scratch: scratch)
+    }
+
+    public static func grain(_ grain: GrainNoise, frame: Int64, planeIndex: Int, to plane: Plane) {
+        SIMDKernels<PortableCopy>.grain(grain, frame: frame, planeIndex: planeIndex, to: plane)
     }
 }

@@ -13,6 +13,11 @@ public enum AVX512Kernels: KernelSet {
                                 _ source: YUVImage, into destination: YUVImage, scratch: FusedYUVScratch) {
         SIMDKernels<AVX512Copy>.fusedYUV(map, colorSpace, source, into: destination, scratch: scratch)
     }
+
+    @inline(never) // stays in this module, compiled for this CPU level, never inlined into a caller
+    public static func grain(_ grain: GrainNoise, frame: Int64, planeIndex: Int, to plane: Plane) {
+        SIMDKernels<AVX512Copy>.grain(grain, frame: frame, planeIndex: planeIndex, to: plane)
+    }
 }
 
 /// This module's copy of the kernels.

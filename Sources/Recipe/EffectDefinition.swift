@@ -65,6 +65,14 @@ public enum Lowering: Sendable {
     case color(@Sendable (Parameters, ResourceReader) throws -> [ColorOp])
     /// A libavfilter step: the filters for resolved parameters and the shape before it; it updates the shape.
     case filter(@Sendable (Parameters, inout StreamShape) throws -> FilterFragment)
+    /// A step of our own kernels that reads each frame's place on the timeline: its op for resolved parameters.
+    case frame(@Sendable (Parameters) throws -> FrameOp)
+}
+
+/// A kernel applied to each frame in place, keyed by the frame's time on the whole timeline (so a
+/// chunk of a split job draws what the unsplit run draws there).
+public enum FrameOp: Sendable, Equatable {
+    case grain(GrainNoise)
 }
 
 /// What a step lets the reader skip: for a leading trim, the window of the input it keeps (the reader
