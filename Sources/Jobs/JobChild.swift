@@ -9,6 +9,7 @@ import Glibc
 import ErrorTaxonomy
 import MediaIO
 import Pipeline
+import Synchronization
 
 // prctl(2), which Glibc's module map does not export.
 @_silgen_name("prctl") private func systemPrctl(_ option: Int32, _ a: UInt, _ b: UInt, _ c: UInt, _ d: UInt) -> Int32
@@ -35,18 +36,20 @@ public enum JobChild {
         limit(spec.processLimits)
         FFmpegLog.configure(verbose: false)
         let fault = testFault(for: spec.inputName ?? spec.recipe.input)
-        var lastProgress = -1.0
-        let runner = Runner(request: spec.request, onProgress: { p in
+        let lastProgress = Mutex(-1.0)
+        let onProgress: @Sendable (JobProgress) -> Void = { p in
             if p.framesDone == 1 { injectFault(fault) }
             let final = p.totalFrames == p.framesDone
             // Ten a second is plenty for a progress line; the last one always goes.
-            guard final || p.elapsed - lastProgress >= 0.1 else { return }
-            lastProgress = p.elapsed
+            guard lastProgress.withLock({ last in
+                guard final || p.elapsed - last >= 0.1 else { return false }
+                last = p.elapsed
+                return true
+            }) else { return }
             emit(.progress(framesDone: p.framesDone, totalFrames: p.totalFrames, elapsed: p.elapsed))
-        }, onLog: { emit(.log($0)) })
+        }
         do {
-            // A preview writes one PNG instead of the video.
-            emit(.result(try spec.preview.map(spec.renderPreview) ?? runner.run()))
+            emit(.result(try spec.run(spec.request, onProgress: onProgress, onLog: { emit(.log($0)) })))
             return 0
         } catch {
             let category = ErrorCategory.of(error)

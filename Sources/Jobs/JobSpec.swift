@@ -31,6 +31,8 @@ public struct JobSpec: Sendable, Codable, Equatable {
     public var processLimits = ProcessLimits()
     /// Set for a preview: one frame of the recipe written to its output as a PNG instead of a video.
     public var preview: PreviewSpec?
+    /// Set for a piece of a split job run on its own (a cluster's plan, chunk or stitch task).
+    public var split: SplitWork?
 
     public init(_ request: ProcessRequest, resources: [String: String] = [:], processLimits: ProcessLimits = ProcessLimits()) {
         recipe = request.recipe
@@ -54,6 +56,7 @@ public struct JobSpec: Sendable, Codable, Equatable {
         r.outputName = outputName
         r.limits = limits
         r.inputOptions = InputOptions(protocolWhitelist: protocolWhitelist, formatWhitelist: formatWhitelist)
+        if case .chunk(let window)? = split { r.window = window }
         let files = resources
         r.resources = { location in
             guard let path = files[location], let data = FileManager.default.contents(atPath: path) else {

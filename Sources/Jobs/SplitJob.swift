@@ -47,7 +47,8 @@ public enum ChunkFault {
         var description: String { "a fault injected for a test (\(ChunkFault.variable))" }
     }
 
-    static func check(chunk: Int, attempt: Int) throws {
+    /// Throws the injected fault when the switch names chunk `chunk` (0-based) on this attempt (from 1).
+    public static func check(chunk: Int, attempt: Int) throws {
         guard let raw = getenv(variable) else { return }
         let parts = String(cString: raw).split(separator: ":").map(String.init)
         guard let n = parts.first.flatMap({ Int($0) }), n == chunk + 1 else { return }
@@ -110,6 +111,7 @@ public struct SplitJob: Sendable {
             case .unsplit(let reason):
                 onLog("note: running unsplit: \(reason)")
                 return try unsplit().run()
+            case .short: return try unsplit().run()
             case .split(let p): plan = p
             }
         } catch MediaError.cancelled {

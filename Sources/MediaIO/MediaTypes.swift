@@ -1,7 +1,7 @@
 import CFFmpeg
 
 /// A fraction such as a time base (1/90000) or a frame rate (30000/1001); FFmpeg's `AVRational` in Swift.
-public struct Rational: Sendable, Hashable, CustomStringConvertible {
+public struct Rational: Sendable, Hashable, Codable, CustomStringConvertible {
     public var num: Int32
     public var den: Int32
 

@@ -76,7 +76,9 @@ public struct ProcessRequest: Sendable {
 public struct FrameWindow: Sendable, Codable, Equatable {
     public var start: Int64?
     public var end: Int64?
-    public init(start: Int64?, end: Int64?) { self.start = start; self.end = end }
+    /// The frames the window holds, when planned (its progress counts to this).
+    public var frames: Int?
+    public init(start: Int64?, end: Int64?, frames: Int? = nil) { self.start = start; self.end = end; self.frames = frames }
 }
 
 /// How one output stream was made: which decoder and encoder, on which device ("cpu", "nvidia"), or a copy.

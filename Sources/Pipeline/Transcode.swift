@@ -235,7 +235,8 @@ final class Transcode {
         frame.duration = duration
         decodedCount += 1
         try stages.push(frame, emit: encode)
-        runner.onProgress(JobProgress(framesDone: decodedCount, totalFrames: total, elapsed: Date().timeIntervalSince(started)))
+        runner.onProgress(JobProgress(framesDone: decodedCount, totalFrames: request.window?.frames ?? total,
+                                      elapsed: Date().timeIntervalSince(started)))
     }
 
     // MARK: - Demux

@@ -23,11 +23,17 @@ extension TaskQueue {
 
 /// One item task of a fanned-out prediction, as its siblings see it.
 public struct ItemState: Sendable {
-    public let item: Int
+    /// Nil for a split prediction's planning and stitch tasks.
+    public let item: Int?
+    public let kind: TaskKind
     public let state: String
     /// What the item gave, as JSON (its output and metrics, or its error), once it ended.
     public let result: String?
     public let logs: String
+    /// Frames a chunk has encoded so far.
+    public let framesDone: Int
+    /// What a chunk runs, as JSON.
+    public let spec: String?
 }
 
 /// What an item's write makes of its prediction: its new JSON (and status), the webhooks to send, and
@@ -37,8 +43,11 @@ public struct ItemComposition: Sendable {
     public let prediction: String
     public let events: [OutboxEvent]
     public let stopSiblings: Bool
-    public init(status: String, prediction: String, events: [OutboxEvent], stopSiblings: Bool) {
+    /// A split prediction's last chunk succeeded: its stitch task may run.
+    public var releaseStitch = false
+    public init(status: String, prediction: String, events: [OutboxEvent], stopSiblings: Bool, releaseStitch: Bool = false) {
         self.status = status; self.prediction = prediction; self.events = events; self.stopSiblings = stopSiblings
+        self.releaseStitch = releaseStitch
     }
 }
 
@@ -47,13 +56,15 @@ extension TaskQueue {
     /// prediction from every item as it stands, in one transaction with the prediction's row locked, so
     /// items that end together assemble it once. False when the lease is gone (nothing written); a
     /// prediction that already ended (another item failed it, or it was cancelled) is left as it is.
-    public func writeItem(_ lease: TaskLease, state: String?, result: String?, logs: String, compose: Composer)
-        async throws -> Bool {
+    /// A chunk's `framesDone` is kept for the prediction's progress; a chunk that succeeded hands its
+    /// encoded video over as `chunk`, kept for the stitch unless the prediction already ended.
+    public func writeItem(_ lease: TaskLease, state: String?, result: String?, logs: String, framesDone: Int? = nil,
+                          chunk: ByteBuffer? = nil, compose: Composer) async throws -> Bool {
         try await QueueError.wrap("saving item \((lease.item ?? 0) + 1) of prediction \(lease.predictionID)") {
             try await client.withTransaction(logger: logger) { c -> Bool in
                 let finishing = state != nil
                 let rows = try await c.query("""
-                    UPDATE vfx_tasks SET logs = \(logs),
+                    UPDATE vfx_tasks SET logs = \(logs), frames_done = coalesce(\(framesDone), frames_done),
                         state = coalesce(\(state), state), result = coalesce(\(result)::jsonb, result),
                         finished_at = CASE WHEN \(finishing) THEN now() ELSE finished_at END,
                         lease_until = CASE WHEN \(finishing) THEN NULL ELSE lease_until END
@@ -63,7 +74,8 @@ extension TaskQueue {
                 var held = false
                 for try await _ in rows.decode(Int64.self) { held = true }
                 guard held else { return false }
-                try await Self.compose(lease.predictionID, c, logger, compose)
+                let kept = chunk.flatMap { data in lease.item.map { (index: $0, data: data) } }
+                try await Self.compose(lease.predictionID, c, logger, compose, chunk: kept)
                 return true
             }
         }
@@ -81,17 +93,26 @@ extension TaskQueue {
 
     /// With the prediction's row locked: its items as they stand, `compose`'s verdict written with its
     /// webhooks, and the siblings stopped when it says so. Nothing when the prediction already ended.
-    static func compose(_ id: String, _ c: PostgresConnection, _ logger: Logger, _ compose: Composer) async throws {
+    static func compose(_ id: String, _ c: PostgresConnection, _ logger: Logger, _ compose: Composer,
+                        chunk: (index: Int, data: ByteBuffer)? = nil) async throws {
                 var current: (String, String)?
                 for try await (status, prediction) in try await c.query("""
                     SELECT status, prediction::text FROM vfx_predictions WHERE id = \(id) FOR UPDATE
                     """, logger: logger).decode((String, String).self) { current = (status, prediction) }
                 guard let (status, prediction) = current, !["succeeded", "failed", "canceled"].contains(status) else { return }
+                if let chunk {
+                    try await c.query("""
+                        INSERT INTO vfx_chunks (prediction_id, chunk, data) VALUES (\(id), \(chunk.index), \(chunk.data))
+                        ON CONFLICT (prediction_id, chunk) DO UPDATE SET data = EXCLUDED.data
+                        """, logger: logger)
+                }
                 var items: [ItemState] = []
-                for try await (item, state, result, logs) in try await c.query("""
-                    SELECT item, state, result::text, logs FROM vfx_tasks WHERE prediction_id = \(id) ORDER BY item
-                    """, logger: logger).decode((Int, String, String?, String).self) {
-                    items.append(ItemState(item: item, state: state, result: result, logs: logs))
+                for try await (item, kind, state, result, logs, frames, spec) in try await c.query("""
+                    SELECT item, kind, state, result::text, logs, frames_done, spec::text FROM vfx_tasks WHERE prediction_id = \(id)
+                    ORDER BY item NULLS FIRST, id
+                    """, logger: logger).decode((Int?, String, String, String?, String, Int, String?).self) {
+                    items.append(ItemState(item: item, kind: TaskKind(rawValue: kind) ?? .job, state: state, result: result, logs: logs,
+                                           framesDone: frames, spec: spec))
                 }
                 guard let next = try compose(prediction, status, items) else { return }
                 let terminal = ["succeeded", "failed", "canceled"].contains(next.status)
@@ -101,6 +122,13 @@ extension TaskQueue {
                     WHERE id = \(id)
                     """, logger: logger)
                 for event in next.events { try await Self.enqueue(event, for: id, c, logger) }
+                if terminal { try await c.query("DELETE FROM vfx_chunks WHERE prediction_id = \(id)", logger: logger) }
+                if next.releaseStitch {
+                    try await c.query("""
+                        UPDATE vfx_tasks SET run_after = now() WHERE prediction_id = \(id) AND kind = 'stitch' AND state = 'queued'
+                        """, logger: logger)
+                    try await c.query("SELECT pg_notify(\(Self.channel), 'task')", logger: logger)
+                }
                 if next.stopSiblings {
                     try await c.query("""
                         UPDATE vfx_tasks SET state = 'canceled', finished_at = now() WHERE prediction_id = \(id) AND state = 'queued'

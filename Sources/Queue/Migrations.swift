@@ -75,6 +75,22 @@ public enum Migrations {
             "ALTER TABLE vfx_tasks ADD COLUMN logs text NOT NULL DEFAULT ''",
             "ALTER TABLE vfx_tasks ADD COLUMN result jsonb",
         ],
+        [
+            // A long video splits: its first task plans it and adds a task per chunk and one stitch task,
+            // which waits (run_after infinity) until the last chunk succeeds. The chunks' encoded video
+            // waits in vfx_chunks for the stitch, and goes with it (or with the prediction's end).
+            "ALTER TABLE vfx_tasks ADD COLUMN kind text NOT NULL DEFAULT 'job' CHECK (kind IN ('job', 'item', 'chunk', 'stitch'))",
+            "UPDATE vfx_tasks SET kind = 'item' WHERE item IS NOT NULL",
+            "ALTER TABLE vfx_tasks ADD COLUMN spec jsonb",
+            "ALTER TABLE vfx_tasks ADD COLUMN frames_done int NOT NULL DEFAULT 0",
+            """
+            CREATE TABLE vfx_chunks (
+                prediction_id text NOT NULL REFERENCES vfx_predictions(id) ON DELETE CASCADE,
+                chunk int NOT NULL,
+                data bytea NOT NULL,
+                PRIMARY KEY (prediction_id, chunk))
+            """,
+        ],
     ]
 
     /// The newest version this binary knows.

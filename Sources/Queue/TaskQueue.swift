@@ -28,18 +28,30 @@ public struct TaskLease: Sendable, Hashable {
     public let maxAttempts: Int
     /// Seconds the task waited between its submit (or its last requeue) and this claim.
     public var waited: Double = 0
-    /// The item of a fanned-out `videos` prediction this task runs (nil: the whole prediction).
+    /// The item of a fanned-out `videos` prediction, or the chunk of a split one, this task runs
+    /// (nil: the whole prediction, or its stitch).
     public var item: Int?
+    public var kind: TaskKind = .job
+    /// What a chunk or stitch task runs, as JSON.
+    public var spec: String?
+    /// The log an item or chunk task's earlier attempts left (a retry goes on from it).
+    public var logs = ""
 
-    public init(task: Int64, predictionID: String, worker: String, attempt: Int, maxAttempts: Int, waited: Double = 0, item: Int? = nil) {
+    public init(task: Int64, predictionID: String, worker: String, attempt: Int, maxAttempts: Int, waited: Double = 0, item: Int? = nil,
+                kind: TaskKind = .job, spec: String? = nil) {
         self.task = task; self.predictionID = predictionID; self.worker = worker; self.attempt = attempt
-        self.maxAttempts = maxAttempts; self.waited = waited; self.item = item
+        self.maxAttempts = maxAttempts; self.waited = waited; self.item = item; self.kind = kind; self.spec = spec
     }
 
     public static func == (a: TaskLease, b: TaskLease) -> Bool {
         a.task == b.task && a.worker == b.worker && a.attempt == b.attempt
     }
     public func hash(into h: inout Hasher) { h.combine(task); h.combine(worker); h.combine(attempt) }
+}
+
+/// What a task runs: a whole prediction, an item of a `videos` one, or a chunk or the stitch of a split one.
+public enum TaskKind: String, Sendable, Codable {
+    case job, item, chunk, stitch
 }
 
 /// A prediction row: its Cog fields and its job, each as JSON.
@@ -79,7 +91,9 @@ public final class TaskQueue: Sendable {
                 // An id already stored is answered even when the queue is full.
                 if let stored = try await Self.row(id, c, logger) { return .exists(stored) }
                 var queued = 0
-                for try await n in try await c.query("SELECT count(*)::int FROM vfx_tasks WHERE state = 'queued'", logger: logger).decode(Int.self) {
+                for try await n in try await c.query("""
+                    SELECT count(*)::int FROM vfx_tasks WHERE state = 'queued' AND run_after <> 'infinity'
+                    """, logger: logger).decode(Int.self) {
                     queued = n
                 }
                 if queued >= limit { return .full(queued: queued) }
@@ -92,8 +106,8 @@ public final class TaskQueue: Sendable {
                 guard created else { return .exists(try await Self.row(id, c, logger)!) }
                 if let items {
                     try await c.query("""
-                        INSERT INTO vfx_tasks (prediction_id, state, max_attempts, item)
-                        SELECT \(id), 'queued', \(max), g FROM generate_series(0, \(items - 1)) g
+                        INSERT INTO vfx_tasks (prediction_id, state, max_attempts, item, kind)
+                        SELECT \(id), 'queued', \(max), g, 'item' FROM generate_series(0, \(items - 1)) g
                         """, logger: logger)
                 } else {
                     try await c.query("INSERT INTO vfx_tasks (prediction_id, state, max_attempts) VALUES (\(id), 'queued', \(max))", logger: logger)
@@ -132,11 +146,14 @@ public final class TaskQueue: Sendable {
                       ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED) q
                 WHERE t.id = q.id
                 RETURNING t.id, t.prediction_id, t.attempts, t.max_attempts,
-                          extract(epoch FROM now() - greatest(t.created_at, t.run_after))::float8, t.item
+                          extract(epoch FROM now() - greatest(t.created_at, t.run_after))::float8, t.item, t.kind, t.spec::text, t.logs
                 """, logger: logger)
-            for try await (id, prediction, attempts, most, waited, item) in rows.decode((Int64, String, Int, Int, Double, Int?).self) {
-                return TaskLease(task: id, predictionID: prediction, worker: worker, attempt: attempts, maxAttempts: most,
-                                 waited: Swift.max(0, waited), item: item)
+            for try await (id, prediction, attempts, most, waited, item, kind, spec, logs)
+                in rows.decode((Int64, String, Int, Int, Double, Int?, String, String?, String).self) {
+                var lease = TaskLease(task: id, predictionID: prediction, worker: worker, attempt: attempts, maxAttempts: most,
+                                      waited: Swift.max(0, waited), item: item, kind: TaskKind(rawValue: kind) ?? .job, spec: spec)
+                lease.logs = logs
+                return lease
             }
             return nil
         }
@@ -200,6 +217,8 @@ public final class TaskQueue: Sendable {
                     UPDATE vfx_predictions SET status = \(status), prediction = \(prediction)::jsonb, updated_at = now(), finished_at = now()
                     WHERE id = \(lease.predictionID)
                     """, logger: logger)
+                // A split prediction's chunks were read by its stitch (this task); they go with its end.
+                try await c.query("DELETE FROM vfx_chunks WHERE prediction_id = \(lease.predictionID)", logger: logger)
                 for event in events { try await Self.enqueue(event, for: lease.predictionID, c, logger) }
                 try await c.query("SELECT pg_notify(\(Self.channel), \("prediction:" + lease.predictionID))", logger: logger)
                 return true
@@ -245,7 +264,8 @@ public final class TaskQueue: Sendable {
         public let predictionID: String
         public let attempts: Int
         public let failed: Bool
-        /// The item of a fanned-out prediction the task ran (nil: the whole prediction).
+        /// The item of a fanned-out prediction, or chunk of a split one, the task ran (nil: the whole
+        /// prediction, or its stitch).
         public var item: Int?
 
         public init(predictionID: String, attempts: Int, failed: Bool, item: Int? = nil) {
@@ -294,9 +314,11 @@ public final class TaskQueue: Sendable {
 
     /// Ends a prediction that no worker holds (its task failed in the rescue, or was cancelled while queued).
     static func end(_ id: String, status: String, error: String?, _ c: PostgresConnection, _ logger: Logger) async throws {
-        // A fanned-out prediction's items still waiting never start.
+        // A fanned-out prediction's items (or a split one's chunks and stitch) still waiting never start;
+        // the chunks it made go.
         try await c.query("UPDATE vfx_tasks SET state = 'canceled', finished_at = now() WHERE prediction_id = \(id) AND state = 'queued'",
                           logger: logger)
+        try await c.query("DELETE FROM vfx_chunks WHERE prediction_id = \(id)", logger: logger)
         try await c.query("""
             UPDATE vfx_predictions SET status = \(status), finished_at = now(), updated_at = now(),
                 prediction = prediction || jsonb_build_object('status', \(status)::text, 'error', \(error)::text,

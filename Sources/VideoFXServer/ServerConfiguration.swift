@@ -78,6 +78,11 @@ public struct ServerConfiguration: Sendable {
     /// In a cluster, the largest output kept in PostgreSQL as a data URL when there is no upload URL
     /// (nil in one process, where only `maxOutputBytes` applies).
     public var maxStoredOutputBytes: Int?
+    /// In a cluster, a prediction whose video runs longer than this many seconds is split into chunk
+    /// tasks any workers take, then stitched (0: never).
+    public var splitAboveSeconds = SplitSetting.autoAboveSeconds
+    /// The chunk length of a split prediction, in seconds.
+    public var splitChunkSeconds = SplitSetting.autoChunkSeconds
     /// What a cluster node takes for `maxStoredOutputBytes` unless told otherwise.
     public static let defaultMaxStoredOutputBytes = 256 << 20
     public var keepFinished = 1000

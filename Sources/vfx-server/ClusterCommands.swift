@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Jobs
 import Logging
 import Queue
 import ServiceLifecycle
@@ -30,10 +31,18 @@ struct ClusterOptions: ParsableArguments {
     @Option(help: "Largest output, in MiB, kept in PostgreSQL as a data URL when there is no --upload-url (default \(ServerConfiguration.defaultMaxStoredOutputBytes >> 20)).")
     var maxStoredOutputMib: Int?
 
+    @Option(help: "A prediction whose video runs longer than this many seconds is split into chunk tasks that any workers encode, then stitched frame-exact (default \(Int(SplitSetting.autoAboveSeconds)); 0: never split).")
+    var splitAbove: Double?
+
+    @Option(help: "The chunk length, in seconds, of a split prediction (default \(Int(SplitSetting.autoChunkSeconds))); cuts move to the nearest keyframe.")
+    var splitChunkSeconds: Double?
+
     /// Sets what the cluster changes in a node's configuration.
     func apply(to config: inout ServerConfiguration) {
         guard url != nil else { return }
         config.maxStoredOutputBytes = maxStoredOutputMib.map { $0 << 20 } ?? ServerConfiguration.defaultMaxStoredOutputBytes
+        if let v = splitAbove { config.splitAboveSeconds = v }
+        if let v = splitChunkSeconds { config.splitChunkSeconds = v }
     }
 
     /// The database URL given, or $VFX_DATABASE_URL.
@@ -49,6 +58,8 @@ struct ClusterOptions: ParsableArguments {
         if let v = maxQueued, v < 1 { throw ValidationError("--max-queued must be at least 1") }
         if let v = retentionDays, !(v >= 0) { throw ValidationError("--retention-days must be 0 or more") }
         if let v = maxStoredOutputMib, v < 1 { throw ValidationError("--max-stored-output-mib must be at least 1") }
+        if let v = splitAbove, !(v >= 0 && v.isFinite) { throw ValidationError("--split-above must be 0 (never split) or a number of seconds") }
+        if let v = splitChunkSeconds, !(v >= 1 && v.isFinite) { throw ValidationError("--split-chunk-seconds must be at least 1") }
         if let url { _ = try DatabaseURL(url) }
     }
 

@@ -10,43 +10,7 @@ import TestSupport
 /// Split jobs: chunks cut at keyframes, encoded side by side and stitched, against an unsplit run of
 /// the same recipe (read back with ffprobe and ffmpeg, independent of our code).
 @Suite(.serialized) struct SplitTests {
-    /// A 60 s clip with a click track (a beep every second) and a keyframe every 2 s.
-    static func clip(_ path: String, seconds: Int = 60) throws {
-        try Media.make(path, video: "testsrc2=size=320x240:rate=25", seconds: Double(seconds), audio: false,
-                       args: ["-f", "lavfi", "-i", "sine=frequency=1000:beep_factor=4:sample_rate=48000",
-                              "-c:v", "libx264", "-preset", "ultrafast", "-g", "50", "-pix_fmt", "yuv420p",
-                              "-c:a", "aac", "-t", "\(seconds)"])
-    }
-
-    /// Every video packet's presentation and decoding time and duration, as ffprobe reads them.
-    static func packets(_ path: String) throws -> [String] {
-        let r = try sh(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts,dts,duration", "-of", "csv=p=0", path])
-        try #require(r.status == 0, "\(r.err)")
-        return r.out.split(separator: "\n").map(String.init)
-    }
-
-    /// Each decoded frame's time and the MD5 of its pixels (every frame, none dropped or repeated).
-    static func frames(_ path: String) throws -> [String] {
-        let r = try sh(["ffmpeg", "-v", "error", "-i", path, "-map", "0:v", "-fps_mode", "passthrough", "-f", "framemd5", "-"])
-        try #require(r.status == 0, "\(r.err)")
-        return r.out.split(separator: "\n").filter { !$0.hasPrefix("#") }.map { line in
-            let f = line.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            return f[2] + " " + f[5]
-        }
-    }
-
-    /// Each audio packet's time, duration and bytes (MD5).
-    static func audio(_ path: String) throws -> [String] {
-        let r = try sh(["ffmpeg", "-v", "error", "-i", path, "-map", "0:a", "-c", "copy", "-f", "framemd5", "-"])
-        try #require(r.status == 0, "\(r.err)")
-        return r.out.split(separator: "\n").filter { !$0.hasPrefix("#") }.map(String.init)
-    }
-
-    static func streams(_ path: String) throws -> String {
-        let r = try sh(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,time_base,nb_frames,start_time,duration", "-of", "csv=p=0", path])
-        try #require(r.status == 0, "\(r.err)")
-        return r.out
-    }
+    static func clip(_ path: String, seconds: Int = 60) throws { try Media.clickTrackClip(path, seconds: seconds) }
 
     static func run(_ input: String, _ output: String, chain: String, split: SplitSetting, codec: String = "libx264", crf: Int = 0) throws -> (ProcessResult, [String]) {
         var request = ProcessRequest(input: input, output: output, steps: try Chain.parse(chain))
@@ -71,16 +35,16 @@ import TestSupport
         #expect(whole.framesWritten == 1500 && split.framesWritten == 1500)
         #expect(split.audioStreams == 1)
         let a = dir.path("whole.mp4"), b = dir.path("split.mp4")
-        let sa = try Self.streams(a), sb = try Self.streams(b)
+        let sa = try StreamCheck.streams(a), sb = try StreamCheck.streams(b)
         #expect(sa == sb)
         #expect(sb.contains("h264,1/12800,0.000000,60.000000,1500"), "\(sb)")
-        let pa = try Self.packets(a), pb = try Self.packets(b)
+        let pa = try StreamCheck.packets(a), pb = try StreamCheck.packets(b)
         #expect(pa.count == 1500 && pa == pb)
-        let fa = try Self.frames(a), fb = try Self.frames(b)
+        let fa = try StreamCheck.frames(a), fb = try StreamCheck.frames(b)
         #expect(fa.count == 1500)
         let firstDiffering = zip(fa, fb).enumerated().first { $0.element.0 != $0.element.1 }?.offset
         #expect(fa == fb, "first differing frame: \(String(describing: firstDiffering))")
-        let aa = try Self.audio(a), ab = try Self.audio(b)
+        let aa = try StreamCheck.audio(a), ab = try StreamCheck.audio(b)
         #expect(aa.count > 2000 && aa == ab)
         // Nothing of the chunks is left beside the output.
         #expect(Set(dir.contents) == ["clicks.mp4", "whole.mp4", "split.mp4"], "\(dir.contents)")
@@ -99,9 +63,9 @@ import TestSupport
             let (split, log) = try Self.run(input, b, chain: "sepia | sharpen", split: .seconds(6))
             #expect(log.contains { $0.hasPrefix("note: split into 5 chunks") }, "\(log)")
             #expect(whole.framesWritten > 740 && split.framesWritten == whole.framesWritten)
-            #expect(try Self.packets(a) == Self.packets(b), "\(ext)")
-            #expect(try Self.frames(a) == Self.frames(b), "\(ext)")
-            #expect(try Self.audio(a) == Self.audio(b), "\(ext)")
+            #expect(try StreamCheck.packets(a) == StreamCheck.packets(b), "\(ext)")
+            #expect(try StreamCheck.frames(a) == StreamCheck.frames(b), "\(ext)")
+            #expect(try StreamCheck.audio(a) == StreamCheck.audio(b), "\(ext)")
         }
     }
 
@@ -122,17 +86,35 @@ import TestSupport
         }
     }
 
+    /// Fade in and out and grain on chunks equal the unsplit run: fade reads each frame's time on the
+    /// timeline and grain draws its noise from it, so every chunk makes what the whole run makes there.
+    @Test func fadeAndGrainOnChunksEqualTheUnsplitRun() throws {
+        let dir = try Scratch()
+        let input = dir.path("clicks.mp4")
+        try Self.clip(input, seconds: 20)
+        let chain = "fade:in=1.5,out=2 | grain:strength=0.5 | posterize:levels=8"
+        let a = dir.path("whole.mp4"), b = dir.path("split.mp4")
+        let (whole, _) = try Self.run(input, a, chain: chain, split: .off)
+        let (split, log) = try Self.run(input, b, chain: chain, split: .seconds(4))
+        #expect(log.contains("note: split into 5 chunks, 2 at a time"), "\(log)")
+        #expect(whole.framesWritten == 500 && split.framesWritten == 500)
+        #expect(try StreamCheck.packets(a) == StreamCheck.packets(b))
+        let fa = try StreamCheck.frames(a), fb = try StreamCheck.frames(b)
+        #expect(fa.count == 500 && fa == fb)
+        // The grain changes every frame: no two decoded frames of the (static-free) middle are alike.
+        #expect(Set(fa.map { $0.split(separator: " ")[1] }).count == 500)
+    }
+
     /// Steps that cannot run on chunks run the job unsplit, and the log says why.
-    @Test func grainRunsUnsplitAndSaysWhy() throws {
+    @Test func timingStepsRunUnsplitAndSayWhy() throws {
         let dir = try Scratch()
         let input = dir.path("short.mp4")
         try Self.clip(input, seconds: 6)
-        let (result, log) = try Self.run(input, dir.path("out.mp4"), chain: "grain | posterize", split: .seconds(2), crf: 19)
-        #expect(log.contains { $0.hasPrefix("note: running unsplit: grain: its noise follows the sequence of frames") }, "\(log)")
-        #expect(result.framesWritten == 150)
+        let (result, log) = try Self.run(input, dir.path("out.mp4"), chain: "fps:rate=10 | posterize", split: .seconds(2), crf: 19)
+        #expect(log.contains { $0.hasPrefix("note: running unsplit: fps: it drops and repeats frames") }, "\(log)")
+        #expect(result.framesWritten == 60)
         #expect(try SplitPlan.obstacle(in: Chain.parse("speed:factor=2")) != nil)
-        #expect(try SplitPlan.obstacle(in: Chain.parse("fps:rate=10")) != nil)
-        #expect(try SplitPlan.obstacle(in: Chain.parse("resize:width=100 | blur | fade | vignette")) == nil)
+        #expect(try SplitPlan.obstacle(in: Chain.parse("resize:width=100 | blur | fade | vignette | grain")) == nil)
     }
 
     /// `auto` splits only long videos and only with more than one job.

@@ -114,9 +114,10 @@ final class NodeProcess: @unchecked Sendable {
     /// `vfx worker --database URL`, with /health-check on a free port.
     /// `hangOn`: a job whose input URL holds this text hangs until stopped (the test fault switch
     /// `VFX_TEST_JOB_FAULT`), so a test can stop a worker mid-job on any machine; `crashOn` crashes it.
-    static func worker(_ url: String, extra: [String] = [], hangOn: String? = nil, crashOn: String? = nil) throws -> NodeProcess {
+    static func worker(_ url: String, extra: [String] = [], hangOn: String? = nil, crashOn: String? = nil,
+                       environment: [String: String] = [:]) throws -> NodeProcess {
         let port = freePort()
-        var env: [String: String] = [:]
+        var env = environment
         if let hangOn { env["VFX_TEST_JOB_FAULT"] = "hang:" + hangOn }
         if let crashOn { env["VFX_TEST_JOB_FAULT"] = "crash:" + crashOn }
         return try NodeProcess(["worker", "--host", "127.0.0.1", "--port", "\(port)", "--database", url, "--allow-private-urls"] + extra,

@@ -178,7 +178,7 @@ struct QueueTests {
             #expect(try await q.prediction(id: "fan")?.status == "starting", "the prediction goes on")
             let seen = Mutex<[String]>([])
             try await q.recompose("fan") { _, _, items in
-                seen.withLock { $0 = items.map { "\($0.item) \($0.state) \($0.result ?? "")" } }
+                seen.withLock { $0 = items.map { "\($0.item ?? -1) \($0.state) \($0.result ?? "")" } }
                 return ItemComposition(status: "processing", prediction: #"{"id":"fan","status":"processing"}"#, events: [], stopSiblings: false)
             }
             let failed = seen.withLock { $0 }.first { $0.hasPrefix("\(first.item!) failed") } ?? ""

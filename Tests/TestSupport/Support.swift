@@ -43,6 +43,15 @@ public final class Scratch: Sendable {
 /// Makes clips with the ffmpeg CLI (an independent tool) and reads results back with ffprobe.
 public enum Media {
     /// Generates a test clip. `video` is an ffmpeg lavfi source graph.
+    /// A clip of `seconds` at 320x240, 25 fps, a keyframe every 2 s, with a click track (a beep every
+    /// second, AAC at 48 kHz): the split tests' source, whose seams a stitch must keep in sync.
+    public static func clickTrackClip(_ path: String, seconds: Int = 60) throws {
+        try make(path, video: "testsrc2=size=320x240:rate=25", seconds: Double(seconds), audio: false,
+                 args: ["-f", "lavfi", "-i", "sine=frequency=1000:beep_factor=4:sample_rate=48000",
+                        "-c:v", "libx264", "-preset", "ultrafast", "-g", "50", "-pix_fmt", "yuv420p",
+                        "-c:a", "aac", "-t", "\(seconds)"])
+    }
+
     public static func make(_ path: String, video: String = "testsrc2=size=160x120:rate=25", seconds: Double = 1,
                      audio: Bool = false, args: [String] = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]) throws {
         var cmd = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", video]
@@ -148,4 +157,38 @@ public func builtBinary(_ name: String) -> String {
         dir.deleteLastPathComponent()
     }
     return repositoryRoot.appendingPathComponent(".build/debug/\(name)").path
+}
+
+/// What a stitched output is checked by: packets, decoded frames and audio as ffprobe and ffmpeg read
+/// them (independent of our code).
+public enum StreamCheck {
+    /// Every video packet's presentation and decoding time and duration, as ffprobe reads them.
+    public static func packets(_ path: String) throws -> [String] {
+        let r = try sh(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts,dts,duration", "-of", "csv=p=0", path])
+        try #require(r.status == 0, "\(r.err)")
+        return r.out.split(separator: "\n").map(String.init)
+    }
+
+    /// Each decoded frame's time and the MD5 of its pixels (every frame, none dropped or repeated).
+    public static func frames(_ path: String) throws -> [String] {
+        let r = try sh(["ffmpeg", "-v", "error", "-i", path, "-map", "0:v", "-fps_mode", "passthrough", "-f", "framemd5", "-"])
+        try #require(r.status == 0, "\(r.err)")
+        return r.out.split(separator: "\n").filter { !$0.hasPrefix("#") }.map { line in
+            let f = line.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            return f[2] + " " + f[5]
+        }
+    }
+
+    /// Each audio packet's time, duration and bytes (MD5).
+    public static func audio(_ path: String) throws -> [String] {
+        let r = try sh(["ffmpeg", "-v", "error", "-i", path, "-map", "0:a", "-c", "copy", "-f", "framemd5", "-"])
+        try #require(r.status == 0, "\(r.err)")
+        return r.out.split(separator: "\n").filter { !$0.hasPrefix("#") }.map(String.init)
+    }
+
+    public static func streams(_ path: String) throws -> String {
+        let r = try sh(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,time_base,nb_frames,start_time,duration", "-of", "csv=p=0", path])
+        try #require(r.status == 0, "\(r.err)")
+        return r.out
+    }
 }

@@ -7,9 +7,9 @@ import MediaIO
 
 /// How a split job cuts its video: chunks that each start on a keyframe, with the frames each must
 /// make, read from the input's packet index (no decoding).
-public struct SplitPlan: Sendable {
+public struct SplitPlan: Sendable, Codable, Equatable {
     /// One chunk: its window on the job's timeline and the frames whose packets fall in it.
-    public struct Chunk: Sendable, Equatable {
+    public struct Chunk: Sendable, Codable, Equatable {
         /// 0-based.
         public var index: Int
         public var window: FrameWindow
@@ -32,10 +32,12 @@ public struct SplitPlan: Sendable {
     public var totalFrames: Int { chunks.reduce(0) { $0 + $1.frames } }
 
     /// What `make` decided.
-    public enum Outcome: Sendable {
+    public enum Outcome: Sendable, Codable, Equatable {
         case split(SplitPlan)
         /// The job runs unsplit, for this reason.
         case unsplit(String)
+        /// The video is not long enough to split (and that is all: nothing worth a note).
+        case short(String)
     }
 
     /// A step of the chain that cannot run on chunks, with its reason; nil when every step can.
@@ -44,6 +46,19 @@ public struct SplitPlan: Sendable {
             if case .wholeOnly(let why) = step.definition.chunking { return "\(step.definition.name): \(why)" }
         }
         return nil
+    }
+
+    /// The plan for `request` in chunks of `seconds` when its video runs longer than `aboveSeconds`
+    /// (the container's duration), else `.unsplit` saying so.
+    public static func make(_ request: ProcessRequest, seconds: Double, above aboveSeconds: Double,
+                            cancellation: CancellationFlag = CancellationFlag()) throws -> Outcome {
+        let name = request.inputName ?? request.input
+        let input = try InputFile(url: try InputLocation.resolve(request.input), name: name, options: request.inputOptions,
+                                  cancellation: cancellation)
+        guard let duration = input.duration, duration > aboveSeconds else {
+            return .short("\(name) is \(input.duration.map { "\($0.fixed(1)) s" } ?? "of unknown length"), not over \(aboveSeconds.fixed(1)) s")
+        }
+        return try make(request, seconds: seconds, cancellation: cancellation)
     }
 
     /// Boundaries at k x `seconds` on the output timeline, each moved to the nearest keyframe (the
@@ -64,6 +79,8 @@ public struct SplitPlan: Sendable {
         guard !times.isEmpty else { throw MediaError.noFramesDecoded(name) }
         guard times.allSatisfy({ $0.pts != nil }) else { return .unsplit("some of \(name)'s video packets carry no time") }
         let pts = times.map { $0.pts! - offset }.sorted()
+        // The whole video's limits, from its packets (a chunk alone would see only its share).
+        try request.limits.check(duration: parameters.timeBase.seconds((pts.last ?? 0) - (pts.first ?? 0)), frames: pts.count, name: name)
         let keys = Array(Set(times.filter(\.isKeyframe).map { $0.pts! - offset })).sorted()
         return plan(frames: pts, keyframes: keys, timeBase: parameters.timeBase, seconds: seconds)
     }
@@ -88,8 +105,9 @@ public struct SplitPlan: Sendable {
         let edges: [Int64?] = [nil] + bounds.map { Optional($0) } + [nil]
         var chunks: [Chunk] = []
         for i in 0..<(edges.count - 1) {
-            let window = FrameWindow(start: edges[i], end: edges[i + 1])
+            var window = FrameWindow(start: edges[i], end: edges[i + 1])
             let inside = pts.filter { ($0 >= (window.start ?? .min)) && ($0 < (window.end ?? .max)) }
+            window.frames = inside.count
             chunks.append(Chunk(index: i, window: window, frames: inside.count, firstPts: inside.first ?? first,
                                 startSeconds: timeBase.seconds(window.start ?? first),
                                 endSeconds: timeBase.seconds(window.end ?? last)))

@@ -13,7 +13,7 @@ import MediaIO
 /// the same routes an unsplit run uses; one container index at the end (MP4's at the front).
 public enum Stitch {
     /// One chunk as it was written.
-    public struct Part: Sendable {
+    public struct Part: Sendable, Codable, Equatable {
         public var path: String
         public var frames: Int
         public var label: String

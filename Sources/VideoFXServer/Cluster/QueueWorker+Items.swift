@@ -15,9 +15,9 @@ extension QueueWorker {
                                            logs: "", compose: { _, _, _ in nil })
             return
         }
-        let composer = ItemComposer(job: job, hooks: Webhooks(url: prediction.webhook, selected: WebhookEvent.selected(by: prediction.webhook_events_filter)))
+        let composer = TaskComposer(job: job, hooks: Webhooks(url: prediction.webhook, selected: WebhookEvent.selected(by: prediction.webhook_events_filter)))
         let label = "item \(index + 1)/\(job.recipes.count) (\(PredictionService.elided(job.recipes[index].input)))"
-        let log = ItemLog(lease: lease, queue: queue, lost: lost, composer: composer)
+        let log = ItemLog(lease: lease, queue: queue, lost: lost, compose: composer.compose)
         await log.append((lease.attempt > 1 ? "\(label): attempt \(lease.attempt) of \(lease.maxAttempts) on \(id)\n" : "") + "\(label): started")
         guard await log.flush() else { return }
         // A prediction that ended (cancelled, or failed by another item) runs no more of its items.
@@ -58,12 +58,12 @@ extension QueueWorker {
         if !written { logger.warning("item \(index + 1) of prediction \(lease.predictionID) ended here, but its lease had moved on: nothing written") }
     }
 
-    /// Makes a fanned-out prediction again from its items after the rescue failed one for good (its
-    /// workers died too often): with continue_on_error the others go on, else the prediction fails.
+    /// Makes a fanned-out (or split) prediction again from its tasks after the rescue failed one for good
+    /// (its workers died too often): with continue_on_error the other items go on, else the prediction fails.
     func recomposeItems(_ id: String) async {
         guard let row = try? await queue.prediction(id: id), let prediction = try? PostgresPredictionStore.decode(row.prediction),
               let job = try? JSONDecoder().decode(PredictionJob.self, from: Data(row.job.utf8)) else { return }
-        let composer = ItemComposer(job: job, hooks: Webhooks(url: prediction.webhook, selected: WebhookEvent.selected(by: prediction.webhook_events_filter)))
+        let composer = TaskComposer(job: job, hooks: Webhooks(url: prediction.webhook, selected: WebhookEvent.selected(by: prediction.webhook_events_filter)))
         _ = await persist { try await self.queue.recompose(id, compose: composer.compose); return true }
     }
 
@@ -76,15 +76,18 @@ extension QueueWorker {
     }
 }
 
-/// Makes a fanned-out prediction from its items: logs in item order; processing once any item started
-/// (its `start` webhook then); failed as soon as an item fails without continue_on_error (naming it);
-/// once every item ended, the output list in input order (null for a failed item) and each item's
-/// metrics, with the `output` and `completed` webhooks.
-struct ItemComposer: Sendable {
+/// Makes a prediction from its tasks as they stand: a split one from its chunks (``composeChunks``), a
+/// fanned-out one from its items: logs in item order; processing once any item started (its `start`
+/// webhook then); failed as soon as an item fails without continue_on_error (naming it); once every item
+/// ended, the output list in input order (null for a failed item) and each item's metrics, with the
+/// `output` and `completed` webhooks.
+struct TaskComposer: Sendable {
     let job: PredictionJob
     let hooks: Webhooks
 
-    func compose(_ json: String, _ status: String, _ items: [ItemState]) throws -> ItemComposition? {
+    func compose(_ json: String, _ status: String, _ tasks: [ItemState]) throws -> ItemComposition? {
+        if tasks.contains(where: { $0.kind == .chunk }) { return try composeChunks(json, tasks) }
+        let items = tasks.filter { $0.kind == .item }
         var p = try PostgresPredictionStore.decode(json)
         p.logs = items.map(\.logs).joined()
         var events: [WebhookEvent] = []
@@ -95,7 +98,8 @@ struct ItemComposer: Sendable {
         }
         let results = items.map { $0.result.flatMap { try? JSONDecoder().decode([String: JSONValue].self, from: Data($0.utf8)) } ?? [:] }
         if !job.continueOnError, let i = items.firstIndex(where: { $0.state == "failed" }) {
-            let label = "item \(items[i].item + 1)/\(items.count) (\(PredictionService.elided(job.recipes[items[i].item].input)))"
+            let index = items[i].item ?? i
+            let label = "item \(index + 1)/\(items.count) (\(PredictionService.elided(job.recipes[index].input)))"
             p.status = .failed
             p.error = "\(label): " + (results[i]["error"]?.string ?? "failed")
             return finished(p, events: events + [.completed], stop: true)
@@ -118,7 +122,7 @@ struct ItemComposer: Sendable {
         return finished(p, events: events + [.output, .completed], stop: false)
     }
 
-    private func finished(_ prediction: Prediction, events: [WebhookEvent], stop: Bool) -> ItemComposition {
+    func finished(_ prediction: Prediction, events: [WebhookEvent], stop: Bool) -> ItemComposition {
         var p = prediction
         p.completed_at = Prediction.timestamp()
         var metrics = p.metrics ?? [:]
@@ -136,11 +140,14 @@ actor ItemLog {
     private let lease: TaskLease
     private let queue: TaskQueue
     private let lost: CancellationFlag
-    private let composer: ItemComposer
+    private let compose: TaskQueue.Composer
     private var lastSave = ContinuousClock.now - .seconds(10)
+    /// A chunk's frames encoded so far, written with the log.
+    private let frames: FrameCounter?
 
-    init(lease: TaskLease, queue: TaskQueue, lost: CancellationFlag, composer: ItemComposer) {
-        self.lease = lease; self.queue = queue; self.lost = lost; self.composer = composer
+    init(lease: TaskLease, queue: TaskQueue, lost: CancellationFlag, compose: @escaping TaskQueue.Composer, frames: FrameCounter? = nil) {
+        self.lease = lease; self.queue = queue; self.lost = lost; self.compose = compose; self.frames = frames
+        text = lease.logs
     }
 
     func append(_ line: String) async {
@@ -151,7 +158,7 @@ actor ItemLog {
     /// Writes now; false when the lease is gone (then it marks the job lost).
     func flush() async -> Bool {
         lastSave = ContinuousClock.now
-        guard let written = try? await queue.writeItem(lease, state: nil, result: nil, logs: text, compose: composer.compose) else {
+        guard let written = try? await queue.writeItem(lease, state: nil, result: nil, logs: text, framesDone: frames?.value, compose: compose) else {
             return true  // the database is away: the next write or the heartbeat will tell
         }
         if !written { lost.cancel() }

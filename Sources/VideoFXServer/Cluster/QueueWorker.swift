@@ -2,6 +2,7 @@ import Foundation
 import Jobs
 import Logging
 import MediaIO
+import Pipeline
 import Queue
 import Synchronization
 
@@ -17,7 +18,7 @@ final class QueueWorker: Sendable {
     private let listener: QueueListener
     let runner: PredictionRunner
     private var metrics: ServerMetrics { runner.metrics }
-    private let configuration: ServerConfiguration
+    let configuration: ServerConfiguration
     let logger = Logger(label: "vfx.worker")
     private let retry: RetryPolicy
     private let state = Mutex(State())
@@ -87,10 +88,10 @@ final class QueueWorker: Sendable {
         let running = Running(lease: lease, cancellation: CancellationFlag(), lost: CancellationFlag())
         state.withLock { $0.running[lease.task] = running }
         let task = Task {
-            if let item = lease.item {
-                await executeItem(lease, index: item, cancellation: running.cancellation, lost: running.lost)
-            } else {
-                await execute(lease, cancellation: running.cancellation, lost: running.lost)
+            switch lease.kind {
+            case .item: await executeItem(lease, index: lease.item ?? 0, cancellation: running.cancellation, lost: running.lost)
+            case .chunk: await executeChunk(lease, cancellation: running.cancellation, lost: running.lost)
+            case .job, .stitch: await execute(lease, cancellation: running.cancellation, lost: running.lost)
             }
             _ = state.withLock { $0.running.removeValue(forKey: lease.task) }
         }
@@ -205,17 +206,22 @@ final class QueueWorker: Sendable {
         // Webhooks leave through the outbox, written with the state they report.
         let hooks = Webhooks(url: prediction.webhook, selected: WebhookEvent.selected(by: prediction.webhook_events_filter))
         let log = PredictionLog(prediction: prediction, lease: lease, queue: queue, lost: lost, hooks: hooks)
-        guard await log.save(force: true, event: lease.attempt == 1 ? .start : nil) else { return }
+        guard await log.save(force: true, event: lease.attempt == 1 && lease.kind == .job ? .start : nil) else { return }
         if row.cancelRequested { cancellation.cancel() }
 
         let (lines, continuation) = AsyncStream<String>.makeStream()
         let logging = Task { for await line in lines { await log.append(line) } }
         var work = PredictionWork(id: lease.predictionID, job: job, cancellation: cancellation, log: continuation)
-        work.attempt = "\(lease.predictionID)-a\(lease.attempt)"
+        work.attempt = "\(lease.predictionID)-\(lease.kind == .stitch ? "s" : "")a\(lease.attempt)"
+        work.split = splitRole(lease, job: job)
         var outcome: (Prediction.Status, JSONValue?, [String: JSONValue], (any Error)?)
+        var planned: SplitPlan?
         do {
             let (output, metrics) = try await runner.run(work)
-            outcome = (.succeeded, output, metrics, nil)
+            outcome = (.succeeded, output, lease.kind == .stitch ? await stitchMetrics(metrics, id: lease.predictionID) : metrics, nil)
+        } catch let split as PredictionSplit {
+            planned = split.plan
+            outcome = (.processing, nil, [:], nil)
         } catch {
             let cancelled = cancellation.isCancelled || error is CancellationError || (error as? MediaError) == .cancelled
             outcome = (cancelled ? .canceled : .failed, nil, [:], error)
@@ -225,6 +231,7 @@ final class QueueWorker: Sendable {
         await logging.value
         if lost.isCancelled { return }
         prediction = await log.current
+        if let planned { return await handOff(planned, lease: lease, prediction: prediction) }
         let (status, output, produced, error) = outcome
         // A transient failure with attempts left goes back to the queue; the prediction stays running.
         if status == .failed, let error, let wait = retryDelay(after: error, lease: lease) {
@@ -235,7 +242,9 @@ final class QueueWorker: Sendable {
             return
         }
         var metrics = produced
-        metrics["predict_time"] = .double(Date().timeIntervalSince(started))
+        // A stitch ends what the planning task started.
+        let began = prediction.started_at.flatMap(Prediction.date(from:)) ?? started
+        metrics["predict_time"] = .double(Date().timeIntervalSince(lease.kind == .stitch ? began : started))
         prediction.status = status
         prediction.output = output
         prediction.metrics = metrics

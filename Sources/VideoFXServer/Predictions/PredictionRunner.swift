@@ -62,6 +62,10 @@ struct PredictionWork: Sendable {
     /// Set on a cluster's attempt (`ID-a2`, `ID-i3-a1`): its output file, and so its upload, is named
     /// apart, so a late upload from a lost attempt never replaces the real one.
     var attempt: String?
+    /// Set when this work is a piece of a split prediction (a cluster's tasks).
+    var split: SplitRole?
+    /// Frames done, as the engine reports them (a chunk's share of its prediction's progress).
+    var onFrames: (@Sendable (Int) -> Void)?
 
     var recipes: [Recipe] { job.recipes }
     var isBatch: Bool { job.isBatch }
@@ -230,7 +234,21 @@ final class PredictionRunner: Sendable {
         request.outputName = "the output video"
         request.threads = configuration.threads
         request.limits.maxOutputBytes = configuration.maxOutputBytes
-        let result = try await runJob(request, resources: resources.files, folder: folder, work: work)
+        let piece: SplitWork?
+        switch work.split {
+        case .plan(let above, let seconds)?:
+            if let plan = try await planSplit(request, above: above, seconds: seconds, resources: resources, folder: folder, work: work) {
+                throw PredictionSplit(plan: plan)
+            }
+            piece = nil
+        case .chunk(let window, let keep)?:
+            let result = try await runJob(request, resources: resources.files, folder: folder, work: work, split: .chunk(window))
+            try await keep(output, result)
+            return ("", result)
+        case .stitch(let parts)?: piece = .stitch(try await parts(folder))
+        case nil: piece = nil
+        }
+        let result = try await runJob(request, resources: resources.files, folder: folder, work: work, split: piece)
         if let f = result.fallbackFrom { metrics.fallback(requested: f, used: result.encoder) }
         for s in result.streams {
             metrics.stream(kind: s.kind, decoder: s.decoder, decoderDevice: s.decoderDevice, encoder: s.encoder,
@@ -329,19 +347,23 @@ final class PredictionRunner: Sendable {
 
     /// Runs the blocking engine off the server's threads: in a child process of its own when the
     /// configuration names the binary (a crash or a limit then ends this job alone), else on a thread.
-    private func runJob(_ request: ProcessRequest, resources: [String: String], folder: String, work: PredictionWork,
-                        preview: PreviewSpec? = nil) async throws -> ProcessResult {
+    func runJob(_ request: ProcessRequest, resources: [String: String], folder: String, work: PredictionWork,
+                preview: PreviewSpec? = nil, split: SplitWork? = nil) async throws -> ProcessResult {
         try await runJob(request, resources: resources, folder: folder, id: work.id, cancellation: work.cancellation, log: work.log,
-                         preview: preview)
+                         frames: work.onFrames, preview: preview, split: split)
     }
 
     private func runJob(_ request: ProcessRequest, resources: [String: String], folder: String, id: String,
                         cancellation flag: CancellationFlag, log lines: AsyncStream<String>.Continuation,
-                        preview: PreviewSpec? = nil) async throws -> ProcessResult {
+                        frames: (@Sendable (Int) -> Void)? = nil, preview: PreviewSpec? = nil,
+                        split: SplitWork? = nil) async throws -> ProcessResult {
         // One ordered stream per prediction: a task per line would let lines overtake each other.
         let log: @Sendable (String) -> Void = { line in lines.yield(line) }
         let throttle = ProgressThrottle()
-        let progress: @Sendable (JobProgress) -> Void = { p in if throttle.due(final: p.framesDone == p.totalFrames) { log(p.line) } }
+        let progress: @Sendable (JobProgress) -> Void = { p in
+            frames?(p.framesDone)
+            if throttle.due(final: p.framesDone == p.totalFrames) { log(p.line) }
+        }
         // What a crashed job wrote on standard error goes to the operator's log, not to the client.
         let logger = self.logger
         let crashLog: @Sendable (String) -> Void = { stderr in
@@ -354,6 +376,7 @@ final class PredictionRunner: Sendable {
         let spec = {
             var spec = JobSpec(request, resources: resources, processLimits: configuration.jobLimits)
             spec.preview = preview
+            spec.split = split
             return spec
         }()
         do {
@@ -364,11 +387,8 @@ final class PredictionRunner: Sendable {
                             if let isolated {
                                 continuation.resume(returning: try isolated.run(spec, cancellation: flag, onProgress: progress, onLog: log,
                                                                                 onCrash: crashLog))
-                            } else if let preview {
-                                continuation.resume(returning: try spec.renderPreview(preview))
                             } else {
-                                let runner = Runner(request: request, cancellation: flag, onProgress: progress, onLog: log)
-                                continuation.resume(returning: try runner.run())
+                                continuation.resume(returning: try spec.run(request, cancellation: flag, onProgress: progress, onLog: log))
                             }
                         } catch { continuation.resume(throwing: error) }
                     }
