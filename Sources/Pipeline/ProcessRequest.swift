@@ -74,11 +74,21 @@ public struct ProcessRequest: Sendable {
 /// start offset every stream is shifted by); nil ends are open. Frames keep their timeline timestamps,
 /// so a chunk's frames carry exactly the times an unsplit run gives them.
 public struct FrameWindow: Sendable, Codable, Equatable {
+    /// The source frames decoded, in the input video's time base on the timeline (nil: from the start, to the end).
     public var start: Int64?
     public var end: Int64?
-    /// The frames the window holds, when planned (its progress counts to this).
+    /// The frames the window makes, when planned (its progress counts to this).
     public var frames: Int?
-    public init(start: Int64?, end: Int64?, frames: Int? = nil) { self.start = start; self.end = end; self.frames = frames }
+    /// The frames kept out of the steps, in the steps' output time base (nil: all of them); the frames
+    /// decoded past them give steps that look ahead (fps) what they need.
+    public var keepStart: Int64?
+    public var keepEnd: Int64?
+    public init(start: Int64?, end: Int64?, frames: Int? = nil, keepStart: Int64? = nil, keepEnd: Int64? = nil) {
+        self.start = start; self.end = end; self.frames = frames; self.keepStart = keepStart; self.keepEnd = keepEnd
+    }
+
+    /// Whether a frame out of the steps at `pts` is kept.
+    public func keeps(_ pts: Int64) -> Bool { pts >= (keepStart ?? .min) && pts < (keepEnd ?? .max) }
 }
 
 /// How one output stream was made: which decoder and encoder, on which device ("cpu", "nvidia"), or a copy.

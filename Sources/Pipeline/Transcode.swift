@@ -186,6 +186,8 @@ final class Transcode {
     /// Sends one frame out of the steps to the encoder (nil drains it), writing what it gives.
     private func encode(_ f: Frame?) throws {
         guard let encode, let enc = encoder else { return }
+        // A chunk keeps its share of the output's timeline; the frames around it only fed the steps.
+        if let f, f.pts != Timestamp.none, let window = request.window, !window.keeps(f.pts) { return }
         if let f {
             // Encoders need strictly increasing times; nudge duplicates forward.
             if f.pts == Timestamp.none { f.pts = lastOut == .min ? 0 : lastOut + lastOutDuration }

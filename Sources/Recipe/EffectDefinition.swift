@@ -81,6 +81,18 @@ public enum ReadHint: Sendable, Equatable {
     case window(start: Double, end: Double?)
 }
 
+/// How a step moves frames in time, exactly as its filters do, so that a split job can plan its chunks on
+/// the output's timeline (values as the filters read them).
+public enum Retiming: Sendable, Equatable {
+    /// Keeps the frames from `start` (inclusive) to `end` (exclusive), in seconds, and moves them back by
+    /// `start` (trim then `setpts=PTS-start/TB`).
+    case cut(start: Double, end: Double?)
+    /// Divides every time by `factor` (`setpts=PTS/factor`).
+    case scale(factor: Double)
+    /// One frame per slot of `rate` frames a second, each the latest frame at or before the slot (fps).
+    case resample(rate: Double)
+}
+
 /// Whether a step can run on a stretch of the video (a chunk of a split job) and give the frames an
 /// unsplit run gives there. Chunks keep the whole timeline's timestamps, so steps that read a frame's
 /// time (fade) run on chunks as they are.
@@ -105,15 +117,18 @@ public struct EffectDefinition: Sendable {
     public let readHint: (@Sendable (Parameters) -> ReadHint)?
     /// Whether the step moves frames in time, so an output time maps to another source time (trim, speed).
     public let movesTime: Bool
+    /// How the step moves frames in time, for a split job's plan (nil: it keeps every frame's time).
+    public let retime: (@Sendable (Parameters) -> Retiming)?
     /// Whether the step runs on chunks of a split job.
     public let chunking: Chunking
 
     public init(name: String, summary: String, kind: EffectKind, parameters: [ParameterSpec] = [],
                 rules: [ParameterRule] = [], lowering: Lowering, readHint: (@Sendable (Parameters) -> ReadHint)? = nil,
-                movesTime: Bool = false, chunking: Chunking = .anyChunk) {
+                movesTime: Bool = false, retime: (@Sendable (Parameters) -> Retiming)? = nil, chunking: Chunking = .anyChunk) {
         self.name = name; self.summary = summary; self.kind = kind; self.parameters = parameters
         self.rules = rules; self.lowering = lowering; self.readHint = readHint; self.movesTime = movesTime
-        self.chunking = movesTime ? .wholeOnly("it moves frames in time (split jobs do not plan timing steps yet)") : chunking
+        self.retime = retime
+        self.chunking = movesTime && retime == nil ? .wholeOnly("it moves frames in time in a way a split job cannot plan") : chunking
     }
 
     /// Applies every rule to resolved parameters (defaults filled in).

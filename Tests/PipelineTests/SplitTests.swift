@@ -105,16 +105,34 @@ import TestSupport
         #expect(Set(fa.map { $0.split(separator: " ")[1] }).count == 500)
     }
 
-    /// Steps that cannot run on chunks run the job unsplit, and the log says why.
-    @Test func timingStepsRunUnsplitAndSayWhy() throws {
+    /// Steps that move frames in time are planned on the whole timeline first: the chunks are cut on the
+    /// output's timeline, decode what their share needs (and a little past it, for fps) and keep only
+    /// their share; the stitched result equals the unsplit run, packets, frames and audio.
+    @Test(arguments: ["trim:start=3.3,end=17.9 | posterize:levels=5", "speed:factor=1.5 | vignette", "fps:rate=10 | invert",
+                      "trim:start=2.5 | speed:factor=0.75 | fps:rate=12", "fps:rate=29.97 | grain",
+                      "trim:start=1,end=15.5 | fps:rate=15", "trim:start=1,end=15.5 | speed:factor=1.25 | fps:rate=15"])
+    func timingStepsArePlannedOnTheWholeTimeline(chain: String) throws {
         let dir = try Scratch()
-        let input = dir.path("short.mp4")
-        try Self.clip(input, seconds: 6)
-        let (result, log) = try Self.run(input, dir.path("out.mp4"), chain: "fps:rate=10 | posterize", split: .seconds(2), crf: 19)
-        #expect(log.contains { $0.hasPrefix("note: running unsplit: fps: it drops and repeats frames") }, "\(log)")
-        #expect(result.framesWritten == 60)
-        #expect(try SplitPlan.obstacle(in: Chain.parse("speed:factor=2")) != nil)
-        #expect(try SplitPlan.obstacle(in: Chain.parse("resize:width=100 | blur | fade | vignette | grain")) == nil)
+        let input = dir.path("clicks.mp4")
+        try Self.clip(input, seconds: 20)
+        let a = dir.path("whole.mp4"), b = dir.path("split.mp4")
+        let (whole, _) = try Self.run(input, a, chain: chain, split: .off)
+        let (split, log) = try Self.run(input, b, chain: chain, split: .seconds(4))
+        #expect(log.contains { $0.hasPrefix("note: split into") }, "\(log)")
+        #expect(!log.contains { $0.contains("unsplit") }, "\(log.filter { $0.contains("unsplit") })")
+        #expect(split.framesWritten == whole.framesWritten && whole.framesWritten > 100)
+        #expect(try StreamCheck.streams(a) == StreamCheck.streams(b))
+        #expect(try StreamCheck.packets(a) == StreamCheck.packets(b))
+        #expect(try StreamCheck.frames(a) == StreamCheck.frames(b))
+        #expect(try StreamCheck.audio(a) == StreamCheck.audio(b))
+    }
+
+    /// The plan knows which steps it can map: every catalogue step runs on chunks now.
+    @Test func everyStepRunsOnChunks() throws {
+        for definition in EffectCatalogue.all {
+            #expect(definition.chunking == .anyChunk, "\(definition.name)")
+        }
+        #expect(try SplitPlan.obstacle(in: Chain.parse("trim:start=1 | speed:factor=2 | fps:rate=10 | resize:width=100 | blur | fade | vignette | grain")) == nil)
     }
 
     /// `auto` splits only long videos and only with more than one job.

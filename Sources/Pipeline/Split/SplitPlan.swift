@@ -82,36 +82,52 @@ public struct SplitPlan: Sendable, Codable, Equatable {
         // The whole video's limits, from its packets (a chunk alone would see only its share).
         try request.limits.check(duration: parameters.timeBase.seconds((pts.last ?? 0) - (pts.first ?? 0)), frames: pts.count, name: name)
         let keys = Array(Set(times.filter(\.isKeyframe).map { $0.pts! - offset })).sorted()
-        return plan(frames: pts, keyframes: keys, timeBase: parameters.timeBase, seconds: seconds)
+        let retimings = try Chain.resolve(request.steps).compactMap { step in step.definition.retime?(step.parameters) }
+        return plan(frames: pts, keyframes: keys, timeBase: parameters.timeBase, seconds: seconds, retimings: retimings)
     }
 
-    /// The plan for frames and keyframes (timeline ticks, sorted) cut every `seconds`.
-    static func plan(frames pts: [Int64], keyframes keys: [Int64], timeBase: Rational, seconds: Double) -> Outcome {
-        guard let first = pts.first, let last = pts.last else { return .unsplit("no frames") }
-        var bounds: [Int64] = []
+    /// The plan for source frames and keyframes (timeline ticks, sorted) cut every `seconds` of the
+    /// output's timeline, which `retimings` make from the source's (as the steps' filters do).
+    static func plan(frames pts: [Int64], keyframes keys: [Int64], timeBase: Rational, seconds: Double,
+                     retimings: [Retiming] = []) -> Outcome {
+        guard !pts.isEmpty else { return .unsplit("no frames") }
+        let out = OutputTimeline(source: pts, timeBase: timeBase, retimings: retimings)
+        guard let first = out.pts.first, let last = out.pts.last else { return .unsplit("the steps keep no frame") }
+        let index = Dictionary(pts.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        // Where a chunk may start: the first output frame made from a source keyframe or after it.
+        var starts: [(output: Int, key: Int)] = []
+        for key in keys {
+            guard let k = index[key], let j = out.firstFrame(fromSourceAtLeast: k), j > 0, starts.last?.output != j else { continue }
+            starts.append((j, k))
+        }
+        var bounds: [(output: Int, key: Int)] = []
         var k = 1
         while true {
-            let target = Int64((Double(k) * seconds / timeBase.value).rounded())
+            let target = first + Int64((Double(k) * seconds / out.timeBase.value).rounded())
             if target > last { break }
             k += 1
-            // The nearest keyframe; the earlier one on a tie.
-            let after = keys.firstIndex { $0 >= target } ?? keys.count
-            let candidates = [after > 0 ? keys[after - 1] : nil, after < keys.count ? keys[after] : nil].compactMap { $0 }
-            guard let nearest = candidates.min(by: { abs($0 - target) < abs($1 - target) || (abs($0 - target) == abs($1 - target) && $0 < $1) })
-            else { continue }
-            if nearest > first, nearest > (bounds.last ?? first) { bounds.append(nearest) }
+            // The nearest keyframe's start; the earlier one on a tie.
+            let after = starts.firstIndex { out.pts[$0.output] >= target } ?? starts.count
+            let candidates = [after > 0 ? starts[after - 1] : nil, after < starts.count ? starts[after] : nil].compactMap { $0 }
+            guard let nearest = candidates.min(by: { a, b in
+                let da = abs(out.pts[a.output] - target), db = abs(out.pts[b.output] - target)
+                return da < db || (da == db && a.output < b.output)
+            }) else { continue }
+            if nearest.output > (bounds.last?.output ?? 0) { bounds.append(nearest) }
         }
         guard !bounds.isEmpty else { return .unsplit("the video is shorter than two chunks (or has no keyframe to cut at)") }
-        let edges: [Int64?] = [nil] + bounds.map { Optional($0) } + [nil]
+        let edges: [(output: Int, key: Int)?] = [nil] + bounds.map { Optional($0) } + [nil]
         var chunks: [Chunk] = []
         for i in 0..<(edges.count - 1) {
-            var window = FrameWindow(start: edges[i], end: edges[i + 1])
-            let inside = pts.filter { ($0 >= (window.start ?? .min)) && ($0 < (window.end ?? .max)) }
-            window.frames = inside.count
-            chunks.append(Chunk(index: i, window: window, frames: inside.count, firstPts: inside.first ?? first,
-                                startSeconds: timeBase.seconds(window.start ?? first),
-                                endSeconds: timeBase.seconds(window.end ?? last)))
+            let from = edges[i]?.output ?? 0, to = edges[i + 1]?.output ?? out.pts.count
+            // Decoding runs two frames past the next chunk's keyframe: fps decides a slot by the frame after it.
+            let decodeEnd = edges[i + 1].flatMap { $0.key + 2 < pts.count ? pts[$0.key + 2] : nil }
+            let window = FrameWindow(start: edges[i].map { pts[$0.key] }, end: decodeEnd, frames: to - from,
+                                     keepStart: edges[i].map { out.pts[$0.output] }, keepEnd: edges[i + 1].map { out.pts[$0.output] })
+            chunks.append(Chunk(index: i, window: window, frames: to - from, firstPts: out.pts[from],
+                                startSeconds: out.timeBase.seconds(out.pts[from] - first),
+                                endSeconds: out.timeBase.seconds((to < out.pts.count ? out.pts[to] : last) - first)))
         }
-        return .split(SplitPlan(chunks: chunks, timeBase: timeBase))
+        return .split(SplitPlan(chunks: chunks, timeBase: out.timeBase))
     }
 }

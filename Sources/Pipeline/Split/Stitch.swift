@@ -70,10 +70,9 @@ public enum Stitch {
         guard let firstPart = parts.first else { throw Mismatch(description: "no chunks") }
 
         // Video: the first chunk's stream parameters (every chunk's encoder had the same settings), in
-        // the time base the encoders worked in: the input's, as chunked steps keep it.
+        // the time base the encoders worked in: the steps' output time base, which the plan computed.
         var reader = try ChunkReader(firstPart)
-        let videoOut = try output.addCopiedStream(from: reader.input, stream: reader.stream,
-                                                  timeBase: source.timeBase(of: sourceVideo))
+        let videoOut = try output.addCopiedStream(from: reader.input, stream: reader.stream, timeBase: firstPart.timeBase)
         try output.copyDisplayMatrix(from: source, stream: sourceVideo, to: videoOut)
         if let timecode = source.tag("timecode") { output.setTag("timecode", timecode, stream: videoOut) }
 

@@ -8,5 +8,5 @@ extension EffectCatalogue {
             shape.frameRate = rate
             return FilterFragment(video: [FilterNode("fps", [("fps", rate.filterText)])])
         },
-        chunking: .wholeOnly("it drops and repeats frames by their neighbours (split jobs do not plan timing steps yet)"))
+        retime: { p in .resample(rate: Double(p.double("rate")!.filterText) ?? p.double("rate")!) })
 }

@@ -15,5 +15,6 @@ extension EffectCatalogue {
             return FilterFragment(video: [FilterNode("setpts", [("expr", "PTS/\(factor.filterText)")])],
                                   audio: stages.map { FilterNode("atempo", [("tempo", $0.filterText)]) })
         },
-        movesTime: true)
+        movesTime: true,
+        retime: { p in .scale(factor: Double(p.double("factor")!.filterText) ?? p.double("factor")!) })
 }

@@ -31,7 +31,12 @@ extension EffectCatalogue {
             let start = p.double("start")!
             return .window(start: start, end: p.double("end") ?? p.double("duration").map { start + $0 })
         },
-        movesTime: true)
+        movesTime: true,
+        retime: { p in
+            let start = p.double("start")!, end = p.double("end") ?? p.double("duration").map { start + $0 }
+            // As the filters read them: the text they are given, parsed back.
+            return .cut(start: Double(start.filterText) ?? start, end: end.map { Double($0.filterText) ?? $0 })
+        })
 }
 
 extension Double {
