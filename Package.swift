@@ -56,7 +56,8 @@ let package = Package(
         // A job described once: the Codable recipe, the chain grammar and the effect catalogue. No FFmpeg.
         .target(name: "Recipe", dependencies: ["Effects", "ErrorTaxonomy"]),
         // Owning Swift wrappers over FFmpeg objects: files, codecs, frames, scalers, filter graphs.
-        .target(name: "MediaIO", dependencies: ["CFFmpeg", "Effects", "ErrorTaxonomy", "Recipe"]),
+        .target(name: "CFFmpegLog", linkerSettings: [.linkedLibrary("avutil")]),
+        .target(name: "MediaIO", dependencies: ["CFFmpeg", "CFFmpegLog", "Effects", "ErrorTaxonomy", "Recipe"]),
         // Plan + Runner: decode -> steps -> encode with audio alongside.
         .target(name: "Pipeline", dependencies: ["MediaIO", "Effects", "Recipe", "ErrorTaxonomy"]),
         // Batches: manifests, output names, the worker pool, resume and reports.

@@ -22,6 +22,7 @@ public struct OutputSettingsOverride: Sendable, Equatable {
     public var preset: String?
     public var pixelFormat: String?
     public var audio: AudioPolicy?
+    public var decoder: DecoderChoice?
 
     public init() {}
 
@@ -33,15 +34,16 @@ public struct OutputSettingsOverride: Sendable, Equatable {
         if let preset { s.preset = preset }
         if let pixelFormat { s.pixelFormat = pixelFormat }
         if let audio { s.audio = audio }
+        if let decoder { s.decoder = decoder }
         return s
     }
 }
 
 /// Reads a manifest: CSV with a header row (`input` required; `output`, `chain`, `codec`, `crf`,
-/// `preset`, `pixel_format`, `audio` optional), or JSON Lines (`.jsonl`, one object per line with
+/// `preset`, `pixel_format`, `audio`, `decoder` optional), or JSON Lines (`.jsonl`, one object per line with
 /// the same keys; `chain` a string in the chain grammar or an array of steps). Errors name the line.
 public enum Manifest {
-    public static let columns = ["input", "output", "chain", "codec", "crf", "preset", "pixel_format", "audio"]
+    public static let columns = ["input", "output", "chain", "codec", "crf", "preset", "pixel_format", "audio", "decoder"]
     /// The largest manifest read.
     public static let maxBytes = 64 << 20
 
@@ -180,6 +182,12 @@ public enum Manifest {
         if let audio = string("audio") {
             guard let policy = AudioPolicy(rawValue: audio) else { throw fail("audio '\(audio.prefix(32))' must be keep or drop") }
             settings.audio = policy
+        }
+        if let decoder = string("decoder") {
+            guard let choice = DecoderChoice(rawValue: decoder) else {
+                throw fail("decoder '\(decoder.prefix(32))' must be \(DecoderChoice.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            settings.decoder = choice
         }
         let output = string("output").flatMap { $0.isEmpty ? nil : $0 }
         if let output, output.contains("\0") { throw fail("output holds a NUL byte") }

@@ -129,9 +129,9 @@ extension Encoder {
             try set("crf", String(config.quality))
             if let preset = config.preset { try set("preset", preset) }
         }
-        let code = avcodec_open2(ctx, codec, nil)
+        let (code, said) = FFmpegLog.capturing { avcodec_open2(ctx, codec, nil) }
         if code < 0 {
-            let hint = entry?.device == .nvidia ? " (no usable NVIDIA GPU and driver)" : ""
+            let hint = entry?.device == .nvidia ? " (\(NVENCRefusal(said).reason))" : ""
             throw MediaError.encoderUnavailable(name: name, reason: ffmpegMessage(code) + hint)
         }
         return Encoder(context: cc)
@@ -189,5 +189,38 @@ extension Encoder {
         if globalHeader { ctx.pointee.flags |= AV_CODEC_FLAG_GLOBAL_HEADER }
         try check(avcodec_open2(ctx, codec, nil), "avcodec_open2(\(name))", path: path)
         return Encoder(context: cc)
+    }
+}
+
+/// Why NVENC would not open, from what FFmpeg's nvenc and the driver said: no session free (consumer
+/// GPUs allow a few at once), a GPU without an encoder (data-centre GPUs such as H100 and H200 decode but
+/// do not encode), or no NVIDIA GPU and driver at all.
+struct NVENCRefusal: Equatable {
+    enum Kind: Equatable { case noSessionFree, noEncoderOnGPU, noGPU, other(String) }
+    let kind: Kind
+
+    init(_ said: [String]) {
+        let text = said.joined(separator: " ").lowercased()
+        let has = { (needles: [String]) in needles.contains { text.contains($0) } }
+        if has(["out of memory (10)", "incompatible client key", "too many concurrent sessions", "no free session"]) {
+            kind = .noSessionFree
+        } else if has(["no capable devices found", "no nvenc capable devices", "unsupported device (2)", "device type unsupported",
+                       "does not support nvenc", "encoder not found"]) {
+            kind = .noEncoderOnGPU
+        } else if has(["cannot load libcuda", "could not dynamically load cuda", "cuda_error_no_device", "cannot load libnvidia-encode",
+                       "no cuda-capable device"]) || text.isEmpty {
+            kind = .noGPU
+        } else {
+            kind = .other(said.last ?? "")
+        }
+    }
+
+    var reason: String {
+        switch kind {
+        case .noSessionFree: return "no NVENC session free on this GPU: it runs as many encodes as it allows"
+        case .noEncoderOnGPU: return "this GPU has no NVENC encoder (data-centre GPUs such as H100 and H200 decode but do not encode)"
+        case .noGPU: return "no usable NVIDIA GPU and driver"
+        case .other(let line): return "NVENC said: \(line)"
+        }
     }
 }

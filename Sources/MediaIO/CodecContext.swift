@@ -30,8 +30,20 @@ public final class Decoder {
     /// The stream's time base: packets arrive in it and frames leave in it.
     public let timeBase: Rational
 
-    /// Opens the decoder FFmpeg names for the stream's probed codec.
-    public init(input: InputFile, stream index: Int, threads: Int = 0) throws {
+    /// The device attached (nil: the CPU); frames it decodes come back to system memory.
+    public let device: DecodeDevice?
+    private let deviceContext: HardwareDeviceContext?
+    /// Why `auto` decodes on the CPU (no device here, or none for this codec), for the job's log.
+    public let placementNote: String?
+    /// Frames the device decoded (a stream whose profile it cannot take is decoded by the CPU instead).
+    public private(set) var framesOnDevice = 0
+    private var transfer: Frame?
+
+    /// Where the frames were decoded, as reports and metrics name it: `nvidia`, `vaapi` or `cpu`.
+    public var deviceLabel: String { framesOnDevice > 0 ? device?.label ?? "cpu" : "cpu" }
+
+    /// Opens the decoder FFmpeg names for the stream's probed codec, on the device `placement` picks.
+    public init(input: InputFile, stream index: Int, threads: Int = 0, placement: DecoderPlacement = .cpu) throws {
         let st = input.stream(index)
         let par = st.parameters
         guard let codec = avcodec_find_decoder(par.pointee.codec_id) else {
@@ -44,10 +56,28 @@ public final class Decoder {
         ctx.pointee.thread_count = Int32(threads)
         ctx.pointee.framerate = av_guess_frame_rate(input.context, st, nil)
         timeBase = Rational(st.pointee.time_base)
+        do {
+            let attached = try Self.attachDevice(placement, codec: codec, context: ctx, name: context.name)
+            deviceContext = attached?.0; device = attached?.1; placementNote = nil
+        } catch let fellBack as AutoFellBack {
+            deviceContext = nil; device = nil
+            placementNote = "video decoded on the CPU (decoder auto: " + fellBack.reasons.joined(separator: "; ") + ")"
+        }
         try check(avcodec_open2(ctx, codec, nil), "avcodec_open2(\(context.name))", path: input.name)
     }
 
     public var codecName: String { context.name }
+
+    /// Brings a frame the device decoded back to system memory, in its place.
+    private func download(_ frame: Frame) throws {
+        let copy = try transfer ?? Frame()
+        transfer = copy
+        copy.unref()
+        try check(av_hwframe_transfer_data(copy.pointer, frame.pointer, 0), "av_hwframe_transfer_data(\(context.name))", path: context.path)
+        try check(av_frame_copy_props(copy.pointer, frame.pointer), "av_frame_copy_props", path: context.path)
+        frame.take(copy)
+        framesOnDevice += 1
+    }
     package var pointer: UnsafeMutablePointer<AVCodecContext> { context.pointer }
 
     /// Whether frames no other frame refers to are skipped (not decoded at all) from the next packet on:
@@ -73,7 +103,10 @@ public final class Decoder {
     /// Receives the next decoded frame into `frame`.
     public func receive(into frame: Frame) throws -> Pulled<Void> {
         let code = avcodec_receive_frame(context.pointer, frame.pointer)
-        if code >= 0 { return .value(()) }
+        if code >= 0 {
+            if let device, frame.pixelFormat == device.pixelFormat { try download(frame) }
+            return .value(())
+        }
         if code == AVResult.again { return .needsInput }
         if code == AVResult.endOfFile { return .endOfStream }
         if code == AVResult.invalidData { return .needsInput }

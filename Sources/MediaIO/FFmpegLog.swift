@@ -1,4 +1,5 @@
 import CFFmpeg
+import CFFmpegLog
 #if canImport(Glibc)
 import Glibc
 #else
@@ -21,5 +22,21 @@ public enum FFmpegLog {
     public static func configure(verbose: Bool) {
         ensureDefault()
         av_log_set_level(verbose ? AV_LOG_INFO : AV_LOG_FATAL)
+    }
+}
+
+extension FFmpegLog {
+    /// Runs `body` keeping what FFmpeg says on this thread meanwhile (verbose and worse: a driver that
+    /// will not load, a device that refuses a session), returned beside its result, one line each.
+    static func capturing<T>(_ body: () throws -> T) rethrows -> (T, [String]) {
+        ensureDefault()
+        vfx_log_capture_begin()
+        var said: [String] = []
+        defer { _ = vfx_log_capture_end() }
+        let result = try body()
+        said = String(cString: vfx_log_capture_end()).split(separator: "\n")
+            .map { String($0.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed()) }
+            .filter { !$0.isEmpty }
+        return (result, said)
     }
 }

@@ -93,7 +93,9 @@ final class Transcode {
         let hardwareRequested = OutputCatalogue.encoder(named: request.outputCodec)?.isHardware == true
         decoder = try Decoder(input: input, stream: videoIndex,
                               threads: Runner.decoderThreads(requested: request.threads, hardwareEncoder: hardwareRequested,
-                                                             cores: ProcessInfo.processInfo.activeProcessorCount))
+                                                             cores: ProcessInfo.processInfo.activeProcessorCount),
+                              placement: (request.recipe.settings.decoder ?? .auto).placement)
+        if let note = decoder.placementNote { runner.onLog("note: " + note) }
         defaultDuration = max(1, sourceRate.inverse.rescale(1, to: video.timeBase))
         encoderTimeBase = video.timeBase
 
@@ -301,8 +303,11 @@ final class Transcode {
         var result = ProcessResult(output: output.path, framesDecoded: decodedCount, framesWritten: written, encoder: encoder.name,
                                    fallbackFrom: fallbackFrom, audioStreams: audio.count, seconds: 0, framesPerSecond: 0,
                                    warnings: warnings)
-        // Decoding runs on the CPU (no hardware decoder is opened); NVENC encoders run on the GPU.
-        result.streams = [StreamReport(kind: "video", decoder: decoder.codecName, decoderDevice: "cpu", encoder: encoder.name,
+        // A device that could not take the stream's profile leaves its frames to the CPU decoder.
+        if let device = decoder.device, decoder.framesOnDevice == 0, decodedCount > 0 {
+            warn("\(device.title) could not decode \(inputName)'s video (its profile or format); it was decoded on the CPU")
+        }
+        result.streams = [StreamReport(kind: "video", decoder: decoder.codecName, decoderDevice: decoder.deviceLabel, encoder: encoder.name,
                                        encoderDevice: OutputCatalogue.encoder(named: encoder.name)?.device.rawValue ?? "cpu")]
             + audio.keys.sorted().compactMap { audio[$0]?.report }
         return .finished(result, timing)
@@ -334,5 +339,17 @@ extension InputFile {
                                 pixelAspect: v.sampleAspectRatio.isPositive ? v.sampleAspectRatio.value : 1, frameRate: v.frameRate.value,
                                 duration: info(stream: index).duration ?? duration)
         return (shape, v.frameRate, v.sampleAspectRatio)
+    }
+}
+
+extension DecoderChoice {
+    /// Where MediaIO's decoder runs for this choice.
+    var placement: DecoderPlacement {
+        switch self {
+        case .auto: return .auto
+        case .cpu: return .cpu
+        case .cuda: return .device(.cuda)
+        case .vaapi: return .device(.vaapi)
+        }
     }
 }

@@ -6,6 +6,21 @@ public enum AudioPolicy: String, Sendable, Codable, CaseIterable {
     case drop
 }
 
+/// Where the input video is decoded.
+public enum DecoderChoice: String, Sendable, Codable, CaseIterable {
+    /// NVDEC (CUDA) or VA-API when the machine has a device that decodes the stream's codec, else the CPU.
+    case auto
+    case cpu
+    /// NVIDIA's NVDEC; a job fails, naming it, when the machine has no such device.
+    case cuda
+    /// VA-API (Intel, AMD); a job fails, naming it, when the machine has no such device.
+    case vaapi
+
+    /// What `--decoder`, the manifest's `decoder` column and the API's `decoder` input take, for help.
+    public static let help = "Where the input video is decoded: auto (NVDEC or VA-API when this machine has a device "
+        + "that decodes the stream's codec, else the CPU), cpu, cuda or vaapi (those two fail when there is no such device)."
+}
+
 /// How the output is encoded; nil fields take the defaults the engine documents (``OutputSettings/defaultQuality``,
 /// the codec catalogue's default encoder and each encoder's preset).
 public struct OutputSettings: Sendable, Equatable, Codable {
@@ -17,9 +32,13 @@ public struct OutputSettings: Sendable, Equatable, Codable {
     public var preset: String?
     public var pixelFormat: String?
     public var audio: AudioPolicy
+    /// Where the input is decoded (nil: ``DecoderChoice/auto``).
+    public var decoder: DecoderChoice?
 
-    public init(codec: String? = nil, quality: Int? = nil, preset: String? = nil, pixelFormat: String? = nil, audio: AudioPolicy = .keep) {
+    public init(codec: String? = nil, quality: Int? = nil, preset: String? = nil, pixelFormat: String? = nil, audio: AudioPolicy = .keep,
+                decoder: DecoderChoice? = nil) {
         self.codec = codec; self.quality = quality; self.preset = preset; self.pixelFormat = pixelFormat; self.audio = audio
+        self.decoder = decoder
     }
 }
 

@@ -55,6 +55,8 @@ public enum InputSchema {
                    kind: .string, defaultValue: .string("")),
         InputField(name: "audio", title: "Audio", description: "Keep the input's audio (false: the output has none).",
                    kind: .boolean, defaultValue: .bool(true)),
+        InputField(name: "decoder", title: "Decoder", description: DecoderChoice.help,
+                   kind: .choice(DecoderChoice.allCases.map(\.rawValue)), defaultValue: .string(DecoderChoice.auto.rawValue)),
     ] }
 
     /// The 422 body: every problem found.
@@ -204,6 +206,7 @@ public enum InputSchema {
         if case .int(let crf)? = input["crf"] { settings.quality = crf }
         if let preset = input["preset"]?.string, !preset.isEmpty { settings.preset = preset }
         if input["audio"] == .bool(false) { settings.audio = .drop }
+        if let choice = input["decoder"]?.string.flatMap(DecoderChoice.init(rawValue:)), choice != .auto { settings.decoder = choice }
         return Recipe(input: video, output: output, steps: steps, settings: settings)
     }
 

@@ -31,7 +31,7 @@ struct BatchCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "The output folder (created when missing).")
     var output: String
 
-    @Option(help: "A CSV (with a header row) or JSON Lines file of items: input, and optionally output, chain, codec, crf, preset, pixel_format, audio.")
+    @Option(help: "A CSV (with a header row) or JSON Lines file of items: input, and optionally output, chain, codec, crf, preset, pixel_format, audio, decoder.")
     var manifest: String?
 
     @Option(help: "Only files in folders whose name (or path below the folder) matches this glob, e.g. '*.mov'.")

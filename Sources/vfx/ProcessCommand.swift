@@ -123,6 +123,9 @@ struct EncodeOptions: ParsableArguments {
     @Flag(help: "Fail instead of falling back to a CPU encoder when a hardware encoder cannot open.")
     var noFallback = false
 
+    @Option(help: ArgumentHelp(DecoderChoice.help, valueName: DecoderChoice.allCases.map(\.rawValue).joined(separator: "|")))
+    var decoder: DecoderChoice = .auto
+
     @Option(help: "Codec threads (0: one per core; in a batch, the cores shared among the jobs).")
     var threads: Int = 0
 
@@ -134,9 +137,12 @@ struct EncodeOptions: ParsableArguments {
     }
 
     var settings: OutputSettings {
-        OutputSettings(codec: outputCodec, quality: crf, preset: preset, pixelFormat: pixelFormat, audio: noAudio ? .drop : .keep)
+        OutputSettings(codec: outputCodec, quality: crf, preset: preset, pixelFormat: pixelFormat, audio: noAudio ? .drop : .keep,
+                       decoder: decoder == .auto ? nil : decoder)
     }
 }
+
+extension DecoderChoice: ExpressibleByArgument {}
 
 /// The options that say which steps run: `--chain`, or the seed's `--effect` with its parameter.
 struct StepOptions: ParsableArguments {

@@ -33,6 +33,29 @@ import Testing
         }
     }
 
+    /// The `decoder` input: auto decodes on the CPU here and the metrics say so; a device this machine
+    /// lacks fails the prediction naming it; anything else is a 422; the schema lists the choices.
+    @Test func decoderInput() async throws {
+        let video = try clip(seconds: 1)
+        try await withServers(files: ["a.mp4": video]) { vfx, fixture, _, _ in
+            let auto = try await http(.POST, vfx + "/predictions", json: ["input": ["video": fixture + "/files/a.mp4", "output_codec": "libx264"]])
+            #expect(auto.object["status"] as? String == "succeeded", "\(auto.object["error"] ?? "")")
+            let streams = (auto.object["metrics"] as? [String: Any])?["streams"] as? [[String: Any]]
+            #expect(streams?.first?["decoder_device"] as? String == "cpu", "\(String(describing: streams))")
+            let cuda = try await http(.POST, vfx + "/predictions", json: ["input": ["video": fixture + "/files/a.mp4", "decoder": "cuda"]])
+            #expect(cuda.object["status"] as? String == "failed")
+            #expect((cuda.object["error"] as? String ?? "").contains("decoder cuda was asked for, but no NVDEC (CUDA) device"), "\(cuda.object["error"] ?? "")")
+            let bad = try await http(.POST, vfx + "/predictions", json: ["input": ["video": fixture + "/files/a.mp4", "decoder": "gpu"]])
+            #expect(bad.status == 422)
+            #expect(((bad.object["detail"] as? [[String: Any]])?.first?["loc"] as? [String]) == ["body", "input", "decoder"])
+            let schema = try await http(.GET, vfx + "/openapi.json")
+            // As Cog writes a choice: its own schema, referred to from the input's property.
+            let schemas = (schema.object["components"] as? [String: Any])?["schemas"] as? [String: Any]
+            let decoder = schemas?["decoder"] as? [String: Any]
+            #expect(decoder?["enum"] as? [String] == ["auto", "cpu", "cuda", "vaapi"], "\(String(describing: decoder))")
+        }
+    }
+
     @Test func lutByDataURL() async throws {
         let video = try clip(seconds: 1)
         var cube = "LUT_3D_SIZE 2\n"
