@@ -91,6 +91,19 @@ public enum Migrations {
                 PRIMARY KEY (prediction_id, chunk))
             """,
         ],
+        [
+            // Uploads (POST /files) in a cluster: any node reads them; each goes when it expires.
+            """
+            CREATE TABLE vfx_files (
+                id text PRIMARY KEY,
+                meta jsonb NOT NULL,
+                size int8 NOT NULL,
+                data bytea NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                expires_at timestamptz NOT NULL)
+            """,
+            "CREATE INDEX vfx_files_expiry ON vfx_files (expires_at)",
+        ],
     ]
 
     /// The newest version this binary knows.

@@ -93,9 +93,12 @@ extension TaskQueue {
                 var found = false
                 for try await _ in rows.decode(String.self) { found = true }
                 guard found else { return false }
+                // A split prediction is planned again: its chunks, its stitch and what they kept go.
+                try await c.query("DELETE FROM vfx_tasks WHERE prediction_id = \(id) AND kind IN ('chunk', 'stitch')", logger: logger)
+                try await c.query("DELETE FROM vfx_chunks WHERE prediction_id = \(id)", logger: logger)
                 try await c.query("""
                     UPDATE vfx_tasks SET state = 'queued', attempts = 0, worker_id = NULL, lease_until = NULL, run_after = now(),
-                        finished_at = NULL WHERE prediction_id = \(id)
+                        finished_at = NULL, result = NULL, frames_done = 0 WHERE prediction_id = \(id)
                     """, logger: logger)
                 // A new run may report its end again.
                 try await c.query("DELETE FROM vfx_outbox WHERE prediction_id = \(id) AND terminal", logger: logger)
@@ -106,10 +109,11 @@ extension TaskQueue {
     }
 
     /// Removes finished predictions (with their tasks and webhooks) that ended more than `days` ago;
-    /// 0 removes every finished one. Returns how many went.
+    /// 0 removes every finished one; uploads that expired go too. Returns how many predictions went.
     @discardableResult
     public func prune(olderThanDays days: Double) async throws -> Int {
         try await QueueError.wrap("pruning finished predictions") {
+            try await client.query("DELETE FROM vfx_files WHERE expires_at <= now()", logger: logger)
             var n = 0
             for try await count in try await client.query("""
                 WITH gone AS (DELETE FROM vfx_predictions WHERE finished_at IS NOT NULL

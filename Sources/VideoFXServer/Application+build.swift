@@ -40,7 +40,7 @@ public func buildApplication(configuration: ServerConfiguration, service: Predic
     if let token = configuration.authToken, !token.isEmpty { router.add(middleware: BearerTokenMiddleware(token: token)) }
     OperationsRoutes(service: service).register(on: router)
     PredictionRoutes(service: service, configuration: configuration, shutdown: shutdown).register(on: router)
-    FileRoutes(files: service.files, cluster: service.cluster != nil).register(on: router)
+    FileRoutes(files: service.files).register(on: router)
     PreviewRoutes(runner: service.runner, configuration: configuration).register(on: router)
     PlaygroundRoutes(playground: configuration.playground).register(on: router)
     QueueRoutes(cluster: service.cluster).register(on: router)

@@ -10,7 +10,7 @@ struct InputFetcher: Sendable {
     let http: OutboundHTTP
     let configuration: ServerConfiguration
     /// This server's uploads: a URL naming one of them is read from disk, with no outbound request.
-    var files: FileStore? = nil
+    var files: (any FileStorage)? = nil
 
     enum FetchError: Error, CategorizedError, CustomStringConvertible {
         case badStatus(Int, String), tooLarge(Int), timeout(String, Double), badDataURL(String), unreachable(String, String)
@@ -47,9 +47,14 @@ struct InputFetcher: Sendable {
             try Data(bytes).write(to: URL(fileURLWithPath: path))
             return 0
         }
-        if let files, let id = FileStore.id(inURL: url), let stored = await files.path(of: id) {
-            // A hard link (the job's folder is beside the store's): no copy, and a delete meanwhile leaves it whole.
-            if link(stored, path) != 0 { try FileManager.default.copyItem(atPath: stored, toPath: path) }
+        if let files, let id = FileStore.id(inURL: url), let contents = try await files.contents(id) {
+            switch contents {
+            case .path(let stored):
+                // A hard link (the job's folder is beside the store's): no copy, and a delete meanwhile leaves it whole.
+                if link(stored, path) != 0 { try FileManager.default.copyItem(atPath: stored, toPath: path) }
+            case .bytes(let bytes):
+                try Data(bytes.readableBytesView).write(to: URL(fileURLWithPath: path))
+            }
             return 0
         }
         let limit = configuration.downloadTimeout

@@ -207,10 +207,9 @@ enum OpenAPIDocument {
         var upload = op("Upload File", "upload_file_files_post", [
             "201": reply("Stored", "File"),
             "400": reply("A multipart body that cannot be read", "Detail"),
-            "413": reply("Over --max-input-mib for one file or --max-files-mib for all", "Detail"),
+            "413": reply("Over the limit on one file (--max-input-mib; in a cluster also --max-stored-output-mib) or --max-files-mib for all", "Detail"),
             "415": reply("Not multipart/form-data with a boundary", "Detail"),
             "422": reply("No field 'content'", "Detail"),
-            "501": reply("A cluster node keeps no uploads", "Detail"),
         ], [])
         if case .object(var o) = upload {
             o["requestBody"] = .object(["required": true, "content": .object(["multipart/form-data": .object(["schema": .object([

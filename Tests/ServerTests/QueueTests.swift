@@ -186,4 +186,38 @@ struct QueueTests {
             #expect(try await q.prediction(id: "fan")?.status == "processing")
         }
     }
+
+    /// A split prediction: the planning task ends and queues its chunks and a stitch that waits for the
+    /// last chunk; a chunk's encoded video is kept only while its prediction runs; a retry plans it again.
+    @Test func aSplitPredictionsTasksAndARetry() async throws {
+        try await withQueue { q, url in
+            try await submit(q, "long")
+            let plan = try #require(try await q.claim(worker: "a"))
+            #expect(plan.kind == .job)
+            #expect(try await q.split(plan, chunks: [#"{"n":0}"#, #"{"n":1}"#], stitch: #"{"plan":1}"#,
+                                      prediction: #"{"id":"long","status":"processing","logs":"planned\n"}"#, logs: "planned\n"))
+            // The lease is spent: a second hand-off writes nothing.
+            #expect(try await q.split(plan, chunks: [], stitch: "{}", prediction: "{}", logs: "") == false)
+            let c0 = try #require(try await q.claim(worker: "a")), c1 = try #require(try await q.claim(worker: "b"))
+            #expect([c0.kind, c1.kind] == [.chunk, .chunk] && Set([c0.item, c1.item]) == [0, 1] && c0.spec != nil)
+            #expect(try await q.claim(worker: "c") == nil, "the stitch waits for the chunks")
+            let release: TaskQueue.Composer = { _, _, items in
+                let chunks = items.filter { $0.kind == .chunk }
+                return ItemComposition(status: "processing", prediction: #"{"id":"long","status":"processing"}"#, events: [], stopSiblings: false,
+                                       releaseStitch: chunks.allSatisfy { $0.state == "succeeded" })
+            }
+            #expect(try await q.writeItem(c0, state: "succeeded", result: "{}", logs: "", framesDone: 10, chunk: ByteBuffer(bytes: [1, 2, 3]),
+                                          compose: release))
+            #expect(try await q.claim(worker: "c") == nil)
+            #expect(try await q.writeItem(c1, state: "succeeded", result: "{}", logs: "", chunk: ByteBuffer(bytes: [4]), compose: release))
+            let stitch = try #require(try await q.claim(worker: "c"))
+            #expect(stitch.kind == .stitch && stitch.spec == #"{"plan": 1}"#)
+            var first = try #require(try await q.chunk(of: "long", index: 0))
+            #expect(first.readBytes(length: first.readableBytes) == [1, 2, 3])
+            #expect(try await q.finish(stitch, status: "failed", prediction: #"{"id":"long","status":"failed"}"#, error: "boom"))
+            #expect(try TestDatabase.value(url, "SELECT count(*) FROM vfx_chunks") == "0", "the end takes the chunks")
+            #expect(try await q.retry(id: "long"))
+            #expect(try TestDatabase.value(url, "SELECT string_agg(kind || ':' || state, ',') FROM vfx_tasks") == "job:queued")
+        }
+    }
 }

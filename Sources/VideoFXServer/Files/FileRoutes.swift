@@ -8,27 +8,29 @@ import NIOCore
 /// body, `GET /files/{id}` tells of it, `GET /files/{id}/download` gives it back, `DELETE /files/{id}`
 /// removes it. A stored file's `urls.get` may be a prediction's or a preview's `video`.
 struct FileRoutes: Sendable {
-    let files: FileStore
-    /// A cluster node keeps no uploads yet (a worker elsewhere could not read them): it says so.
-    let cluster: Bool
+    let files: any FileStorage
 
     func register(on router: Router<ServerRequestContext>) {
         router.post("/files") { request, _ in try await upload(request) }
         router.get("/files/:file_id") { _, context in
-            guard let file = await files.file(context.parameters.get("file_id") ?? "") else { return notFound() }
+            guard let file = try await files.file(context.parameters.get("file_id") ?? "") else { return notFound() }
             return json(.ok, file)
         }
         router.get("/files/:file_id/download") { _, context in
             let id = context.parameters.get("file_id") ?? ""
-            guard let file = await files.file(id), let path = await files.path(of: id) else { return notFound() }
-            let body = try await FileIO().loadFile(path: path, context: context)
+            guard let file = try await files.file(id), let contents = try await files.contents(id) else { return notFound() }
+            let body: ResponseBody
+            switch contents {
+            case .path(let path): body = try await FileIO().loadFile(path: path, context: context)
+            case .bytes(let bytes): body = ResponseBody(byteBuffer: bytes)
+            }
             var headers = HTTPFields()
             headers[.contentType] = file.content_type
             headers[.contentLength] = String(file.size)
             return Response(status: .ok, headers: headers, body: body)
         }
         router.delete("/files/:file_id") { _, context in
-            await files.delete(context.parameters.get("file_id") ?? "") ? Response(status: .noContent) : notFound()
+            try await files.delete(context.parameters.get("file_id") ?? "") ? Response(status: .noContent) : notFound()
         }
     }
 
@@ -42,9 +44,6 @@ struct FileRoutes: Sendable {
 
     /// Streams the `content` part to disk as it arrives, within the limits; other parts are ignored.
     private func upload(_ request: Request) async throws -> Response {
-        guard !cluster else {
-            return refuse(.notImplemented, "this server runs as a cluster node, which keeps no uploads yet: give the video as a URL")
-        }
         let contentType = request.headers[.contentType] ?? ""
         guard contentType.lowercased().hasPrefix("multipart/form-data"), let boundary = Self.boundary(contentType) else {
             return refuse(.unsupportedMediaType, "POST /files takes multipart/form-data with the file in the field 'content'")

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 
 /// A stored upload as the files API shows it (the shape of Replicate's files API).
 public struct StoredFile: Codable, Sendable, Equatable {
@@ -14,33 +15,62 @@ public struct StoredFile: Codable, Sendable, Equatable {
 
 /// Why an upload was refused.
 enum FileStoreError: Error, CustomStringConvertible, Equatable {
-    /// One file larger than the input limit.
-    case fileTooLarge(limit: Int)
+    /// One file larger than the limit on one file (`option` names it).
+    case fileTooLarge(limit: Int, option: String)
     /// The files together would pass the total.
     case storeFull(limit: Int)
 
     var description: String {
         switch self {
-        case .fileTooLarge(let limit): return "the file is larger than the \(limit >> 20) MiB limit on an input (--max-input-mib)"
+        case let .fileTooLarge(limit, option): return "the file is larger than the \(limit >> 20) MiB limit on an uploaded file (\(option))"
         case .storeFull(let limit): return "the stored files would pass their \(limit >> 20) MiB limit (--max-files-mib); delete some or wait for them to expire"
         }
     }
 }
 
+/// A stored file's bytes: a file on this node, or the bytes themselves (from the cluster's database).
+enum FileContents: Sendable {
+    case path(String)
+    case bytes(ByteBuffer)
+}
+
+/// Where uploads are kept: ``FileStore`` on this node's disk, or ``PostgresFileStore`` in a cluster's
+/// database, where any node (the API node that took it, the worker that runs the prediction) reads it.
+protocol FileStorage: Sendable {
+    func begin() async throws -> FileStore.Upload
+    /// Appends bytes to an upload, or throws (leaving it to ``abandon(_:)``) when a limit is passed.
+    func write(_ bytes: Data, to upload: FileStore.Upload) async throws
+    /// Keeps a finished upload under `name` (for the record only) and `contentType`.
+    func commit(_ upload: FileStore.Upload, name: String, contentType: String, baseURL: String) async throws -> StoredFile
+    /// Drops an upload that did not finish.
+    func abandon(_ upload: FileStore.Upload) async
+    /// A file that has not expired.
+    func file(_ id: String) async throws -> StoredFile?
+    /// The bytes of a file that has not expired.
+    func contents(_ id: String) async throws -> FileContents?
+    /// Removes a file; false when there was none.
+    func delete(_ id: String) async throws -> Bool
+    /// Removes what this node keeps (shutdown).
+    func removeAll() async
+}
+
 /// Uploads kept on disk for a while, so a prediction or preview can name one as its video without an
 /// outbound request. Owns its folder: each file is named by its id (never by the client's name), is
 /// counted against a total while it is written, and goes when it expires or is deleted.
-actor FileStore {
+actor FileStore: FileStorage {
     private let folder: String
-    private let ttl: Double
+    let ttl: Double
     private let maxFileBytes: Int
+    /// The option that sets `maxFileBytes`, for the refusal.
+    private let maxFileOption: String
     private let maxTotalBytes: Int
     private var files: [String: (file: StoredFile, expires: Date)] = [:]
     /// Bytes of stored files plus those of uploads under way.
     private var used = 0
 
-    init(folder: String, ttl: Double, maxFileBytes: Int, maxTotalBytes: Int) {
-        self.folder = folder; self.ttl = ttl; self.maxFileBytes = maxFileBytes; self.maxTotalBytes = maxTotalBytes
+    init(folder: String, ttl: Double, maxFileBytes: Int, maxFileOption: String = "--max-input-mib", maxTotalBytes: Int) {
+        self.folder = folder; self.ttl = ttl; self.maxFileBytes = maxFileBytes; self.maxFileOption = maxFileOption
+        self.maxTotalBytes = maxTotalBytes
     }
 
     /// An upload being written: bytes are counted as they come, so a large or endless one stops early.
@@ -66,7 +96,7 @@ actor FileStore {
 
     /// Appends bytes to an upload, or throws (leaving it to ``abandon(_:)``) when a limit is passed.
     func write(_ bytes: Data, to upload: Upload) throws {
-        guard upload.size + bytes.count <= maxFileBytes else { throw FileStoreError.fileTooLarge(limit: maxFileBytes) }
+        guard upload.size + bytes.count <= maxFileBytes else { throw FileStoreError.fileTooLarge(limit: maxFileBytes, option: maxFileOption) }
         guard used + bytes.count <= maxTotalBytes else { throw FileStoreError.storeFull(limit: maxTotalBytes) }
         try upload.handle.write(contentsOf: bytes)
         upload.size += bytes.count
@@ -99,6 +129,8 @@ actor FileStore {
 
     /// Where a file that has not expired lies on disk.
     func path(of id: String) -> String? { file(id) == nil ? nil : folder + "/" + id }
+
+    func contents(_ id: String) -> FileContents? { path(of: id).map(FileContents.path) }
 
     /// Removes a file; false when there was none.
     func delete(_ id: String) -> Bool {

@@ -79,7 +79,7 @@ struct PredictionWork: Sendable {
 final class PredictionRunner: Sendable {
     let configuration: ServerConfiguration
     let metrics: ServerMetrics
-    let files: FileStore?
+    let files: (any FileStorage)?
     private let previews: AsyncSemaphore
     let http: OutboundHTTP
     let logger = Logger(label: "vfx.predictions")
@@ -88,7 +88,7 @@ final class PredictionRunner: Sendable {
     /// How `videos` items that fail for a transient reason are tried again (the batch's rule).
     let retry: RetryPolicy
 
-    init(configuration: ServerConfiguration, metrics: ServerMetrics, retry: RetryPolicy = RetryPolicy(), files: FileStore? = nil) {
+    init(configuration: ServerConfiguration, metrics: ServerMetrics, retry: RetryPolicy = RetryPolicy(), files: (any FileStorage)? = nil) {
         self.files = files
         self.configuration = configuration
         self.metrics = metrics

@@ -16,7 +16,7 @@ public actor PredictionService {
     public let store: any PredictionStore
     let runner: PredictionRunner
     /// Uploads to `/files` (a prediction may name one as its video).
-    let files: FileStore
+    let files: any FileStorage
     /// Set when the predictions live in PostgreSQL (`--database`): any node takes them, any worker runs them.
     public let cluster: ClusterNode?
     /// This node's worker in a cluster (none with `--concurrency 0`).
@@ -73,8 +73,13 @@ public actor PredictionService {
         self.cluster = cluster
         self.store = cluster?.store ?? store ?? MemoryPredictionStore(keepFinished: configuration.keepFinished,
                                                                       keepFinishedBytes: configuration.keepFinishedBytes)
-        files = FileStore(folder: URL(fileURLWithPath: configuration.temporaryDirectory).appendingPathComponent("vfx-files-\(UUID().uuidString)").path,
-                          ttl: configuration.fileTTL, maxFileBytes: configuration.maxInputBytes, maxTotalBytes: configuration.maxFilesBytes)
+        let folder = URL(fileURLWithPath: configuration.temporaryDirectory).appendingPathComponent("vfx-files-\(UUID().uuidString)").path
+        if let cluster {
+            files = PostgresFileStore(queue: cluster.queue, folder: folder, configuration: configuration)
+        } else {
+            files = FileStore(folder: folder, ttl: configuration.fileTTL, maxFileBytes: configuration.maxInputBytes,
+                              maxTotalBytes: configuration.maxFilesBytes)
+        }
         let runner = PredictionRunner(configuration: configuration, metrics: metrics, files: files)
         self.runner = runner
         if let cluster, configuration.concurrency > 0 {
