@@ -76,5 +76,20 @@ struct BenchKernels: ParsableCommand {
                 row("SIMD \(padded(isa.rawValue, 9))fused 4:2:2 in, 4:2:0 out", rate { fused.process(src422, into: dst) })
             }
         }
+        // Grain on a 4:2:0 frame's three planes, a new frame key each pass.
+        let grain = GrainNoise(amplitude: 9, seed: 20_261_125)
+        var key: Int64 = 0
+        let planes420 = [src.y, src.u, src.v]
+        func grainRow(_ kernel: String, _ rate: Double) {
+            let number = rate.fixed(1)
+            print(padded("grain", 11) + padded(kernel, 39) + String(repeating: " ", count: max(1, 9 - number.count)) + number)
+        }
+        grainRow("reference, YUV 4:2:0", rate { key += 1; for (i, p) in planes420.enumerated() { grain.referenceApply(to: p, frame: key, plane: i) } })
+        for isa in InstructionSet.available {
+            grainRow("SIMD \(padded(isa.rawValue, 9))YUV 4:2:0", rate {
+                key += 1
+                for (i, p) in planes420.enumerated() { grain.apply(to: p, frame: key, planeIndex: i, using: isa) }
+            })
+        }
     }
 }
