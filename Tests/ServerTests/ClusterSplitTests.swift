@@ -73,10 +73,11 @@ struct ClusterSplitTests {
         let source = dir.path("long.mp4")
         try Media.clickTrackClip(source, seconds: 40)
         let data = try Data(contentsOf: URL(fileURLWithPath: source))
+        let temp = try Scratch()
         try await withFixture(files: ["long.mp4": data, "hang.mp4": data]) { fixture, _ in
             let api = try NodeProcess.api(db, extra: Self.split)
             let w = try NodeProcess.worker(db, extra: Self.split + ["--concurrency", "2", "--max-attempts", "2"], hangOn: "hang.mp4",
-                                           environment: ["VFX_TEST_CHUNK_FAULT": "3:always"])
+                                           environment: ["VFX_TEST_CHUNK_FAULT": "3:always", "TMPDIR": temp.url.path])
             try await api.waitReady(); try await w.waitReady()
             let failed = try await http(.POST, api.base + "/predictions", json: ["input": ["video": fixture + "/files/long.mp4"]], timeout: 300)
             #expect(failed.object["status"] as? String == "failed")
@@ -99,6 +100,8 @@ struct ClusterSplitTests {
                 (try? TestDatabase.value(db, "SELECT count(*) FROM vfx_tasks WHERE prediction_id = '\(id)' AND state IN ('queued', 'running')")) == "0"
             }
             #expect(try TestDatabase.value(db, "SELECT count(*) FROM vfx_chunks") == "0")
+            // The stopped chunks' job folders went with them.
+            try await waitUntil(10, every: 0.5) { temp.contents.filter { $0.hasPrefix("vfx-") && !$0.hasPrefix("vfx-node") }.isEmpty }
         }
     }
 }

@@ -33,20 +33,9 @@ extension QueueWorker {
             continuation.yield("\(label): succeeded, \(metrics["frames"].flatMap { if case .int(let n) = $0 { n } else { nil } } ?? 0) frames")
             result = Self.json(["output": output, "metrics": .object(metrics)])
         } catch {
-            let cancelled = cancellation.isCancelled || error is CancellationError || (error as? MediaError) == .cancelled
-            state = cancelled ? "canceled" : "failed"
-            if !cancelled {
-                if let wait = retryDelay(after: error, lease: lease) {
-                    continuation.yield("\(label): \(error); trying again in \(wait)s")
-                    continuation.finish()
-                    await logging.value
-                    let logs = await log.text
-                    _ = await persist { try await self.queue.requeueItem(lease, after: wait, error: "\(error)", logs: logs) }
-                    return
-                }
-                continuation.yield("\(label): failed: \(error)")
-            }
-            result = Self.failure("\(error)", category: ErrorCategory.of(error).rawValue)
+            guard let ending = await ending(error, lease: lease, cancellation: cancellation, prefix: label + ": ", continuation: continuation,
+                                            logging: logging, log: log) else { return }
+            (state, result) = ending
         }
         continuation.finish()
         await logging.value
@@ -56,6 +45,25 @@ extension QueueWorker {
             try await self.queue.writeItem(lease, state: finalState, result: finalResult, logs: logs, compose: composer.compose)
         } ?? false
         if !written { logger.warning("item \(index + 1) of prediction \(lease.predictionID) ended here, but its lease had moved on: nothing written") }
+    }
+
+    /// How an item or chunk task whose job threw ends: queued again after a transient failure with
+    /// attempts left (nil: nothing more to write here), else its state and result.
+    func ending(_ error: any Error, lease: TaskLease, cancellation: CancellationFlag, prefix: String,
+                continuation: AsyncStream<String>.Continuation, logging: Task<Void, Never>, log: ItemLog) async -> (String, String)? {
+        let cancelled = cancellation.isCancelled || error is CancellationError || (error as? MediaError) == .cancelled
+        if !cancelled {
+            if let wait = retryDelay(after: error, lease: lease) {
+                continuation.yield("\(prefix)\(error); trying again in \(wait)s")
+                continuation.finish()
+                await logging.value
+                let logs = await log.text
+                _ = await persist { try await self.queue.requeueItem(lease, after: wait, error: "\(error)", logs: logs) }
+                return nil
+            }
+            continuation.yield("\(prefix)failed: \(error)")
+        }
+        return (cancelled ? "canceled" : "failed", Self.failure("\(error)", category: ErrorCategory.of(error).rawValue))
     }
 
     /// Makes a fanned-out (or split) prediction again from its tasks after the rescue failed one for good

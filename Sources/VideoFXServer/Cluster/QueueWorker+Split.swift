@@ -117,20 +117,9 @@ extension QueueWorker {
             chunk = data
             frames.set(produced.framesWritten)
         } catch {
-            let cancelled = cancellation.isCancelled || error is CancellationError || (error as? MediaError) == .cancelled
-            state = cancelled ? "canceled" : "failed"
-            if !cancelled {
-                if let wait = retryDelay(after: error, lease: lease) {
-                    continuation.yield("\(error); trying again in \(wait)s")
-                    continuation.finish()
-                    await logging.value
-                    let logs = await log.text
-                    _ = await persist { try await self.queue.requeueItem(lease, after: wait, error: "\(error)", logs: logs) }
-                    return
-                }
-                continuation.yield("failed: \(error)")
-            }
-            result = Self.failure("\(error)", category: ErrorCategory.of(error).rawValue)
+            guard let ending = await ending(error, lease: lease, cancellation: cancellation, prefix: "", continuation: continuation,
+                                            logging: logging, log: log) else { return }
+            (state, result) = ending
         }
         continuation.finish()
         await logging.value
