@@ -125,16 +125,17 @@ public final class Runner {
 
     /// Decoder threads for a job (0: FFmpeg's choice, one more than the cores).
     ///
-    /// A CPU encoder already keeps every core busy with its own threads; extra decoder frame
-    /// threads then only compete with it and each holds frames in memory (measured at 1080p on
-    /// 2 cores: same speed, 20 MB less peak RSS with one). So beside a CPU encoder the decoder
-    /// gets one thread below 4 cores, and a quarter of the cores (at least 2) from 4 up, where a
-    /// single thread could fall behind on 4K HEVC or AV1. A hardware encoder leaves the cores to
-    /// decoding and the effect.
+    /// A CPU encoder already keeps every core busy with its own threads; more decoder frame threads
+    /// then compete with it and each holds frames in memory. Two are the balance (`scripts/bench
+    /// --steps` at 1080p on 2 cores: against one, resize 0.88 -> 0.97 of ffmpeg's wall time, crop
+    /// 0.91 -> 0.96, trim 0.90 -> 0.96, blur 0.97 -> 1.07, peak RSS still at or below ffmpeg's; FFmpeg's
+    /// own choice, three, passed ffmpeg's RSS on resize and blur). So beside a CPU encoder the decoder
+    /// gets two threads, and a quarter of the cores from 8 up, where two could fall behind on 4K HEVC
+    /// or AV1. A hardware encoder leaves the cores to decoding and the effect.
     static func decoderThreads(requested: Int, hardwareEncoder: Bool, cores: Int) -> Int {
         if requested > 0 { return requested }
         if hardwareEncoder { return 0 }
-        return cores < 4 ? 1 : max(2, cores / 4)
+        return max(2, cores / 4)
     }
 
     /// Opens the requested encoder, or its CPU fallback (logged) when it is hardware that cannot open here.

@@ -329,10 +329,10 @@ func fractionNear(_ rgb: [UInt8], _ levels: [Int], tolerance: Int) -> Double {
 @Suite struct ThreadPlanTests {
     @Test func decoderThreadsLeaveTheCoresToACPUEncoder() {
         // An explicit request wins; a hardware encoder leaves it to FFmpeg (0); beside a CPU encoder,
-        // one thread on small machines, a quarter of the cores (at least 2) from 4 cores up.
+        // two threads, and a quarter of the cores from 8 cores up.
         #expect(Runner.decoderThreads(requested: 3, hardwareEncoder: false, cores: 2) == 3)
         #expect(Runner.decoderThreads(requested: 0, hardwareEncoder: true, cores: 2) == 0)
-        #expect(Runner.decoderThreads(requested: 0, hardwareEncoder: false, cores: 2) == 1)
+        #expect(Runner.decoderThreads(requested: 0, hardwareEncoder: false, cores: 2) == 2)
         #expect(Runner.decoderThreads(requested: 0, hardwareEncoder: false, cores: 4) == 2)
         #expect(Runner.decoderThreads(requested: 0, hardwareEncoder: false, cores: 16) == 4)
     }
