@@ -31,10 +31,12 @@ extension FFmpegLog {
     static func capturing<T>(_ body: () throws -> T) rethrows -> (T, [String]) {
         ensureDefault()
         vfx_log_capture_begin()
-        var said: [String] = []
-        defer { _ = vfx_log_capture_end() }
-        let result = try body()
-        said = String(cString: vfx_log_capture_end()).split(separator: "\n")
+        let result: T
+        do { result = try body() } catch {
+            _ = vfx_log_capture_end()
+            throw error
+        }
+        let said = String(cString: vfx_log_capture_end()).split(separator: "\n")
             .map { String($0.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed()) }
             .filter { !$0.isEmpty }
         return (result, said)

@@ -9,8 +9,7 @@ public final class FrameOpStage: FrameStage {
     private let op: FrameOp
     private let inputTimeBase: () -> Rational
     private let inputFrameRate: () -> Rational?
-    private var pending: Frame?
-    private var ended = false
+    private var handOff = OneFrameOut()
     private let held: Frame
     private let scaler = Scaler()
     /// Frames without a time are keyed by their place in the stream.
@@ -22,7 +21,7 @@ public final class FrameOpStage: FrameStage {
     }
 
     public func send(_ frame: Frame?) throws {
-        guard let frame else { ended = true; return }
+        guard let frame else { handOff.ended = true; return }
         let key = frame.pts == Timestamp.none ? count : frame.pts
         count += 1
         if let chroma = VideoEffectStage.planarYUV8(frame.pixelFormat) {
@@ -46,7 +45,7 @@ public final class FrameOpStage: FrameStage {
         }
         held.pts = frame.pts
         held.duration = frame.duration
-        pending = held
+        handOff.pending = held
     }
 
     private func apply(to frame: Frame, key: Int64, chroma: (x: Int, y: Int), planes: Int) {
@@ -60,12 +59,7 @@ public final class FrameOpStage: FrameStage {
         }
     }
 
-    public func receive(into frame: Frame) throws -> Pulled<Void> {
-        guard let p = pending else { return ended ? .endOfStream : .needsInput }
-        pending = nil
-        frame.take(p)
-        return .value(())
-    }
+    public func receive(into frame: Frame) throws -> Pulled<Void> { handOff.receive(into: frame) }
 
     public var outputTimeBase: Rational { inputTimeBase() }
     public var outputFrameRate: Rational? { inputFrameRate() }

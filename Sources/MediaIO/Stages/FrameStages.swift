@@ -65,8 +65,7 @@ public final class ColorStage: FrameStage {
     private let inputTimeBase: () -> Rational
     private let inputFrameRate: () -> Rational?
     private var stage: VideoEffectStage?
-    private var pending: Frame?
-    private var ended = false
+    private var handOff = OneFrameOut()
     private let held: Frame
 
     public init(map: PixelMap?, inputTimeBase: @escaping () -> Rational, inputFrameRate: @escaping () -> Rational?,
@@ -77,7 +76,7 @@ public final class ColorStage: FrameStage {
     }
 
     public func send(_ frame: Frame?) throws {
-        guard let frame else { ended = true; return }
+        guard let frame else { handOff.ended = true; return }
         if stage == nil {
             // Subsampled formats need sizes that are multiples of the subsampling: round down, once.
             let (format, color) = try prepare(frame.width, frame.height, inputTimeBase(), inputFrameRate())
@@ -95,16 +94,25 @@ public final class ColorStage: FrameStage {
         held.pointer.pointee.pict_type = AV_PICTURE_TYPE_NONE
         held.pointer.pointee.interlaced_frame = frame.pointer.pointee.interlaced_frame
         held.pointer.pointee.top_field_first = frame.pointer.pointee.top_field_first
-        pending = held
+        handOff.pending = held
     }
 
-    public func receive(into frame: Frame) throws -> Pulled<Void> {
+    public func receive(into frame: Frame) throws -> Pulled<Void> { handOff.receive(into: frame) }
+
+    public var outputTimeBase: Rational { inputTimeBase() }
+    public var outputFrameRate: Rational? { inputFrameRate() }
+}
+
+/// What a stage that gives one frame per frame in holds between its send and its receive.
+struct OneFrameOut {
+    var pending: Frame?
+    var ended = false
+
+    /// Moves the pending frame into `frame`; else says whether more input is needed or the stream ended.
+    mutating func receive(into frame: Frame) -> Pulled<Void> {
         guard let p = pending else { return ended ? .endOfStream : .needsInput }
         pending = nil
         frame.take(p)
         return .value(())
     }
-
-    public var outputTimeBase: Rational { inputTimeBase() }
-    public var outputFrameRate: Rational? { inputFrameRate() }
 }

@@ -13,7 +13,8 @@ public struct SplitPlan: Sendable, Codable, Equatable {
         /// 0-based.
         public var index: Int
         public var window: FrameWindow
-        public var frames: Int
+        /// The frames it makes (its window's count, which the plan always sets).
+        public var frames: Int { window.frames ?? 0 }
         /// Its first frame's time on the timeline (the keyframe it starts on), in ``SplitPlan/timeBase``.
         public var firstPts: Int64
         /// The window in seconds on the output timeline (for messages).
@@ -58,17 +59,21 @@ public struct SplitPlan: Sendable, Codable, Equatable {
         guard let duration = input.duration, duration > aboveSeconds else {
             return .short("\(name) is \(input.duration.map { "\($0.fixed(1)) s" } ?? "of unknown length"), not over \(aboveSeconds.fixed(1)) s")
         }
-        return try make(request, seconds: seconds, cancellation: cancellation)
+        return try make(request, seconds: seconds, input: input)
     }
 
     /// Boundaries at k x `seconds` on the output timeline, each moved to the nearest keyframe (the
     /// earlier on a tie); chunks that would be empty go.
     public static func make(_ request: ProcessRequest, seconds: Double, cancellation: CancellationFlag = CancellationFlag()) throws -> Outcome {
+        let input = try InputFile(url: try InputLocation.resolve(request.input), name: request.inputName ?? request.input,
+                                  options: request.inputOptions, cancellation: cancellation)
+        return try make(request, seconds: seconds, input: input)
+    }
+
+    private static func make(_ request: ProcessRequest, seconds: Double, input: InputFile) throws -> Outcome {
         precondition(seconds > 0)
         if let obstacle = try obstacle(in: request.steps) { return .unsplit(obstacle) }
         let name = request.inputName ?? request.input
-        let input = try InputFile(url: try InputLocation.resolve(request.input), name: name, options: request.inputOptions,
-                                  cancellation: cancellation)
         let video = try input.bestVideoStream()
         let parameters = input.videoParameters(stream: video)
         guard input.hasTimestamps else { return .unsplit("\(name) carries no timestamps to cut by") }
@@ -124,7 +129,7 @@ public struct SplitPlan: Sendable, Codable, Equatable {
             let decodeEnd = edges[i + 1].flatMap { $0.key + 2 < pts.count ? pts[$0.key + 2] : nil }
             let window = FrameWindow(start: edges[i].map { pts[$0.key] }, end: decodeEnd, frames: to - from,
                                      keepStart: edges[i].map { out.pts[$0.output] }, keepEnd: edges[i + 1].map { out.pts[$0.output] })
-            chunks.append(Chunk(index: i, window: window, frames: to - from, firstPts: out.pts[from],
+            chunks.append(Chunk(index: i, window: window, firstPts: out.pts[from],
                                 startSeconds: out.timeBase.seconds(out.pts[from] - first),
                                 endSeconds: out.timeBase.seconds((to < out.pts.count ? out.pts[to] : last) - first)))
         }

@@ -8,5 +8,5 @@ extension EffectCatalogue {
             shape.frameRate = rate
             return FilterFragment(video: [FilterNode("fps", [("fps", rate.filterText)])])
         },
-        retime: { p in .resample(rate: Double(p.double("rate")!.filterText) ?? p.double("rate")!) })
+        retime: { p in .resample(rate: p.double("rate")!.filterValue) })
 }

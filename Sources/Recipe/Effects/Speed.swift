@@ -16,5 +16,5 @@ extension EffectCatalogue {
                                   audio: stages.map { FilterNode("atempo", [("tempo", $0.filterText)]) })
         },
         movesTime: true,
-        retime: { p in .scale(factor: Double(p.double("factor")!.filterText) ?? p.double("factor")!) })
+        retime: { p in .scale(factor: p.double("factor")!.filterValue) })
 }

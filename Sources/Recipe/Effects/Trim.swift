@@ -34,12 +34,14 @@ extension EffectCatalogue {
         movesTime: true,
         retime: { p in
             let start = p.double("start")!, end = p.double("end") ?? p.double("duration").map { start + $0 }
-            // As the filters read them: the text they are given, parsed back.
-            return .cut(start: Double(start.filterText) ?? start, end: end.map { Double($0.filterText) ?? $0 })
+            return .cut(start: start.filterValue, end: end?.filterValue)
         })
 }
 
 extension Double {
+    /// The value a filter reads from ``filterText`` (what a split job's plan must compute with).
+    var filterValue: Double { Double(filterText) ?? self }
+
     /// A plain decimal libavfilter reads back exactly (no exponent).
     var filterText: String {
         if self == rounded() && abs(self) < 1e15 { return "\(Int(self))" }

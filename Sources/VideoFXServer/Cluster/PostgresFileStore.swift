@@ -28,13 +28,19 @@ struct PostgresFileStore: FileStorage {
 
     func commit(_ upload: FileStore.Upload, name: String, contentType: String, baseURL: String) async throws -> StoredFile {
         let file = try await staging.commit(upload, name: name, contentType: contentType, baseURL: baseURL)
-        defer { Task { _ = await staging.delete(file.id) } }
-        let data = try Data(contentsOf: URL(fileURLWithPath: upload.path))
-        let meta = String(decoding: try JSONEncoder().encode(file), as: UTF8.self)
-        guard try await queue.storeFile(id: file.id, meta: meta, data: ByteBuffer(bytes: data), expiresIn: staging.ttl,
-                                        maxTotalBytes: maxTotalBytes) else {
-            throw FileStoreError.storeFull(limit: maxTotalBytes)
+        // The node's copy goes whether the row was written or not.
+        let stored: Bool
+        do {
+            let data = try Data(contentsOf: URL(fileURLWithPath: upload.path))
+            let meta = String(decoding: try JSONEncoder().encode(file), as: UTF8.self)
+            stored = try await queue.storeFile(id: file.id, meta: meta, data: ByteBuffer(bytes: data), expiresIn: staging.ttl,
+                                               maxTotalBytes: maxTotalBytes)
+        } catch {
+            _ = await staging.delete(file.id)
+            throw error
         }
+        _ = await staging.delete(file.id)
+        guard stored else { throw FileStoreError.storeFull(limit: maxTotalBytes) }
         return file
     }
 

@@ -47,11 +47,11 @@ extension QueueWorker {
         var parts: [Stitch.Part] = []
         for chunk in plan.chunks {
             let label = chunk.label(of: plan.chunks.count)
-            guard var data = try await queue.chunk(of: id, index: chunk.index) else {
+            guard let data = try await queue.chunk(of: id, index: chunk.index) else {
                 throw ChildJobError("\(label): its encoded video is missing from the database", category: .internal)
             }
             let path = folder + "/chunk-\(chunk.index + 1)." + ext
-            guard FileManager.default.createFile(atPath: path, contents: Data(data.readBytes(length: data.readableBytes) ?? [])) else {
+            guard FileManager.default.createFile(atPath: path, contents: Data(data.readableBytesView)) else {
                 throw MediaError.outputNotWritable(path: path, reason: "could not write the chunk")
             }
             parts.append(Stitch.Part(path: path, frames: chunk.frames, label: label, firstPts: chunk.firstPts, timeBase: plan.timeBase))
