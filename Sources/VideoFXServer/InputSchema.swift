@@ -239,8 +239,9 @@ public enum InputSchema {
                     throw RecipeError.syntax("step \(i + 1) (\(name.prefix(64))): unknown key '\(extra.prefix(64))' (a step has name and params)")
                 }
                 var params: [String: ParameterValue] = [:]
+                // Absent means every default; null is refused, as the schema (an object) says.
                 switch o["params"] {
-                case nil, .null?: break
+                case nil: break
                 case .object(let p)?:
                     for (key, v) in p {
                         switch v {

@@ -85,7 +85,8 @@ import Testing
                                      ("resize:width=1e9", "resize: width=1e9"), ("blur:sigma=NaN", "finite"),
                                      ("crop:aspect=4:3,height=90", "cannot be given with height")] as [(Any, String)] + [
                                         ([["name": "posterize", "params": ["levels": [1]]]], "must be a number or a string"),
-                                        ([["name": "posterize", "extra": 1]], "unknown key 'extra'"), (42, "must be a string")] {
+                                        ([["name": "posterize", "extra": 1]], "unknown key 'extra'"),
+                                        ([["name": "grain", "params": NSNull()]], "params must be an object"), (42, "must be a string")] {
                 let r = try await http(.POST, vfx + "/predictions", json: ["input": ["video": fixture + "/files/never.mp4", "effects": effects]])
                 #expect(r.status == 422, "\(effects)")
                 let detail = try #require((r.object["detail"] as? [[String: Any]])?.first)
