@@ -5,9 +5,8 @@ public enum ColorOp: Sendable {
     case curve([UInt8], channelMap: ChannelMap? = nil)
     /// A 3x3 matrix with an offset (grayscale, saturation, sepia, hue): exact in the fused pass.
     case matrix(ColorMatrix)
-    /// Any other mapping of the whole pixel (values on the 0...255 scale in and out; the result is
-    /// clamped and rounded to 8 bits): sampled on a lattice in the fused pass (a .cube LUT).
-    case mix(@Sendable (SIMD3<Double>) -> SIMD3<Double>)
+    /// A 3D LUT (a .cube file), interpolated in its own lattice.
+    case lut(CubeGrid)
 
     /// A curve from a function on 0...255 (clamped and rounded).
     public static func curve(_ f: (Double) -> Double) -> ColorOp {
@@ -25,29 +24,19 @@ public enum ColorOp: Sendable {
         switch self {
         case .curve(let t, _): return SIMD3(t[Int(p.x)], t[Int(p.y)], t[Int(p.z)])
         case .matrix(let m): return m.apply(p)
-        case .mix(let f):
-            let v = f(SIMD3(Double(p.x), Double(p.y), Double(p.z)))
-            func byte(_ x: Double) -> UInt8 { x.isNaN ? 0 : UInt8(min(max(x, 0), 255).rounded()) }
-            return SIMD3(byte(v.x), byte(v.y), byte(v.z))
+        case .lut(let grid): return grid.reference(p)
         }
     }
 
     var isCurve: Bool { if case .curve = self { return true } else { return false } }
-    var isMix: Bool { if case .mix = self { return true } else { return false } }
 }
 
 /// Composes consecutive colour steps into one transform the fused kernel applies in one pass.
 ///
-/// Consecutive curves compose exactly into one table; matrices run as exact matrix stages between
-/// them (a matrix in lanes costs about what a table does, and keeps the 8-bit rounding between steps
-/// that a composed 3D LUT would blur). Only steps that are neither (a .cube LUT) are sampled on a
-/// lattice with nodes every 5 code values and interpolated trilinearly, together with anything
-/// between the first and last of them; its error is measured by the tests (``latticeTolerance``).
+/// Consecutive curves compose exactly into one table; matrices and LUTs run as stages between them
+/// (a matrix in lanes costs about what a table does, and keeps the 8-bit rounding between steps that
+/// a composed 3D LUT would blur). Every stage is exact: the program equals the steps one after another.
 public enum ColorComposer {
-    /// The largest difference, in 8-bit code values, between a lattice stage and the steps it
-    /// replaces, for smooth steps (LUTs whose entries change gently); curves and matrices are exact.
-    public static let latticeTolerance = 3
-
     /// The steps one after another, rounding to 8 bits between them (the definition the fused pass implements).
     public static func sequential(_ ops: [ColorOp], _ p: SIMD3<UInt8>) -> SIMD3<UInt8> {
         ops.reduce(p) { $1.apply($0) }
@@ -59,7 +48,6 @@ public enum ColorComposer {
         if ops.count == 1, case .curve(_, let map?) = ops[0] { return .channel(map) }
         var stages: [ColorProgram.Stage] = []
         var i = 0
-        let lastMix = ops.lastIndex(where: \.isMix)
         while i < ops.count {
             switch ops[i] {
             case .curve:
@@ -70,11 +58,9 @@ public enum ColorComposer {
             case .matrix(let m):
                 stages.append(.matrix(m))
                 i += 1
-            case .mix:
-                // Everything from here to the last mix becomes one lattice.
-                let end = lastMix! + 1
-                stages.append(.lattice(lattice(Array(ops[i..<end]))))
-                i = end
+            case .lut(let grid):
+                stages.append(.cube(grid))
+                i += 1
             }
         }
         return .program(ColorProgram(stages: stages))
@@ -83,19 +69,5 @@ public enum ColorComposer {
     /// Curves composed into one table.
     private static func table(_ curves: [ColorOp]) -> [UInt8] {
         (0...255).map { v in sequential(curves, SIMD3(repeating: UInt8(v))).x }
-    }
-
-    private static func lattice(_ ops: [ColorOp]) -> [SIMD4<Float>] {
-        let n = ColorProgram.latticeSize, step = ColorProgram.latticeStep
-        var nodes = [SIMD4<Float>](repeating: .zero, count: n * n * n)
-        for r in 0..<n {
-            for g in 0..<n {
-                for b in 0..<n {
-                    let v = sequential(ops, SIMD3(UInt8(r * step), UInt8(g * step), UInt8(b * step)))
-                    nodes[(r * n + g) * n + b] = SIMD4(Float(v.x), Float(v.y), Float(v.z), 0)
-                }
-            }
-        }
-        return nodes
     }
 }

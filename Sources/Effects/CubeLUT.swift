@@ -66,25 +66,8 @@ public struct CubeLUT: Sendable, Equatable {
         domainMin = lo; domainMax = hi
     }
 
-    /// The LUT as a colour step: input 0...255 read as 0...1 within the domain, trilinear between entries, output scaled to 0...255.
-    public var colorOp: ColorOp {
-        let lut = self
-        return .mix { p in
-            let n = lut.size
-            // Input 0...255 is 0...1; the domain says which input values the first and last entries stand for.
-            let x = (SIMD3<Float>(Float(p.x), Float(p.y), Float(p.z)) / 255 - lut.domainMin)
-                / (lut.domainMax - lut.domainMin) * Float(n - 1)
-            let c = x.clamped(lowerBound: .zero, upperBound: SIMD3(repeating: Float(n - 1)))
-            var i = SIMD3<Int>(Int(c.x), Int(c.y), Int(c.z))
-            i.replace(with: n - 2, where: i .> n - 2)
-            let f = c - SIMD3<Float>(Float(i.x), Float(i.y), Float(i.z))
-            func at(_ r: Int, _ g: Int, _ b: Int) -> SIMD3<Float> { lut.values[(b * n + g) * n + r] }
-            func lerp(_ a: SIMD3<Float>, _ b: SIMD3<Float>, _ t: Float) -> SIMD3<Float> { a + (b - a) * t }
-            let c00 = lerp(at(i.x, i.y, i.z), at(i.x + 1, i.y, i.z), f.x), c10 = lerp(at(i.x, i.y + 1, i.z), at(i.x + 1, i.y + 1, i.z), f.x)
-            let c01 = lerp(at(i.x, i.y, i.z + 1), at(i.x + 1, i.y, i.z + 1), f.x)
-            let c11 = lerp(at(i.x, i.y + 1, i.z + 1), at(i.x + 1, i.y + 1, i.z + 1), f.x)
-            let v = lerp(lerp(c00, c10, f.y), lerp(c01, c11, f.y), f.z) * 255
-            return SIMD3(Double(v.x), Double(v.y), Double(v.z))
-        }
+    /// The LUT as a colour step: input 0...255 read as 0...1 within the domain, output scaled to 0...255.
+    public func colorOp(_ interpolation: CubeInterpolation = .tetrahedral) -> ColorOp {
+        .lut(CubeGrid(size: size, values: values, domainMin: domainMin, domainMax: domainMax, interpolation: interpolation))
     }
 }

@@ -20,22 +20,16 @@ public struct ColorMatrix: Sendable, Equatable {
 /// A colour transform on 8-bit RGB compiled for the kernels: stages run one after another on each
 /// pixel, rounding to 8 bits between them, all inside one pass of the fused kernel.
 ///
-/// Stages: a per-channel curve (an exact 8-bit table), a ``ColorMatrix``, or a lattice (a 3D LUT
-/// with nodes every ``latticeStep`` code values, trilinear between them). Immutable after `init`.
+/// Stages: a per-channel curve (an exact 8-bit table), a ``ColorMatrix``, or a 3D LUT
+/// (``CubeGrid``, interpolated in its own lattice). Immutable after `init`.
 public final class ColorProgram: @unchecked Sendable {
     // Sendable: every buffer is written only in `init` and read-only afterwards.
 
     public enum Stage: Sendable {
         case curve([UInt8])
         case matrix(ColorMatrix)
-        /// Node values (R, G, B, 0) at index `((r * size) + g) * size + b`, unclamped.
-        case lattice([SIMD4<Float>])
+        case cube(CubeGrid)
     }
-
-    /// Code values between lattice nodes on each axis.
-    public static let latticeStep = 5
-    /// Nodes per lattice axis.
-    public static let latticeSize = 255 / latticeStep + 1
 
     public let stages: [Stage]
     @usableFromInline let compiled: UnsafeMutablePointer<CompiledStage>
@@ -53,20 +47,23 @@ public final class ColorProgram: @unchecked Sendable {
                 let p = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
                 p.initialize(from: t, count: 256)
                 buffers.append(UnsafeMutableRawPointer(p))
-                compiled[i] = CompiledStage(kind: 0, table: p, coefficients: .zero, lattice: nil)
+                compiled[i] = CompiledStage(kind: 0, table: p, coefficients: .zero, cube: nil)
             case .matrix(let m):
                 var c = SIMD16<Float>()
                 for r in 0..<3 {
                     c[r * 4] = Float(m.rows[r].x); c[r * 4 + 1] = Float(m.rows[r].y); c[r * 4 + 2] = Float(m.rows[r].z)
                     c[r * 4 + 3] = Float(m.offset[r])
                 }
-                compiled[i] = CompiledStage(kind: 1, table: nil, coefficients: c, lattice: nil)
-            case .lattice(let nodes):
-                precondition(nodes.count == Self.latticeSize * Self.latticeSize * Self.latticeSize, "lattice size")
-                let p = UnsafeMutablePointer<Float>.allocate(capacity: nodes.count * 4)
-                for (j, node) in nodes.enumerated() { for c in 0..<4 { p[j * 4 + c] = node[c] } }
-                buffers.append(UnsafeMutableRawPointer(p))
-                compiled[i] = CompiledStage(kind: 2, table: nil, coefficients: .zero, lattice: p)
+                compiled[i] = CompiledStage(kind: 1, table: nil, coefficients: c, cube: nil)
+            case .cube(let grid):
+                let p = UnsafeMutablePointer<SIMD4<Float>>.allocate(capacity: grid.nodes.count)
+                p.initialize(from: grid.nodes, count: grid.nodes.count)
+                let cells = UnsafeMutablePointer<Int32>.allocate(capacity: 768), fractions = UnsafeMutablePointer<Float>.allocate(capacity: 768)
+                CubeLanes.fill(grid, cells: cells, fractions: fractions)
+                buffers += [UnsafeMutableRawPointer(p), UnsafeMutableRawPointer(cells), UnsafeMutableRawPointer(fractions)]
+                let lanes = CubeLanes(nodes: UnsafeRawPointer(p).assumingMemoryBound(to: Float.self), cells: cells, fractions: fractions,
+                                      size: grid.size, tetrahedral: grid.interpolation == .tetrahedral)
+                compiled[i] = CompiledStage(kind: 2, table: nil, coefficients: .zero, cube: lanes)
             }
         }
     }
@@ -82,27 +79,9 @@ public final class ColorProgram: @unchecked Sendable {
             switch stage {
             case .curve(let t): return SIMD3(t[Int(v.x)], t[Int(v.y)], t[Int(v.z)])
             case .matrix(let m): return m.apply(v)
-            case .lattice(let nodes): return Self.interpolate(nodes, v)
+            case .cube(let grid): return grid.reference(v)
             }
         }
-    }
-
-    static func interpolate(_ lattice: [SIMD4<Float>], _ p: SIMD3<UInt8>) -> SIMD3<UInt8> {
-        let n = latticeSize, step = latticeStep
-        func axis(_ v: UInt8) -> (Int, Float) {
-            let i = min(Int(v) / step, n - 2)
-            return (i, Float(Int(v) - i * step) / Float(step))
-        }
-        let (ri, rf) = axis(p.x), (gi, gf) = axis(p.y), (bi, bf) = axis(p.z)
-        func node(_ r: Int, _ g: Int, _ b: Int) -> SIMD4<Float> { lattice[(r * n + g) * n + b] }
-        // The same order of operations as the kernel's lanes: blue, then green, then red.
-        func lerp(_ a: SIMD4<Float>, _ b: SIMD4<Float>, _ t: Float) -> SIMD4<Float> { a + (b - a) * t }
-        let c00 = lerp(node(ri, gi, bi), node(ri, gi, bi + 1), bf), c01 = lerp(node(ri, gi + 1, bi), node(ri, gi + 1, bi + 1), bf)
-        let c10 = lerp(node(ri + 1, gi, bi), node(ri + 1, gi, bi + 1), bf)
-        let c11 = lerp(node(ri + 1, gi + 1, bi), node(ri + 1, gi + 1, bi + 1), bf)
-        let v = lerp(lerp(c00, c01, gf), lerp(c10, c11, gf), rf)
-        func byte(_ x: Float) -> UInt8 { UInt8(min(max(x, 0), 255).rounded(.toNearestOrEven)) }
-        return SIMD3(byte(v.x), byte(v.y), byte(v.z))
     }
 
     /// Applies the program to every pixel of three planes (the scalar route for RGB frames).
@@ -117,13 +96,13 @@ public final class ColorProgram: @unchecked Sendable {
     }
 }
 
-/// One stage as the lanes read it (kind 0: curve, 1: matrix, 2: lattice).
+/// One stage as the lanes read it (kind 0: curve, 1: matrix, 2: 3D LUT).
 @usableFromInline struct CompiledStage {
     @usableFromInline var kind: Int
     @usableFromInline var table: UnsafeMutablePointer<UInt8>?
     /// Matrix rows (R', G', B'), each as four floats: three weights and the offset.
     @usableFromInline var coefficients: SIMD16<Float>
-    @usableFromInline var lattice: UnsafeMutablePointer<Float>?
+    @usableFromInline var cube: CubeLanes?
 }
 
 /// The SIMD form of a colour transform on whole pixels: eight R, G and B values (integral floats) in, out.
@@ -180,31 +159,9 @@ public final class ColorProgram: @unchecked Sendable {
                 let nb = mulAdd(F8(repeating: c[10]), b, mulAdd(F8(repeating: c[9]), g, mulAdd(F8(repeating: c[8]), r, F8(repeating: c[11]), copy), copy), copy)
                 r = roundedByte(nr); g = roundedByte(ng); b = roundedByte(nb)
             default:
-                (r, g, b) = interpolate(stage.lattice.unsafelyUnwrapped, r, g, b)
+                (r, g, b) = stage.cube.unsafelyUnwrapped(r, g, b, copy)
             }
         }
         return (r, g, b)
-    }
-
-    @inlinable @inline(__always)
-    func interpolate(_ lattice: UnsafeMutablePointer<Float>, _ r: F8, _ g: F8, _ b: F8) -> (F8, F8, F8) {
-        let n = ColorProgram.latticeSize, step = ColorProgram.latticeStep
-        let rowG = n * 4 * MemoryLayout<Float>.stride, rowR = n * rowG, nodeB = 4 * MemoryLayout<Float>.stride
-        var outR = F8(), outG = F8(), outB = F8()
-        // Index and weight as the reference computes them; the eight corner loads are scalar (no gather in Swift SIMD).
-        for lane in 0..<8 {
-            let rv = Int(r[lane]), gv = Int(g[lane]), bv = Int(b[lane])
-            let ri = min(rv / step, n - 2), gi = min(gv / step, n - 2), bi = min(bv / step, n - 2)
-            let tr = Float(rv - ri * step) / Float(step), tg = Float(gv - gi * step) / Float(step)
-            let tb = Float(bv - bi * step) / Float(step)
-            let p = UnsafeRawPointer(lattice + ((ri * n + gi) * n + bi) * 4)
-            func node(_ offset: Int) -> SIMD4<Float> { p.advanced(by: offset).loadUnaligned(as: SIMD4<Float>.self) }
-            func lerp(_ a: SIMD4<Float>, _ b: SIMD4<Float>, _ t: Float) -> SIMD4<Float> { a + (b - a) * t }
-            let c00 = lerp(node(0), node(nodeB), tb), c01 = lerp(node(rowG), node(rowG + nodeB), tb)
-            let c10 = lerp(node(rowR), node(rowR + nodeB), tb), c11 = lerp(node(rowR + rowG), node(rowR + rowG + nodeB), tb)
-            let v = lerp(lerp(c00, c01, tg), lerp(c10, c11, tg), tr)
-            outR[lane] = v.x; outG[lane] = v.y; outB[lane] = v.z
-        }
-        return (roundedByte(outR), roundedByte(outG), roundedByte(outB))
     }
 }

@@ -19,9 +19,10 @@ import Testing
                                "adjust:saturation=1.6,contrast=1.1 | hue:degrees=-40", "posterize:levels=8 | sepia | invert",
                                "adjust:brightness=0.1,contrast=1.2,saturation=0.7,gamma=1.1 | hue:degrees=30 | sepia:strength=0.4 | grayscale | invert"]
 
-    /// Programs for the kernel tests: a curve-only one and one with a lattice.
+    /// Programs for the kernel tests: curves alone, with matrices, and with a 3D LUT read each way.
     static let samplePrograms: [ColorProgram] = {
-        (try! [ops(curveChains[0]), ops(affineChains[4]), ops(affineChains[5]), [gradeLUT.colorOp] + ops("sepia")].map { ops -> ColorProgram in
+        (try! [ops(curveChains[0]), ops(affineChains[4]), ops(affineChains[5]), [gradeLUT.colorOp()] + ops("sepia"),
+               ops("posterize:levels=12") + [gradeLUT.colorOp(.trilinear)] + ops("invert"), [wildLUT.colorOp()]].map { ops -> ColorProgram in
             guard case .program(let p)? = ColorComposer.compose(ops) else { fatalError("\(ops) did not compose") }
             return p
         })
@@ -64,19 +65,60 @@ import Testing
         return try! CubeLUT(bytes: Array(text.utf8))
     }()
 
-    @Test func latticeStaysWithinTheBound() throws {
-        for ops in [[Self.gradeLUT.colorOp], [Self.gradeLUT.colorOp] + (try Self.ops("sepia:strength=0.5 | adjust:gamma=1.2")),
-                    (try Self.ops("posterize:levels=8")) + [Self.gradeLUT.colorOp] + (try Self.ops("invert"))] {
+    /// A rough 5-point LUT with values beyond 0...1 and a domain narrower than 0...1: every node
+    /// differs from its neighbours, so a wrong corner or weight shows.
+    static let wildLUT: CubeLUT = {
+        var text = "DOMAIN_MIN 0.1 0.05 0\nDOMAIN_MAX 0.9 1 0.8\nLUT_3D_SIZE 5\n"
+        var state: UInt32 = 7
+        for _ in 0..<125 {
+            text += (0..<3).map { _ in
+                state = state &* 1_103_515_245 &+ 12345
+                return String(Double(state >> 16 & 0x7FFF) / 0x7FFF * 1.2 - 0.1)
+            }.joined(separator: " ") + "\n"
+        }
+        return try! CubeLUT(bytes: Array(text.utf8))
+    }()
+
+    /// A LUT stage is the LUT's own interpolation, rounded once: the program equals the steps one by one.
+    @Test func lutStagesAreExact() throws {
+        for ops in [[Self.gradeLUT.colorOp()], [Self.wildLUT.colorOp(.trilinear)] + (try Self.ops("sepia:strength=0.5 | adjust:gamma=1.2")),
+                    (try Self.ops("posterize:levels=8")) + [Self.gradeLUT.colorOp()] + (try Self.ops("invert"))] {
             let map = try #require(ColorComposer.compose(ops))
-            var worst = 0, total = 0
-            let pixels = Self.randomPixels(50_000)
-            for p in pixels {
-                let a = map.reference(p), b = ColorComposer.sequential(ops, p)
-                let d = max(abs(Int(a.x) - Int(b.x)), abs(Int(a.y) - Int(b.y)), abs(Int(a.z) - Int(b.z)))
-                worst = max(worst, d); total += d
+            for p in Self.randomPixels(50_000) { #expect(map.reference(p) == ColorComposer.sequential(ops, p), "at \(p)") }
+        }
+    }
+
+    /// Both interpolations reproduce a LUT that is linear in the colour exactly, meet every node, and
+    /// differ inside a cell; tetrahedral reads a grey from the grey diagonal's nodes alone.
+    @Test func interpolationsAgreeWhereTheyMust() throws {
+        func lut(_ f: (Double, Double, Double) -> [Double]) throws -> CubeLUT {
+            var text = "LUT_3D_SIZE 3\n"
+            for b in 0..<3 { for g in 0..<3 { for r in 0..<3 {
+                text += f(Double(r) / 2, Double(g) / 2, Double(b) / 2).map { String($0) }.joined(separator: " ") + "\n"
+            } } }
+            return try CubeLUT(bytes: Array(text.utf8))
+        }
+        let linear = try lut { r, g, b in [0.1 + 0.5 * r + 0.3 * g, 0.8 * g + 0.1 * b, 0.2 + 0.7 * b - 0.1 * r] }
+        for interpolation in CubeInterpolation.allCases {
+            guard case .lut(let grid) = linear.colorOp(interpolation) else { Issue.record("not a LUT op"); return }
+            for p in Self.randomPixels(2000) {
+                let x = SIMD3(Double(p.x), Double(p.y), Double(p.z)) / 255
+                let want = SIMD3(0.1 + 0.5 * x.x + 0.3 * x.y, 0.8 * x.y + 0.1 * x.z, 0.2 + 0.7 * x.z - 0.1 * x.x) * 255
+                let d = grid.exact(p) - want
+                #expect(max(abs(d.x), abs(d.y), abs(d.z)) < 1e-3, "\(interpolation) at \(p)")
             }
-            #expect(worst <= ColorComposer.latticeTolerance, "worst \(worst)")
-            #expect(Double(total) / Double(pixels.count) < 0.6, "mean \(Double(total) / Double(pixels.count))")
+        }
+        // Off the grey diagonal the nodes are pushed away; a grey input must not see them with tetrahedral.
+        let bent = try lut { r, g, b in (r == g && g == b) ? [r, g, b] : [min(1, r + 0.3), g, max(0, b - 0.3)] }
+        guard case .lut(let tetra) = bent.colorOp(.tetrahedral), case .lut(let tri) = bent.colorOp(.trilinear) else { return }
+        for v in stride(from: 0, through: 255, by: 5) {
+            let grey = SIMD3<UInt8>(repeating: UInt8(v))
+            #expect(tetra.reference(grey) == grey, "tetrahedral moved grey \(v)")
+            if (10...118).contains(v) || (137...245).contains(v) { #expect(tri.reference(grey) != grey, "trilinear should blend the bent nodes into grey \(v)") }
+        }
+        // At the corner nodes both give the node.
+        for p in [SIMD3<UInt8>(0, 0, 0), SIMD3(255, 255, 255), SIMD3(255, 0, 0), SIMD3(0, 255, 255)] {
+            #expect(tetra.reference(p) == tri.reference(p))
         }
     }
 
@@ -114,7 +156,7 @@ import Testing
     @Test func identityLUTLeavesColours() throws {
         let lut = try CubeLUT(bytes: Array(Self.identity2.utf8))
         #expect(lut.size == 2)
-        for p in ColorProgramTests.randomPixels(500) { #expect(lut.colorOp.apply(p) == p) }
+        for p in ColorProgramTests.randomPixels(500) { for i in CubeInterpolation.allCases { #expect(lut.colorOp(i).apply(p) == p) } }
     }
 
     @Test func swappedChannelsLUT() throws {
@@ -122,7 +164,7 @@ import Testing
         var text = "LUT_3D_SIZE 3\n"
         for b in 0..<3 { for g in 0..<3 { for r in 0..<3 { text += "\(Double(b) / 2) \(Double(g) / 2) \(Double(r) / 2)\n" } } }
         let lut = try CubeLUT(bytes: Array(text.utf8))
-        #expect(lut.colorOp.apply(SIMD3(200, 100, 10)) == SIMD3(10, 100, 200))
+        for i in CubeInterpolation.allCases { #expect(lut.colorOp(i).apply(SIMD3(200, 100, 10)) == SIMD3(10, 100, 200)) }
     }
 
     @Test(arguments: [

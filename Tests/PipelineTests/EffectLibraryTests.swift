@@ -157,6 +157,52 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: dir.path("bad.mkv")))
     }
 
+    /// Both interpolations against ffmpeg's `lut3d` on the same RGB frames, with no conversion on either
+    /// side: each within a code value of lut3d's own (which truncates where we round, so ours is higher
+    /// by half a code value on average), and further from lut3d's other interpolation.
+    @Test func lutInterpolationsMatchLut3dOnTheSameRGBFrames() throws {
+        let dir = try Scratch()
+        // Products of channels (which trilinear reproduces and tetrahedral does not) and a curve: the
+        // two interpolations differ by code values inside the 5-point lattice's cells.
+        var cube = "LUT_3D_SIZE 5\n"
+        for b in 0..<5 { for g in 0..<5 { for r in 0..<5 {
+            let (x, y, z) = (Double(r) / 4, Double(g) / 4, Double(b) / 4)
+            cube += "\(0.1 + 0.8 * x * y + 0.1 * z) \(y * z) \(pow(z, 1.5) * (0.5 + 0.5 * x))\n"
+        } } }
+        let cubePath = dir.path("curve.cube"), source = dir.path("src.rgb")
+        try cube.write(toFile: cubePath, atomically: true, encoding: .utf8)
+        let made = try sh(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=5,format=gbrp,noise=alls=60:allf=t",
+                           "-frames:v", "3", "-f", "rawvideo", "-pix_fmt", "rgb24", source])
+        try #require(made.status == 0, "\(made.err)")
+        let pixels = try [UInt8](Data(contentsOf: URL(fileURLWithPath: source))), cubeBytes = Array(cube.utf8)
+        var theirs: [CubeInterpolation: [UInt8]] = [:]
+        for interpolation in CubeInterpolation.allCases {
+            let out = dir.path("\(interpolation).rgb")
+            let r = try sh(["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "96x64", "-i", source,
+                            "-vf", "lut3d=file=\(cubePath):interp=\(interpolation)", "-f", "rawvideo", "-pix_fmt", "rgb24", out])
+            try #require(r.status == 0, "\(r.err)")
+            theirs[interpolation] = try [UInt8](Data(contentsOf: URL(fileURLWithPath: out)))
+        }
+        for interpolation in CubeInterpolation.allCases {
+            let step = try Chain.resolve(try Chain.parse("lut:url=\(cubePath),interpolation=\(interpolation)"))[0]
+            guard case .color(let lower) = step.definition.lowering else { Issue.record("lut is not a colour step"); return }
+            let ops = try lower(step.parameters, { _ in cubeBytes })
+            var ours = [UInt8](repeating: 0, count: pixels.count)
+            for i in stride(from: 0, to: pixels.count, by: 3) {
+                let v = ColorComposer.sequential(ops, SIMD3(pixels[i], pixels[i + 1], pixels[i + 2]))
+                ours[i] = v.x; ours[i + 1] = v.y; ours[i + 2] = v.z
+            }
+            let same = zip(ours, theirs[interpolation]!).map { Int($0) - Int($1) }
+            let other = zip(ours, theirs[interpolation == .tetrahedral ? .trilinear : .tetrahedral]!).map { abs(Int($0) - Int($1)) }
+            let bias = Double(same.reduce(0, +)) / Double(same.count)
+            #expect(same.allSatisfy { abs($0) <= 1 }, "\(interpolation): worst \(same.map(abs).max()!)")
+            #expect((0.3...0.7).contains(bias), "\(interpolation): mean difference \(bias)")
+            // lut3d's other interpolation is more than a code value away from ours in many places.
+            let apart = Double(other.filter { $0 >= 2 }.count) / Double(other.count)
+            #expect(apart > 0.02, "\(interpolation): only \(apart) of the values differ from lut3d's other interpolation")
+        }
+    }
+
     @Test func stepsThatLeaveNothingFailClearly() throws {
         let dir = try Scratch()
         let input = try Self.clip(dir)
