@@ -45,7 +45,8 @@ public enum ColorComposer {
     /// One pixel map for the steps; nil when they change nothing.
     public static func compose(_ ops: [ColorOp]) -> PixelMap? {
         if ops.isEmpty { return nil }
-        if ops.count == 1, case .curve(_, let map?) = ops[0] { return .channel(map) }
+        // A step's own lanes only where they give its table exactly.
+        if ops.count == 1, case .curve(let table, let map?) = ops[0], map.table == table { return .channel(map) }
         var stages: [ColorProgram.Stage] = []
         var i = 0
         while i < ops.count {

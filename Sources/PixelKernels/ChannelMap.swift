@@ -4,6 +4,19 @@ public enum ChannelMap: Sendable, Equatable {
     case posterize(levels: Int)
     /// Values strictly above `cut` (in 0...255) become 255, the rest 0.
     case threshold(cut: Double)
+    /// `v * scale + offset`, clamped to 0...255 and rounded (brightness, contrast, invert). Make it
+    /// with ``affine(scale:offset:)``, which checks that float lanes round every value as the reference does.
+    case linear(scale: Double, offset: Double)
+
+    /// The affine map, or nil when some 8-bit value lands so near a rounding tie that float lanes
+    /// might round it the other way (then the map stays an exact table).
+    public static func affine(scale: Double, offset: Double) -> ChannelMap? {
+        for v in 0...255 {
+            let y = Double(v) * scale + offset
+            if y >= 0 && y <= 255 && abs(y - y.rounded(.down) - 0.5) < 1e-3 { return nil }
+        }
+        return .linear(scale: scale, offset: offset)
+    }
 
     /// The scalar reference mapping of one value.
     public func reference(_ v: UInt8) -> UInt8 {
@@ -14,6 +27,7 @@ public enum ChannelMap: Sendable, Equatable {
             let k = (2 * Int(v) * n1 + 255) / 510
             return UInt8((2 * k * 255 + n1) / (2 * n1))
         case let .threshold(cut): return Double(v) > cut ? 255 : 0
+        case let .linear(scale, offset): return UInt8(min(max(Double(v) * scale + offset, 0), 255).rounded())
         }
     }
 
@@ -76,6 +90,7 @@ public enum SIMDKernels<Copy: KernelCopy> {
         switch map {
         case let .posterize(levels): PosterizeLanes(levels: levels).apply(to: plane, Copy.self)
         case let .threshold(cut): ThresholdLanes(cut: cut).apply(to: plane, Copy.self)
+        case let .linear(scale, offset): LinearLanes(scale: scale, offset: offset).apply(to: plane, Copy.self)
         }
     }
 
@@ -92,6 +107,8 @@ public enum SIMDKernels<Copy: KernelCopy> {
             fusedYUVLoop(source, destination, colorSpace, scratch, EachChannel(PosterizeLanes(levels: levels)), Copy.self)
         case let .channel(.threshold(cut))?:
             fusedYUVLoop(source, destination, colorSpace, scratch, EachChannel(ThresholdLanes(cut: cut)), Copy.self)
+        case let .channel(.linear(scale, offset))?:
+            fusedYUVLoop(source, destination, colorSpace, scratch, EachChannel(LinearLanes(scale: scale, offset: offset)), Copy.self)
         case let .program(program)?:
             withExtendedLifetime(program) {
                 fusedYUVLoop(source, destination, colorSpace, scratch, ProgramLanes(program), Copy.self)

@@ -108,6 +108,19 @@ extension ChannelLanes {
     }
 }
 
+@usableFromInline struct LinearLanes: ChannelLanes {
+    @usableFromInline let scale: F8
+    @usableFromInline let offset: F8
+    @inlinable init(scale: Double, offset: Double) {
+        self.scale = F8(repeating: Float(scale)); self.offset = F8(repeating: Float(offset))
+    }
+    // ChannelMap.affine keeps every value at least 1e-3 from a rounding tie; float error here is below 1e-4.
+    @inlinable @inline(__always)
+    func callAsFunction<Copy: KernelCopy>(_ v: F8, _ copy: Copy.Type) -> F8 {
+        roundedByte(mulAdd(v, scale, offset, copy))
+    }
+}
+
 /// Used when the effect is a plain conversion (none): values pass unchanged.
 @usableFromInline struct IdentityLanes: ChannelLanes {
     @inlinable init() {}

@@ -14,7 +14,8 @@ import Testing
     }
 
     static let curveChains = ["adjust:brightness=0.1,contrast=1.3,gamma=1.4 | invert | posterize:levels=6 | threshold:level=0.3",
-                              "posterize:levels=25", "invert | adjust:gamma=0.5 | posterize:levels=3"]
+                              "posterize:levels=25", "invert | adjust:gamma=0.5 | posterize:levels=3", "invert",
+                              "adjust:brightness=0.05,contrast=1.2", "adjust:contrast=3.7", "adjust:brightness=-0.4"]
     static let affineChains = ["sepia", "grayscale | adjust:brightness=0.05", "hue:degrees=120 | sepia:strength=0.5",
                                "adjust:saturation=1.6,contrast=1.1 | hue:degrees=-40", "posterize:levels=8 | sepia | invert",
                                "adjust:brightness=0.1,contrast=1.2,saturation=0.7,gamma=1.1 | hue:degrees=30 | sepia:strength=0.4 | grayscale | invert"]
@@ -127,6 +128,13 @@ import Testing
             Issue.record("posterize alone should run on its own lanes"); return
         }
         #expect(ColorComposer.compose([]) == nil)
+        // Brightness, contrast and invert are lines: computed in lanes, not looked up.
+        for chain in ["invert", "adjust:brightness=0.05,contrast=1.2", "adjust:contrast=0.5"] {
+            guard case .channel(.linear)? = ColorComposer.compose(try Self.ops(chain)) else { Issue.record("\(chain) should run on linear lanes"); continue }
+        }
+        guard case .program? = ColorComposer.compose(try Self.ops("adjust:contrast=1.2,gamma=1.4")) else {
+            Issue.record("a gamma curve is a table"); return
+        }
     }
 
     @Test func grayscaleMakesChannelsEqual() throws {

@@ -46,6 +46,19 @@ final class TestPlane {
 
     static let maps: [ChannelMap] = (2...256).map { ChannelMap.posterize(levels: $0) }
         + [0, 0.1, 0.25, 0.5, 0.5019607843137255, 0.77, 0.999, 1].map { ChannelMap.threshold(cut: $0 * 255) }
+        + Self.linearMaps
+
+    /// Brightness and contrast as adjust makes them (and invert): every pair whose values keep clear of rounding ties.
+    static let linearMaps: [ChannelMap] = [0, 0.3, 0.77, 1, 1.2, 2.5, 4].flatMap { c in
+        [-1, -0.33, 0, 0.05, 0.5, 1].compactMap { b in ChannelMap.affine(scale: c, offset: (b * 255 - 127.5) * c + 127.5) }
+    } + [ChannelMap.affine(scale: -1, offset: 255)!]
+
+    @Test func affineMapsNearATieStayTables() {
+        #expect(ChannelMap.affine(scale: 1, offset: 0.5) == nil)
+        #expect(ChannelMap.affine(scale: 0.5, offset: 0) == nil)  // odd values land on halves
+        #expect(ChannelMap.affine(scale: 1.2, offset: -12.75) != nil)
+        #expect(Self.linearMaps.count > 20)
+    }
 
     @Test(arguments: InstructionSet.available)
     func fastKernelEqualsReferenceOnEveryValue(isa: InstructionSet) {
@@ -65,7 +78,8 @@ final class TestPlane {
     func fastKernelEqualsReferenceOnRandomPlanes(width: Int, height: Int, padding: Int) {
         var rng = SystemRandomNumberGenerator()
         for isa in InstructionSet.available {
-            for map in [ChannelMap.posterize(levels: 25), .posterize(levels: 2), .posterize(levels: 77), .threshold(cut: 127.5), .threshold(cut: 3)] {
+            for map in [ChannelMap.posterize(levels: 25), .posterize(levels: 2), .posterize(levels: 77), .threshold(cut: 127.5), .threshold(cut: 3),
+                        .affine(scale: 1.2, offset: -12.75)!, .affine(scale: -1, offset: 255)!] {
                 let plane = TestPlane(width: width, height: height, padding: padding, seed: &rng)
                 let reference = TestPlane(copying: plane)
                 plane.withPlane { map.apply(to: $0, using: isa) }
@@ -159,7 +173,8 @@ final class TestPlane {
     func fusedKernelMatchesScalarReference(layout: Layout) {
         var rng = SystemRandomNumberGenerator()
         for isa in InstructionSet.available {
-        for map in [PixelMap.channel(.posterize(levels: 25)), .channel(.posterize(levels: 4)), .channel(.threshold(cut: 127.5)), nil]
+        for map in [PixelMap.channel(.posterize(levels: 25)), .channel(.posterize(levels: 4)), .channel(.threshold(cut: 127.5)),
+                    .channel(.affine(scale: 1.2, offset: -12.75)!), nil]
             + ColorProgramTests.samplePrograms.map(PixelMap.program) {
             for cs in [YUVColorSpace.bt601(), .bt709(), .bt709(fullRange: true), .bt2020()] {
                 let src = Image(layout, rng: &rng)

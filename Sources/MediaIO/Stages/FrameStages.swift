@@ -19,6 +19,9 @@ public final class FilterStage: FrameStage {
     private var source: FilterGraph.Node?
     private var sink: FilterGraph.Node?
     private var ended = false
+    /// The graph's output ended before its input (a trim's end): frames sent after it are dropped, as
+    /// libavfilter would keep them queued at the source until the graph is freed.
+    private var closed = false
 
     /// The time base and rate are asked for when the first frame arrives (the stage before may set them then).
     public init(specs: [FilterSpec], inputTimeBase: @escaping () -> Rational, inputFrameRate: @escaping () -> Rational?, name: String) {
@@ -26,6 +29,7 @@ public final class FilterStage: FrameStage {
     }
 
     public func send(_ frame: Frame?) throws {
+        if closed { return }
         if graph == nil {
             guard let frame else { ended = true; return }
             let g = try FilterGraph(name: name)
@@ -43,7 +47,9 @@ public final class FilterStage: FrameStage {
 
     public func receive(into frame: Frame) throws -> Pulled<Void> {
         guard let graph, let sink else { return ended ? .endOfStream : .needsInput }
-        return try graph.pull(sink, into: frame)
+        let pulled = try graph.pull(sink, into: frame)
+        if case .endOfStream = pulled { closed = true }
+        return pulled
     }
 
     public var outputTimeBase: Rational { sink.map { Rational(graph!.timeBase(of: $0)) } ?? inputTimeBase() }
