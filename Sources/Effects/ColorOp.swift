@@ -51,10 +51,16 @@ public enum ColorComposer {
         var i = 0
         while i < ops.count {
             switch ops[i] {
-            case .curve:
+            case .curve(let t, let map):
                 var j = i
                 while j < ops.count, ops[j].isCurve { j += 1 }
-                stages.append(.curve(table(Array(ops[i..<j]))))
+                if j == i + 1, case .linear(let scale, let offset)? = map, map!.table == t {
+                    // A line alone (brightness and contrast, invert) is a diagonal matrix: arithmetic, no lookups.
+                    stages.append(.matrix(ColorMatrix(rows: [SIMD3(scale, 0, 0), SIMD3(0, scale, 0), SIMD3(0, 0, scale)],
+                                                      offset: SIMD3(repeating: offset))))
+                } else {
+                    stages.append(.curve(table(Array(ops[i..<j]))))
+                }
                 i = j
             case .matrix(let m):
                 stages.append(.matrix(m))
