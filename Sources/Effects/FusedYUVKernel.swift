@@ -1,3 +1,4 @@
+import Dispatch
 import PixelKernels
 
 /// Applies a channel map to a Y'CbCr image as if it were converted to 8-bit RGB, mapped, and
@@ -9,14 +10,20 @@ public final class FusedYUVKernel {
     public let map: PixelMap?
     public let colorSpace: YUVColorSpace
     public let instructionSet: InstructionSet
-    private let scratch = FusedYUVScratch()
+    /// Bands of rows a frame is cut into, each mapped on its own thread (1: the caller's thread alone).
+    public let bands: Int
+    private let scratches: [FusedYUVScratch]
 
     /// `instructionSet` must be available (see ``InstructionSet/isAvailable``); by default the preferred one.
-    public init(map: PixelMap?, colorSpace: YUVColorSpace, instructionSet: InstructionSet = .preferred) {
+    /// `bands` above 1 spreads each frame over that many threads, for cores the encoder leaves idle.
+    public init(map: PixelMap?, colorSpace: YUVColorSpace, instructionSet: InstructionSet = .preferred, bands: Int = 1) {
         precondition(instructionSet.isAvailable, "instruction set \(instructionSet) is not available here")
+        precondition(bands >= 1, "bands")
         self.map = map
         self.colorSpace = colorSpace
         self.instructionSet = instructionSet
+        self.bands = bands
+        scratches = (0..<bands).map { _ in FusedYUVScratch() }
     }
 
     /// A kernel for a per-channel map (nil: a plain conversion).
@@ -27,7 +34,19 @@ public final class FusedYUVKernel {
     /// Maps `source` into `destination`: same size, any 8-bit chroma subsampling on either side
     /// (4:4:4, 4:2:2, 4:2:0); they may not overlap.
     public func process(_ source: YUVImage, into destination: YUVImage) {
-        instructionSet.kernels.fusedYUV(map, colorSpace, source, into: destination, scratch: scratch)
+        let kernels = instructionSet.kernels
+        // Bands of an even number of rows (whole chroma rows on both sides), at least 16 rows each.
+        let height = source.y.height, rowsPerBand = max(16, (height + bands - 1) / bands + 1) & ~1
+        let count = min(bands, (height + rowsPerBand - 1) / rowsPerBand)
+        guard count > 1 else { return kernels.fusedYUV(map, colorSpace, source, into: destination, scratch: scratches[0]) }
+        // Each band writes only its own rows of `destination`, reads only its own rows of `source` and
+        // uses its own scratch, so the threads share nothing that is written.
+        nonisolated(unsafe) let (src, dst, scratches) = (source, destination, self.scratches)
+        let (map, colorSpace) = (self.map, self.colorSpace)
+        DispatchQueue.concurrentPerform(iterations: count) { band in
+            let rows = band * rowsPerBand..<min(height, (band + 1) * rowsPerBand)
+            kernels.fusedYUV(map, colorSpace, src.rows(rows), into: dst.rows(rows), scratch: scratches[band])
+        }
     }
 
     /// The straightforward scalar version of ``process(_:into:)``, in double precision.

@@ -27,9 +27,12 @@ public final class VideoEffectStage {
     private let cropView: Frame
     private var pool: [Frame] = []
     private var fused: FusedYUVKernel?
+    /// Threads the fused kernel spreads a frame over.
+    private let kernelBands: Int
 
-    package init(map: PixelMap?, width: Int, height: Int, format: AVPixelFormat, outputColor: ColorProperties) throws {
+    package init(map: PixelMap?, width: Int, height: Int, format: AVPixelFormat, outputColor: ColorProperties, kernelBands: Int = 1) throws {
         self.map = map
+        self.kernelBands = kernelBands
         self.width = width; self.height = height; self.format = format
         self.outputColor = outputColor
         rgb = try Frame()
@@ -145,7 +148,7 @@ public final class VideoEffectStage {
             let colorSpace = Self.colorSpace(inputMatrix, fullRange: inputFull)
             let kernel: FusedYUVKernel
             if let fused, fused.colorSpace == colorSpace { kernel = fused } else {
-                kernel = FusedYUVKernel(map: map, colorSpace: colorSpace)
+                kernel = FusedYUVKernel(map: map, colorSpace: colorSpace, bands: kernelBands)
                 fused = kernel
             }
             withExtendedLifetime((kernelInput, out)) { kernel.process(source, into: destination) }

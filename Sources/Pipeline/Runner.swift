@@ -138,6 +138,15 @@ public final class Runner {
         return max(2, cores / 4)
     }
 
+    /// Threads the fused colour kernel spreads each frame over: the cores the encoder leaves idle. A
+    /// hardware encoder leaves them all (up to 8); a CPU encoder told to use `requested` threads leaves
+    /// what it and the decoder beside it (as many again) do not take; a CPU encoder on every core, none.
+    static func kernelBands(requested: Int, hardwareEncoder: Bool, cores: Int) -> Int {
+        if hardwareEncoder { return max(1, min(cores, 8)) }
+        guard requested > 0 else { return 1 }
+        return max(1, min(cores - requested - decoderThreads(requested: requested, hardwareEncoder: false, cores: cores), 8))
+    }
+
     /// Opens the requested encoder, or its CPU fallback (logged) when it is hardware that cannot open here.
     func openEncoder(config: inout VideoEncoderConfig, path: String, hdr: Bool) throws -> (Encoder, String?) {
         let name = request.outputCodec

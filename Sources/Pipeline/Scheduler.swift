@@ -33,8 +33,10 @@ final class VideoStages {
     private var links: [Link<Frame, Frame>] = []
 
     /// `prepare` is called once, with the first frame's size, to open the encoder; it returns its format.
+    /// `kernelBands` says, once the encoder is open, how many threads a colour pass may use.
     init(plan: StepPlan, inputTimeBase: Rational, inputFrameRate: Rational?, intermediateFormat: PixelFormat,
-         intermediateColor: ColorProperties, name: String, onLog: @escaping (String) -> Void, prepare: @escaping ColorStage.Prepare) throws {
+         intermediateColor: ColorProperties, name: String, onLog: @escaping (String) -> Void,
+         kernelBands: @escaping () -> Int = { 1 }, prepare: @escaping ColorStage.Prepare) throws {
         for (i, segment) in plan.video.enumerated() {
             let previous = stages.last
             let tb: () -> Rational = { previous?.outputTimeBase ?? inputTimeBase }
@@ -50,7 +52,7 @@ final class VideoStages {
                 links.append(try Link(stage))
             case .color(let map, _):
                 let last = i == plan.video.count - 1
-                let stage = try ColorStage(map: map, inputTimeBase: tb, inputFrameRate: rate, onLog: onLog,
+                let stage = try ColorStage(map: map, inputTimeBase: tb, inputFrameRate: rate, onLog: onLog, kernelBands: kernelBands,
                                            prepare: last ? prepare : { _, _, _, _ in (intermediateFormat, intermediateColor) })
                 stages.append(stage)
                 links.append(try Link(stage))

@@ -120,6 +120,11 @@ final class Transcode {
             plan: plan, inputTimeBase: video.timeBase, inputFrameRate: sourceRate,
             intermediateFormat: preferredFormat,
             intermediateColor: video.outputColor(height: video.height), name: inputName, onLog: runner.onLog,
+            kernelBands: { [unowned self] in
+                Runner.kernelBands(requested: self.request.threads,
+                                   hardwareEncoder: OutputCatalogue.encoder(named: self.encoder?.name ?? "")?.isHardware == true,
+                                   cores: ProcessInfo.processInfo.activeProcessorCount)
+            },
             prepare: { [unowned self] width, height, timeBase, frameRate in
                 try self.openEncoder(width: width, height: height, timeBase: timeBase, frameRate: frameRate, plan: plan,
                                      shape: shape, sourceRate: sourceRate, sar: sar, location: location)

@@ -58,6 +58,16 @@ public struct YUVImage {
         self.y = y; self.u = u; self.v = v
         self.chromaShiftX = chromaShiftX; self.chromaShiftY = chromaShiftY
     }
+
+    /// The luma rows `rows` and their chroma rows, as an image of their own; `rows` must start on an
+    /// even row (a chroma row's first).
+    public func rows(_ rows: Range<Int>) -> YUVImage {
+        precondition(rows.lowerBound % 2 == 0 && rows.upperBound <= y.height && !rows.isEmpty, "row band")
+        let c0 = rows.lowerBound >> chromaShiftY, c1 = (rows.upperBound - 1) >> chromaShiftY + 1
+        func band(_ p: Plane, _ start: Int, _ end: Int) -> Plane { Plane(base: p.row(start), width: p.width, height: end - start, stride: p.stride) }
+        return YUVImage(y: band(y, rows.lowerBound, rows.upperBound), u: band(u, c0, c1), v: band(v, c0, c1),
+                        chromaShiftX: chromaShiftX, chromaShiftY: chromaShiftY)
+    }
 }
 
 /// Scratch rows for the fused Y'CbCr kernel, grown to the widest image seen and reused.

@@ -55,7 +55,7 @@ struct BenchKernels: ParsableCommand {
             repeat { body(); runs += 1 } while Date().timeIntervalSince(start) < 1
             return Double(runs * w * h) / Date().timeIntervalSince(start) / 1e6
         }
-        print("kernel (\(w)x\(h))                                MP/s per core")
+        print("kernel (\(w)x\(h))                                MP/s (one core unless banded)")
         // Composed colour chains: five curves (one table), and five steps with cross-channel ones (curve, lattice, curve).
         // A 33-point .cube LUT: a warm grade, as `scripts/bench` writes it.
         var cube = "LUT_3D_SIZE 33\n"
@@ -75,8 +75,11 @@ struct BenchKernels: ParsableCommand {
             let map = ColorComposer.compose(ops)
             for isa in InstructionSet.available {
                 let fused = FusedYUVKernel(map: map, colorSpace: .bt709(), instructionSet: isa)
-                for (source, picture) in [(src, "fused YUV420->RGB->YUV"), (smooth, "fused, smooth picture")] {
-                    let number = rate { fused.process(source, into: dst) }.fixed(1)
+                let cores = ProcessInfo.processInfo.activeProcessorCount
+                let banded = FusedYUVKernel(map: map, colorSpace: .bt709(), instructionSet: isa, bands: cores)
+                for (kernel, source, picture) in [(fused, src, "fused YUV420->RGB->YUV"), (fused, smooth, "fused, smooth picture"),
+                                                  (banded, src, "fused, \(cores) bands (all cores)")] {
+                    let number = rate { kernel.process(source, into: dst) }.fixed(1)
                     print(padded(label, 11) + padded("SIMD \(padded(isa.rawValue, 9))\(picture)", 39)
                           + String(repeating: " ", count: max(1, 9 - number.count)) + number)
                 }

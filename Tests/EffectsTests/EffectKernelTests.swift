@@ -206,6 +206,31 @@ final class TestPlane {
         }
     }
 
+    /// A frame cut into bands of rows, each on its own thread, comes out byte for byte as in one piece:
+    /// odd heights, every subsampling pair, padded rows, more bands than fit.
+    @Test func bandedKernelEqualsOnePiece() {
+        var rng = SystemRandomNumberGenerator()
+        let layouts = [Layout(width: 37, height: 71, sx: 1, sy: 1, padding: 3), Layout(width: 64, height: 33, sx: 1, sy: 0, padding: 0),
+                       Layout(width: 45, height: 97, sx: 1, sy: 0, padding: 5, outSX: 1, outSY: 1),
+                       Layout(width: 21, height: 50, sx: 0, sy: 0, padding: 1, outSX: 1, outSY: 1),
+                       Layout(width: 35, height: 67, sx: 1, sy: 1, padding: 4, outSX: 0, outSY: 0)]
+        for layout in layouts {
+            for map in [PixelMap.channel(.posterize(levels: 7)), .program(ColorProgramTests.samplePrograms[3]), nil] {
+                let src = Image(layout, rng: &rng)
+                let whole = Image(layout.output, rng: &rng)
+                let one = FusedYUVKernel(map: map, colorSpace: .bt709())
+                src.with { s in whole.with { one.process(s, into: $0) } }
+                for bands in [2, 3, 7] {
+                    let banded = Image(blankLike: whole)
+                    let kernel = FusedYUVKernel(map: map, colorSpace: .bt709(), bands: bands)
+                    src.with { s in banded.with { kernel.process(s, into: $0) } }
+                    #expect(banded.y.bytes == whole.y.bytes && banded.u.bytes == whole.u.bytes && banded.v.bytes == whole.v.bytes,
+                            "\(layout) \(bands) bands \(String(describing: map))")
+                }
+            }
+        }
+    }
+
     @Test func fusedKernelLeavesRowPaddingAlone() {
         var rng = SystemRandomNumberGenerator()
         let layout = Layout(width: 13, height: 4, sx: 1, sy: 1, padding: 6)

@@ -336,6 +336,17 @@ func fractionNear(_ rgb: [UInt8], _ levels: [Int], tolerance: Int) -> Double {
         #expect(Runner.decoderThreads(requested: 0, hardwareEncoder: false, cores: 4) == 2)
         #expect(Runner.decoderThreads(requested: 0, hardwareEncoder: false, cores: 16) == 4)
     }
+
+    @Test func theColourKernelTakesTheCoresTheEncoderLeaves() {
+        // A hardware encoder leaves every core (up to 8); a CPU encoder on every core leaves none; one told
+        // to use N threads leaves what it and the decoder's N do not take.
+        #expect(Runner.kernelBands(requested: 0, hardwareEncoder: true, cores: 2) == 2)
+        #expect(Runner.kernelBands(requested: 0, hardwareEncoder: true, cores: 32) == 8)
+        #expect(Runner.kernelBands(requested: 0, hardwareEncoder: false, cores: 16) == 1)
+        #expect(Runner.kernelBands(requested: 1, hardwareEncoder: false, cores: 2) == 1)
+        #expect(Runner.kernelBands(requested: 4, hardwareEncoder: false, cores: 16) == 8)
+        #expect(Runner.kernelBands(requested: 2, hardwareEncoder: false, cores: 8) == 4)
+    }
 }
 
 @Suite struct LateTrimTests {

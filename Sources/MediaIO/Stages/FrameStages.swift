@@ -73,10 +73,13 @@ public final class ColorStage: FrameStage {
     private var stage: VideoEffectStage?
     private var handOff = OneFrameOut()
     private let held: Frame
+    private let kernelBands: () -> Int
 
+    /// `kernelBands` is asked once, after `prepare` (which opens the encoder): the threads the fused
+    /// kernel may spread a frame over.
     public init(map: PixelMap?, inputTimeBase: @escaping () -> Rational, inputFrameRate: @escaping () -> Rational?,
-                onLog: @escaping (String) -> Void, prepare: @escaping Prepare) throws {
-        self.map = map; self.prepare = prepare; self.onLog = onLog
+                onLog: @escaping (String) -> Void, kernelBands: @escaping () -> Int = { 1 }, prepare: @escaping Prepare) throws {
+        self.map = map; self.prepare = prepare; self.onLog = onLog; self.kernelBands = kernelBands
         self.inputTimeBase = inputTimeBase; self.inputFrameRate = inputFrameRate
         held = try Frame()
     }
@@ -91,7 +94,7 @@ public final class ColorStage: FrameStage {
             if w != frame.width || h != frame.height {
                 onLog("note: \(frame.width)x\(frame.height) is encoded as \(w)x\(h) (4:2:x formats need even sizes)")
             }
-            stage = try VideoEffectStage(map: map, width: w, height: h, format: format.av, outputColor: color)
+            stage = try VideoEffectStage(map: map, width: w, height: h, format: format.av, outputColor: color, kernelBands: kernelBands())
         }
         let out = try stage!.process(frame)
         try held.reference(out)
