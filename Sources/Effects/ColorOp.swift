@@ -8,6 +8,9 @@ public enum ColorOp: Sendable {
     /// A 3D LUT (a .cube file), interpolated in its own lattice.
     case lut(CubeGrid)
 
+    /// A line (brightness and contrast, invert) as a curve whose table comes from the map itself.
+    public static func curve(line map: ChannelMap) -> ColorOp { .curve(map.table, channelMap: map) }
+
     /// A curve from a function on 0...255 (clamped and rounded).
     public static func curve(_ f: (Double) -> Double) -> ColorOp {
         .curve((0...255).map { UInt8(min(max(f(Double($0)), 0), 255).rounded()) })
@@ -29,6 +32,12 @@ public enum ColorOp: Sendable {
     }
 
     var isCurve: Bool { if case .curve = self { return true } else { return false } }
+
+    /// A curve's map with lanes of its own, where they give its table exactly.
+    var computedMap: ChannelMap? {
+        guard case .curve(let table, let map?) = self, map.table == table else { return nil }
+        return map
+    }
 }
 
 /// Composes consecutive colour steps into one transform the fused kernel applies in one pass.
@@ -45,16 +54,15 @@ public enum ColorComposer {
     /// One pixel map for the steps; nil when they change nothing.
     public static func compose(_ ops: [ColorOp]) -> PixelMap? {
         if ops.isEmpty { return nil }
-        // A step's own lanes only where they give its table exactly.
-        if ops.count == 1, case .curve(let table, let map?) = ops[0], map.table == table { return .channel(map) }
+        if ops.count == 1, let map = ops[0].computedMap { return .channel(map) }
         var stages: [ColorProgram.Stage] = []
         var i = 0
         while i < ops.count {
             switch ops[i] {
-            case .curve(let t, let map):
+            case .curve:
                 var j = i
                 while j < ops.count, ops[j].isCurve { j += 1 }
-                if j == i + 1, case .linear(let scale, let offset)? = map, map!.table == t {
+                if j == i + 1, case .linear(let scale, let offset)? = ops[i].computedMap {
                     // A line alone (brightness and contrast, invert) is a diagonal matrix: arithmetic, no lookups.
                     stages.append(.matrix(ColorMatrix(rows: [SIMD3(scale, 0, 0), SIMD3(0, scale, 0), SIMD3(0, 0, scale)],
                                                       offset: SIMD3(repeating: offset))))

@@ -11,7 +11,7 @@ public final class FusedYUVKernel {
     public let colorSpace: YUVColorSpace
     public let instructionSet: InstructionSet
     /// Bands of rows a frame is cut into, each mapped on its own thread (1: the caller's thread alone).
-    public let bands: Int
+    public var bands: Int { scratches.count }
     private let scratches: [FusedYUVScratch]
 
     /// `instructionSet` must be available (see ``InstructionSet/isAvailable``); by default the preferred one.
@@ -22,7 +22,6 @@ public final class FusedYUVKernel {
         self.map = map
         self.colorSpace = colorSpace
         self.instructionSet = instructionSet
-        self.bands = bands
         scratches = (0..<bands).map { _ in FusedYUVScratch() }
     }
 

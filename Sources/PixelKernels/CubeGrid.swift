@@ -32,15 +32,18 @@ public struct CubeGrid: Sendable, Equatable {
         self.interpolation = interpolation
     }
 
+    /// Where an 8-bit value lies on one axis (0: red): the cell it is in (0...size-2) and the fraction
+    /// of the way to the cell's far node.
+    public func place(_ v: UInt8, axis: Int) -> (cell: Int, fraction: Double) {
+        let x = min(max(Double(v) * Double(scale[axis]) + Double(offset[axis]), 0), Double(size - 1))
+        let cell = min(Int(x), size - 2)
+        return (cell, x - Double(cell))
+    }
+
     /// The LUT's colour for one pixel, interpolated in double precision and unrounded.
     public func exact(_ p: SIMD3<UInt8>) -> SIMD3<Double> {
-        let top = Double(size - 1)
         var cell = SIMD3<Int>(), f = SIMD3<Double>()
-        for axis in 0..<3 {
-            let x = min(max(Double(p[axis]) * Double(scale[axis]) + Double(offset[axis]), 0), top)
-            cell[axis] = min(Int(x), size - 2)
-            f[axis] = x - Double(cell[axis])
-        }
+        for axis in 0..<3 { (cell[axis], f[axis]) = place(p[axis], axis: axis) }
         func node(_ dr: Int, _ dg: Int, _ db: Int) -> SIMD3<Double> {
             let v = nodes[((cell.z + db) * size + cell.y + dg) * size + cell.x + dr]
             return SIMD3(Double(v.x), Double(v.y), Double(v.z))
@@ -90,15 +93,14 @@ public struct CubeGrid: Sendable, Equatable {
         self.nodes = nodes; self.cells = cells; self.fractions = fractions; self.size = size; self.tetrahedral = tetrahedral
     }
 
-    /// The tables for `grid`, as ``CubeGrid/exact(_:)`` places a value: `cells` and `fractions` must hold 768 each.
+    /// The tables for `grid`, as ``CubeGrid/place(_:axis:)`` places a value: `cells` and `fractions` must hold 768 each.
     static func fill(_ grid: CubeGrid, cells: UnsafeMutablePointer<Int32>, fractions: UnsafeMutablePointer<Float>) {
         let stride = [4, 4 * grid.size, 4 * grid.size * grid.size]
         for axis in 0..<3 {
             for v in 0..<256 {
-                let x = min(max(Double(v) * Double(grid.scale[axis]) + Double(grid.offset[axis]), 0), Double(grid.size - 1))
-                let cell = min(Int(x), grid.size - 2)
+                let (cell, fraction) = grid.place(UInt8(v), axis: axis)
                 cells[axis * 256 + v] = Int32(cell * stride[axis])
-                fractions[axis * 256 + v] = Float(x - Double(cell))
+                fractions[axis * 256 + v] = Float(fraction)
             }
         }
     }

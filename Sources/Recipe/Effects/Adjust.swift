@@ -18,17 +18,15 @@ extension EffectCatalogue {
         lowering: .color { p, _ in
             let b = p.double("brightness")!, c = p.double("contrast")!, g = p.double("gamma")!, s = p.double("saturation")!
             var ops: [ColorOp] = []
-            if b != 0 || c != 1 || g != 1 {
-                let curve = ColorOp.curve { v in
+            // Without gamma the curve is a line, which the kernels compute rather than look up (where
+            // no value lands near a rounding tie).
+            if g == 1, let line = ChannelMap.affine(scale: c, offset: (b * 255 - 127.5) * c + 127.5) {
+                if b != 0 || c != 1 { ops.append(.curve(line: line)) }
+            } else if b != 0 || c != 1 || g != 1 {
+                ops.append(.curve { v in
                     let contrasted = (v + b * 255 - 127.5) * c + 127.5
                     return 255 * pow(min(max(contrasted, 0), 255) / 255, 1 / g)
-                }
-                // Without gamma the curve is a line: the kernels then compute it rather than look it up.
-                if g == 1, case .curve(let table, _) = curve {
-                    ops.append(.curve(table, channelMap: .affine(scale: c, offset: (b * 255 - 127.5) * c + 127.5)))
-                } else {
-                    ops.append(curve)
-                }
+                })
             }
             if s != 1 { ops.append(saturation(s)) }
             return ops
