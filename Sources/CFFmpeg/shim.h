@@ -27,6 +27,7 @@ static inline int vfx_averror_eagain(void) { return AVERROR(EAGAIN); }
 static inline int vfx_averror_eof(void) { return AVERROR_EOF; }
 static inline int vfx_averror_enomem(void) { return AVERROR(ENOMEM); }
 static inline int vfx_averror_invaliddata(void) { return AVERROR_INVALIDDATA; }
+static inline int vfx_averror_external(void) { return AVERROR_EXTERNAL; }
 static inline int64_t vfx_nopts(void) { return AV_NOPTS_VALUE; }
 
 /// Copies the display matrix (rotation) of one stream onto another; 0 when there is none.

@@ -42,6 +42,11 @@ public final class Decoder {
     /// Where the frames were decoded, as reports and metrics name it: `nvidia`, `vaapi` or `cpu`.
     public var deviceLabel: String { framesOnDevice > 0 ? device?.label ?? "cpu" : "cpu" }
 
+    /// A device failure made to happen on purpose (tests; see ``DecoderFault``), which also makes a CPU
+    /// decoder stand in for a device one.
+    package var fault: DecoderFault?
+    private var packetsSent = 0, framesReceived = 0
+
     /// Opens the decoder FFmpeg names for the stream's probed codec, on the device `placement` picks.
     public init(input: InputFile, stream index: Int, threads: Int = 0, placement: DecoderPlacement = .cpu) throws {
         let st = input.stream(index)
@@ -92,6 +97,8 @@ public final class Decoder {
 
     /// Sends a packet, or `nil` to begin draining.
     public func send(_ packet: Packet?) throws -> SendResult {
+        if packet != nil { packetsSent += 1 }
+        if case .atPacket(let n)? = fault, packetsSent == n, packet != nil { throw DecoderFault.failure(call: "avcodec_send_packet(\(context.name))", path: context.path) }
         let code = avcodec_send_packet(context.pointer, packet?.pointer)
         if code >= 0 { return .accepted }
         if code == AVResult.again { return .full }
@@ -105,6 +112,14 @@ public final class Decoder {
         let code = avcodec_receive_frame(context.pointer, frame.pointer)
         if code >= 0 {
             if let device, frame.pixelFormat == device.pixelFormat { try download(frame) }
+            framesReceived += 1
+            if let fault {
+                if case .afterFrames(let n) = fault, framesReceived == n + 1 {
+                    frame.unref()
+                    throw DecoderFault.failure(call: "avcodec_receive_frame(\(context.name))", path: context.path)
+                }
+                try fault.deviceLayout(frame)
+            }
             return .value(())
         }
         if code == AVResult.again { return .needsInput }

@@ -41,6 +41,7 @@ final class Transcode {
     // Decode.
     private let decoder: Decoder
     private var decode: Link<Packet, Frame>!
+    private var decodeStage: DecodeStage!
     private let total: Int?
     private let defaultDuration: Int64
     private var firstPts = Int64.min, lastPts = Int64.min, lastDuration: Int64 = 0
@@ -129,10 +130,15 @@ final class Transcode {
                 try self.openEncoder(width: width, height: height, timeBase: timeBase, frameRate: frameRate, plan: plan,
                                      shape: shape, sourceRate: sourceRate, sar: sar, location: location)
             })
-        decode = try Link(DecodeStage(decoder, onCorrupt: { [unowned self] message in
+        let threads = Int(decoder.pointer.pointee.thread_count)
+        let decodeStage = DecodeStage(decoder, onCorrupt: { [unowned self] message in
             corruptReports += 1
             if corruptReports <= 3 { warn("\(inputName): corrupt video data skipped (\(message))") }
-        }))
+        }, cpuDecoder: { [input, videoIndex] in try Decoder(input: input, stream: videoIndex, threads: threads, placement: .cpu) },
+           onWarning: { [unowned self] in warn("\(inputName): \($0)") })
+        if let (fault, bytes) = DecoderFault.fromEnvironment() { decodeStage.inject(fault, replayBytes: bytes) }
+        self.decodeStage = decodeStage
+        decode = try Link(decodeStage)
         if request.window == nil { for line in skipped { warn(line) } }
         try planLeadingTrim(steps.first, seek: seek)
         if let start = request.window?.start, seek {
@@ -309,7 +315,7 @@ final class Transcode {
                                    fallbackFrom: fallbackFrom, audioStreams: audio.count, seconds: 0, framesPerSecond: 0,
                                    warnings: warnings)
         // A device that could not take the stream's profile leaves its frames to the CPU decoder.
-        if let device = decoder.device, decoder.framesOnDevice == 0, decodedCount > 0 {
+        if let device = decoder.device, decoder.framesOnDevice == 0, decodedCount > 0, decodeStage.failedDevice == nil {
             warn("\(device.title) could not decode \(inputName)'s video (its profile or format); it was decoded on the CPU")
         }
         result.streams = [StreamReport(kind: "video", decoder: decoder.codecName, decoderDevice: decoder.deviceLabel, encoder: encoder.name,

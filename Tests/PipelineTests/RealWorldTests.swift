@@ -202,4 +202,37 @@ extension RealWorldTests {
         try process(input, output, codec: codec)
         #expect(try field(output) == "tt")
     }
+
+    /// A stream that changes size mid-way (two encodes joined, as a broadcast capture or a cut stream
+    /// can be): the output keeps the first size, the later frames scaled to it, as the ffmpeg CLI does,
+    /// through a step that takes the frames as they come (hflip) and a colour step; the job says so.
+    @Test(arguments: ["flip", "flip | posterize:levels=200"])
+    func aStreamThatChangesSizeMidWayKeepsTheFirstSize(chain: String) throws {
+        let dir = try Scratch()
+        for (name, size) in [("a.h264", "320x240"), ("b.h264", "480x360")] {
+            try Media.make(dir.path(name), video: "testsrc2=size=\(size):rate=25", seconds: 1,
+                           args: ["-c:v", "libx264", "-bf", "0", "-pix_fmt", "yuv420p"])
+        }
+        let joined = try Data(contentsOf: URL(fileURLWithPath: dir.path("a.h264"))) + Data(contentsOf: URL(fileURLWithPath: dir.path("b.h264")))
+        try joined.write(to: URL(fileURLWithPath: dir.path("ab.h264")))
+        let input = dir.path("ab.mkv"), output = dir.path("out.mkv"), peer = dir.path("peer.mkv")
+        try #require(try sh(["ffmpeg", "-v", "error", "-i", dir.path("ab.h264"), "-c", "copy", input]).status == 0)
+        let r = try sh([vfxBinary, "process", input, "-o", output, "--chain", chain, "--output-codec", "libx264", "--crf", "0"])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.err.contains("the video changes from 320x240 to 480x360 at 1.000 s; its frames from there on are scaled to 320x240"), "\(r.err)")
+        let sizes = try sh(["ffprobe", "-v", "error", "-show_entries", "frame=width,height", "-of", "csv=p=0", output]).out
+        #expect(sizes.split(separator: "\n").filter { !$0.isEmpty }
+            .map { $0.trimmingCharacters(in: CharacterSet(charactersIn: ",")) } == Array(repeating: "320,240", count: 50))
+        // Frame for frame against ffmpeg's hflip of the same file: the same pictures (its scaler's flags differ a little).
+        try #require(try sh(["ffmpeg", "-v", "error", "-i", input, "-vf", "hflip", "-c:v", "libx264", "-crf", "0", peer]).status == 0)
+        let stats = dir.path("psnr.txt")
+        try #require(try sh(["ffmpeg", "-v", "error", "-i", output, "-i", peer, "-lavfi", "[0:v][1:v]psnr=stats_file=\(stats)", "-f", "null", "-"]).status == 0)
+        let perFrame = try String(contentsOfFile: stats, encoding: .utf8).split(separator: "\n").compactMap { line -> Double? in
+            line.split(separator: " ").first { $0.hasPrefix("psnr_avg:") }.map { Double($0.dropFirst(9)) ?? .infinity }
+        }
+        #expect(perFrame.count == 50)
+        let floor = chain.contains("posterize") ? 30.0 : 50.0
+        #expect(perFrame.allSatisfy { $0 > floor }, "\(perFrame)")
+    }
+
 }

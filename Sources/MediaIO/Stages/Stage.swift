@@ -21,40 +21,6 @@ public protocol Stage<Input, Output>: AnyObject {
     func receive(into unit: Output) throws -> Pulled<Void>
 }
 
-/// Decoding as a stage (packets in, frames out). Corrupt packets are skipped and reported; a packet
-/// the decoder cannot take yet waits until its frames have been received.
-public final class DecodeStage: Stage {
-    public let decoder: Decoder
-    private var pending: Packet?
-    private var pendingEnd = false
-    private let onCorrupt: (String) -> Void
-
-    public init(_ decoder: Decoder, onCorrupt: @escaping (String) -> Void) {
-        self.decoder = decoder; self.onCorrupt = onCorrupt
-    }
-
-    public func send(_ packet: Packet?) throws {
-        switch try decoder.send(packet) {
-        case .accepted: break
-        case .full:
-            guard let packet else { pendingEnd = true; return }
-            let held = try Packet()
-            try check(av_packet_ref(held.pointer, packet.pointer), "av_packet_ref")
-            pending = held
-        case .corrupt(let message): onCorrupt(message)
-        }
-    }
-
-    public func receive(into frame: Frame) throws -> Pulled<Void> {
-        let got = try decoder.receive(into: frame)
-        guard case .needsInput = got, pending != nil || pendingEnd else { return got }
-        let packet = pending
-        pending = nil; pendingEnd = false
-        try send(packet)
-        return try decoder.receive(into: frame)
-    }
-}
-
 /// Encoding as a stage (frames in, packets out); a frame the encoder cannot take yet waits until its
 /// packets have been received.
 public final class EncodeStage: Stage {
