@@ -155,6 +155,11 @@ public final class VideoEffectStage {
             return out
         }
 
+        if map == nil, sameGeometry, sameColor, input.pixelFormat == AV_PIX_FMT_GRAY8, let shifts = Self.planarYUV8(format),
+           let luma = input.plane(0, width: width, height: height), let destination = yuvImage(out, shifts) {
+            Self.copyGray(luma, into: destination)
+            return out
+        }
         if map == nil {
             try fromRGB.scale(input, into: out, sourceMatrix: inputMatrix, sourceFullRange: inputFull,
                               destinationMatrix: outputMatrix, destinationFullRange: outputFullRange)
@@ -183,6 +188,15 @@ public final class VideoEffectStage {
                               destinationMatrix: outputMatrix, destinationFullRange: outputFullRange)
         }
         return out
+    }
+
+    /// A grey picture (edge detection's) as Y'CbCr in the same range: its luma as it is, neutral chroma;
+    /// what swscale computes, without its passes over the frame.
+    private static func copyGray(_ gray: Plane, into image: YUVImage) {
+        for y in 0..<gray.height { image.y.row(y).update(from: gray.row(y), count: gray.width) }
+        for plane in [image.u, image.v] {
+            for y in 0..<plane.height { plane.row(y).update(repeating: 128, count: plane.width) }
+        }
     }
 
     /// Views of a planar Y'CbCr frame's planes; nil where a plane has no top-down layout.
