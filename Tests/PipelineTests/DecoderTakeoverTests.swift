@@ -79,4 +79,24 @@ import TestSupport
         let expected = try StreamCheck.frames(reference)
         #expect(try StreamCheck.frames(out) == Array(expected[..<60] + expected[75...]))
     }
+
+    /// Once the CPU decoder is past the last frame given, a later jump back in the stream's own times
+    /// (two MPEG-TS captures joined, each starting at the same time) is the stream's: nothing is dropped.
+    @Test func aJumpBackInTimeAfterTheTakeoverKeepsItsFrames() throws {
+        let dir = try Scratch()
+        for (name, graph) in [("p1.ts", "testsrc2=size=320x240:rate=25"), ("p2.ts", "testsrc2=size=320x240:rate=25,hflip")] {
+            try Media.make(dir.path(name), video: graph, seconds: 2, args: ["-c:v", "libx264", "-g", "25", "-pix_fmt", "yuv420p"])
+        }
+        let joined = try Data(contentsOf: URL(fileURLWithPath: dir.path("p1.ts"))) + Data(contentsOf: URL(fileURLWithPath: dir.path("p2.ts")))
+        let input = dir.path("joined.ts")
+        try joined.write(to: URL(fileURLWithPath: input))
+        let reference = dir.path("reference.mkv"), out = dir.path("out.mkv")
+        try #require(try run(input, reference).status == 0)
+        let r = try run(input, out, fault: "frame:30")
+        #expect(r.status == 0 && r.err.contains("failed after 30 frames"), "\(r.err)")
+        let expected = try StreamCheck.frames(reference)
+        #expect(expected.count == 100)
+        #expect(try StreamCheck.frames(out) == expected)
+    }
+
 }

@@ -26,13 +26,8 @@ public final class DecodeStage: Stage {
     private var gapFrom: Int64?
     /// The device whose decoder failed, once a CPU decoder took over.
     public private(set) var failedDevice: String?
-    /// The size and pixel format of the first video frame. Later frames that differ (a stream that
-    /// changes size mid-way; the CPU decoder's planar frames after a device's NV12 or P010) are converted
-    /// to it, so the steps and the encoder see one layout throughout, as the ffmpeg CLI's output does.
-    private var firstLayout: (width: Int32, height: Int32, format: Int32)?
-    private let isVideo: Bool
-    private var converter: (Scaler, Frame)?
-    private var saidLayoutChange = false
+    /// Video only: every frame in the first one's size and format (see ``LayoutKeeper``).
+    private var layout: LayoutKeeper?
 
     /// `cpuDecoder` opens the decoder that takes over when `decoder` is on a device (or has a test
     /// fault) and fails; `onWarning` hears what the job should warn of (a takeover, a change of size).
@@ -40,7 +35,7 @@ public final class DecodeStage: Stage {
                 cpuDecoder: (() throws -> Decoder)? = nil, onWarning: @escaping (String) -> Void = { _ in }) {
         self.decoder = decoder; self.onCorrupt = onCorrupt
         self.cpuDecoder = cpuDecoder; self.onWarning = onWarning
-        isVideo = decoder.pointer.pointee.codec_type == AVMEDIA_TYPE_VIDEO
+        if decoder.pointer.pointee.codec_type == AVMEDIA_TYPE_VIDEO { layout = LayoutKeeper() }
     }
 
     /// Gives the decoder a test fault (see ``DecoderFault``), as if it ran on a device that fails.
@@ -93,8 +88,10 @@ public final class DecodeStage: Stage {
             }
             switch got {
             case .value:
-                if alreadyGiven?.contains(frame) == true || isBehind(frame) { frame.unref(); continue }
-                if isVideo { try keepLayout(frame) }
+                if wasGiven(frame) { frame.unref(); continue }
+                if layout != nil, let warning = try layout!.keep(frame, at: frame.bestEffortTimestamp.map { seconds(decoder.timeBase.seconds($0)) }) {
+                    onWarning(warning)
+                }
                 noteGiven(frame)
                 return got
             case .needsInput:
@@ -110,31 +107,18 @@ public final class DecodeStage: Stage {
         }
     }
 
-    /// A frame the CPU decoder gives from before the last one given (one the device never gave, such
-    /// as a picture it could not decode at the start) would go back in time: it is dropped too.
-    private func isBehind(_ frame: Frame) -> Bool {
-        guard let last = givenAtTakeover, let t = frame.bestEffortTimestamp else { return false }
-        return t <= last
-    }
-
-    private func keepLayout(_ frame: Frame) throws {
-        let f = frame.pointer.pointee
-        guard let layout = firstLayout else { return firstLayout = (f.width, f.height, f.format) }
-        guard (f.width, f.height, f.format) != layout else { return }
-        if (f.width, f.height) != (layout.width, layout.height), !saidLayoutChange {
-            saidLayoutChange = true
-            let at = frame.bestEffortTimestamp.map { " at \(seconds(decoder.timeBase.seconds($0)))" } ?? ""
-            onWarning("the video changes from \(layout.width)x\(layout.height) to \(f.width)x\(f.height)\(at); "
-                           + "its frames from there on are scaled to \(layout.width)x\(layout.height)")
+    /// After a takeover: whether the CPU decoder's frame was given already. A frame from before the last
+    /// one given that was not (a picture the device could not decode at the start) would go back in
+    /// time, so it is dropped too. Once a frame passes the last one given, the record is done with (a
+    /// later jump back in the stream's times is then the stream's own).
+    private func wasGiven(_ frame: Frame) -> Bool {
+        guard alreadyGiven != nil else { return false }
+        if alreadyGiven!.contains(frame) { return true }
+        if case .times? = alreadyGiven, let last = givenAtTakeover, let t = frame.bestEffortTimestamp {
+            if t <= last { return true }
+            alreadyGiven = nil; givenAtTakeover = nil
         }
-        let (scaler, out) = try converter ?? (Scaler(), Frame())
-        converter = (scaler, out)
-        try out.allocateVideo(width: Int(layout.width), height: Int(layout.height), format: AVPixelFormat(rawValue: layout.format))
-        try out.copyProperties(from: frame)
-        let full = f.color_range == AVCOL_RANGE_JPEG
-        try scaler.scale(frame, into: out, sourceMatrix: f.colorspace, sourceFullRange: full, destinationMatrix: f.colorspace,
-                         destinationFullRange: full)
-        frame.take(out)
+        return false
     }
 
     private func noteGiven(_ frame: Frame) {
@@ -182,8 +166,8 @@ public final class DecodeStage: Stage {
     }
 
     private func seconds(_ s: Double) -> String {
-        let ms = Int((s * 1000).rounded())
-        let fraction = String(abs(ms) % 1000)
-        return "\(ms / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction) s"
+        let ms = abs(Int((s * 1000).rounded()))
+        let fraction = String(ms % 1000)
+        return "\(s < 0 ? "-" : "")\(ms / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction) s"
     }
 }
