@@ -165,7 +165,9 @@ public final class DecodeStage: Stage {
         onWarning(said)
     }
 
+    /// A time for messages; a file's timestamps can be anything, so one far out of range is printed as it is.
     private func seconds(_ s: Double) -> String {
+        guard s.isFinite, abs(s) < 1e12 else { return "\(s) s" }
         let ms = abs(Int((s * 1000).rounded()))
         let fraction = String(ms % 1000)
         return "\(s < 0 ? "-" : "")\(ms / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction) s"

@@ -10,7 +10,7 @@ struct LayoutKeeper {
     private var saidSizeChange = false
 
     /// Converts `frame` in place where it differs from the first; returns a warning the first time the size changes.
-    mutating func keep(_ frame: Frame, at time: String?) throws -> String? {
+    mutating func keep(_ frame: Frame, at time: @autoclosure () -> String?) throws -> String? {
         let f = frame.pointer.pointee
         guard let layout = first else {
             first = (f.width, f.height, f.format)
@@ -21,7 +21,7 @@ struct LayoutKeeper {
         if (f.width, f.height) != (layout.width, layout.height), !saidSizeChange {
             saidSizeChange = true
             warning = "the video changes from \(layout.width)x\(layout.height) to \(f.width)x\(f.height)"
-                + (time.map { " at \($0)" } ?? "") + "; its frames from there on are scaled to \(layout.width)x\(layout.height)"
+                + (time().map { " at \($0)" } ?? "") + "; its frames from there on are scaled to \(layout.width)x\(layout.height)"
         }
         let (scaler, out) = try converter ?? (Scaler(), Frame())
         converter = (scaler, out)
