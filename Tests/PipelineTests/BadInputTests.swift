@@ -173,4 +173,37 @@ import Testing
         #expect(throws: MediaError.cancelled) { try runner.run() }
         #expect(dir.contents == ["in.mp4"])
     }
+
+    /// An IVF file (its header sets the time base, its frames carry 64-bit times) whose frames change
+    /// size at a time past Int.max milliseconds, as the fuzzer made one. Formatting that time for the
+    /// size-change warning trapped; the job now ends with a clear error and leaves nothing behind.
+    @Test func aSizeChangeAtATimePastIntMaxMillisecondsFailsCleanly() throws {
+        let dir = try Scratch()
+        var joined = Data(), frames = 0
+        for (name, size) in [("a.ivf", "320x240"), ("b.ivf", "480x360")] {
+            try Media.make(dir.path(name), video: "testsrc2=size=\(size):rate=25", seconds: 0.2, args: ["-c:v", "libvpx-vp9", "-deadline", "realtime"])
+            let ivf = try Data(contentsOf: URL(fileURLWithPath: dir.path(name)))
+            try #require(ivf.count > 32 && ivf.prefix(4) == Data("DKIF".utf8))
+            if joined.isEmpty {
+                joined = ivf.prefix(32)
+                joined.replaceSubrange(16..<24, with: [1, 0, 0, 0, 1, 0, 0, 0]) // time base 1/1: a frame's time is its seconds
+            }
+            var at = 32
+            while at + 12 <= ivf.count {
+                let size = Int(ivf[at]) | Int(ivf[at + 1]) << 8 | Int(ivf[at + 2]) << 16 | Int(ivf[at + 3]) << 24
+                // The second clip's frames at 10^16 s and on (10^19 ms: past Int.max).
+                let pts = UInt64(frames) + (name == "b.ivf" ? 10_000_000_000_000_000 : 0)
+                joined.append(ivf[at..<(at + 4)])
+                joined.append(contentsOf: (0..<8).map { UInt8(truncatingIfNeeded: pts >> (8 * UInt64($0))) })
+                joined.append(ivf[(at + 12)..<min(ivf.count, at + 12 + size)])
+                at += 12 + size
+                frames += 1
+            }
+        }
+        let input = dir.path("joined.ivf")
+        try joined.write(to: URL(fileURLWithPath: input))
+        for name in ["a.ivf", "b.ivf"] { try FileManager.default.removeItem(atPath: dir.path(name)) }
+        expectFailure(input, dir, ["out.mp4", "cannot write it"])
+    }
+
 }
