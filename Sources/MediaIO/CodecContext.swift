@@ -46,6 +46,7 @@ public final class Decoder {
     /// decoder stand in for a device one.
     package var fault: DecoderFault?
     private var packetsSent = 0, framesReceived = 0
+    private var faultReshaper: FrameReshaper?
 
     /// Opens the decoder FFmpeg names for the stream's probed codec, on the device `placement` picks.
     public init(input: InputFile, stream index: Int, threads: Int = 0, placement: DecoderPlacement = .cpu) throws {
@@ -97,8 +98,10 @@ public final class Decoder {
 
     /// Sends a packet, or `nil` to begin draining.
     public func send(_ packet: Packet?) throws -> SendResult {
-        if packet != nil { packetsSent += 1 }
-        if case .atPacket(let n)? = fault, packetsSent == n, packet != nil { throw DecoderFault.failure(call: "avcodec_send_packet(\(context.name))", path: context.path) }
+        if let fault, packet != nil {
+            packetsSent += 1
+            if case .atPacket(packetsSent) = fault { throw DecoderFault.failure(call: "avcodec_send_packet(\(context.name))", path: context.path) }
+        }
         let code = avcodec_send_packet(context.pointer, packet?.pointer)
         if code >= 0 { return .accepted }
         if code == AVResult.again { return .full }
@@ -112,13 +115,15 @@ public final class Decoder {
         let code = avcodec_receive_frame(context.pointer, frame.pointer)
         if code >= 0 {
             if let device, frame.pixelFormat == device.pixelFormat { try download(frame) }
-            framesReceived += 1
             if let fault {
-                if case .afterFrames(let n) = fault, framesReceived == n + 1 {
+                framesReceived += 1
+                if case .afterFrames(framesReceived - 1) = fault {
                     frame.unref()
                     throw DecoderFault.failure(call: "avcodec_receive_frame(\(context.name))", path: context.path)
                 }
-                try fault.deviceLayout(frame)
+                let reshaper = try faultReshaper ?? FrameReshaper()
+                faultReshaper = reshaper
+                try fault.deviceLayout(frame, with: reshaper)
             }
             return .value(())
         }

@@ -44,3 +44,21 @@ package final class Scaler {
         try check(code, "sws_scale_frame")
     }
 }
+
+/// Converts frames in place to a size and pixel format, keeping their colour (matrix and range), with
+/// a scaler and a scratch frame reused from one frame to the next.
+package final class FrameReshaper {
+    private let scaler = Scaler()
+    private let scratch: Frame
+
+    package init() throws { scratch = try Frame() }
+
+    package func reshape(_ frame: Frame, width: Int, height: Int, format: AVPixelFormat) throws {
+        try scratch.allocateVideo(width: width, height: height, format: format)
+        try scratch.copyProperties(from: frame)
+        let f = frame.pointer.pointee, full = f.color_range == AVCOL_RANGE_JPEG
+        try scaler.scale(frame, into: scratch, sourceMatrix: f.colorspace, sourceFullRange: full, destinationMatrix: f.colorspace,
+                         destinationFullRange: full)
+        frame.take(scratch)
+    }
+}

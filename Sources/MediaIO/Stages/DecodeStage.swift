@@ -19,6 +19,7 @@ public final class DecodeStage: Stage {
     private let cpuDecoder: (() throws -> Decoder)?
     private let onWarning: (String) -> Void
     private var replay: ReplayBuffer?
+    private var replayBudget: Int?
     private var alreadyGiven: ReplayBuffer.AlreadyGiven?
     private var awaitingKeyframe = false
     private var lastGiven: Int64?, givenAtTakeover: Int64?
@@ -41,13 +42,13 @@ public final class DecodeStage: Stage {
     /// Gives the decoder a test fault (see ``DecoderFault``), as if it ran on a device that fails.
     package func inject(_ fault: DecoderFault, replayBytes: Int?) {
         decoder.fault = fault
-        replay = ReplayBuffer(budget: replayBytes)
+        replayBudget = replayBytes
     }
 
     private var canTakeOver: Bool { cpuDecoder != nil && failedDevice == nil && (decoder.device != nil || decoder.fault != nil) }
 
     public func send(_ packet: Packet?) throws {
-        if canTakeOver, replay == nil { replay = ReplayBuffer(budget: nil) }
+        if canTakeOver, replay == nil { replay = ReplayBuffer(budget: replayBudget) }
         if let packet, replay != nil { try replay!.keep(packet) }
         if packet == nil { ended = true }
         if awaitingKeyframe, let packet {

@@ -32,16 +32,9 @@ package enum DecoderFault: Equatable, Sendable {
 
     /// Gives a 4:2:0 frame the layout NVDEC's frames come back in (NV12), so that what follows a
     /// takeover (the CPU decoder's planar frames) is tested as it would be after a device.
-    func deviceLayout(_ frame: Frame) throws {
-        let f = frame.pointer.pointee
-        guard f.format == AV_PIX_FMT_YUV420P.rawValue else { return }
-        let nv12 = try Frame()
-        try nv12.allocateVideo(width: Int(f.width), height: Int(f.height), format: AV_PIX_FMT_NV12)
-        try nv12.copyProperties(from: frame)
-        let full = f.color_range == AVCOL_RANGE_JPEG
-        try Scaler().scale(frame, into: nv12, sourceMatrix: f.colorspace, sourceFullRange: full, destinationMatrix: f.colorspace,
-                           destinationFullRange: full)
-        frame.take(nv12)
+    func deviceLayout(_ frame: Frame, with reshaper: FrameReshaper) throws {
+        guard frame.pixelFormat == AV_PIX_FMT_YUV420P else { return }
+        try reshaper.reshape(frame, width: frame.width, height: frame.height, format: AV_PIX_FMT_NV12)
     }
 
     /// What the device's failure looks like: a failed call, as NVDEC's errors reach us (AVERROR_EXTERNAL).

@@ -6,7 +6,7 @@ import CFFmpeg
 /// does (libavfilter's sources are set up from the first frame and cannot take another size).
 struct LayoutKeeper {
     private var first: (width: Int32, height: Int32, format: Int32)?
-    private var converter: (Scaler, Frame)?
+    private var reshaper: FrameReshaper?
     private var saidSizeChange = false
 
     /// Converts `frame` in place where it differs from the first; returns a warning the first time the size changes.
@@ -23,14 +23,9 @@ struct LayoutKeeper {
             warning = "the video changes from \(layout.width)x\(layout.height) to \(f.width)x\(f.height)"
                 + (time().map { " at \($0)" } ?? "") + "; its frames from there on are scaled to \(layout.width)x\(layout.height)"
         }
-        let (scaler, out) = try converter ?? (Scaler(), Frame())
-        converter = (scaler, out)
-        try out.allocateVideo(width: Int(layout.width), height: Int(layout.height), format: AVPixelFormat(rawValue: layout.format))
-        try out.copyProperties(from: frame)
-        let full = f.color_range == AVCOL_RANGE_JPEG
-        try scaler.scale(frame, into: out, sourceMatrix: f.colorspace, sourceFullRange: full, destinationMatrix: f.colorspace,
-                         destinationFullRange: full)
-        frame.take(out)
+        let reshaper = try self.reshaper ?? FrameReshaper()
+        self.reshaper = reshaper
+        try reshaper.reshape(frame, width: Int(layout.width), height: Int(layout.height), format: AVPixelFormat(rawValue: layout.format))
         return warning
     }
 }
